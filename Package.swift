@@ -1,0 +1,65 @@
+// swift-tools-version: 6.1
+// The tools version is 6.1 because ordo-one/benchmark needs it (and its MallocInterposer trait).
+
+import PackageDescription
+
+let package = Package(
+    name: "BridgeLab",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "SierraFormat", targets: ["SierraFormat"]),
+        .library(name: "MarketSim", targets: ["MarketSim"]),
+        .executable(name: "simulator", targets: ["Simulator"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket.git", from: "2.8.1"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
+        .package(url: "https://github.com/ordo-one/benchmark.git", from: "1.38.1", traits: ["MallocInterposer"]),
+    ],
+    targets: [
+        // The Sierra Chart file formats: records, SCDateTime, tailers, the depth book. Imports nothing of ours.
+        .target(name: "SierraFormat"),
+        // A synthetic Sierra Chart: market model, Sierra-like buffered writer, write journal.
+        .target(
+            name: "MarketSim",
+            dependencies: [
+                "SierraFormat",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "Simulator",
+            dependencies: [
+                "SierraFormat",
+                "MarketSim",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(name: "SierraFormatTests", dependencies: ["SierraFormat"], exclude: ["Vectors"]),
+        .testTarget(name: "MarketSimTests", dependencies: ["MarketSim", "SierraFormat"]),
+        // Runs the built executables as processes, as a user would.
+        .testTarget(name: "EndToEndTests", dependencies: ["SierraFormat", "MarketSim"]),
+    ]
+)
+
+// Micro-benchmarks (package-benchmark): `swift package benchmark`.
+package.targets += [
+    .executableTarget(
+        name: "SierraFormatBenchmarks",
+        dependencies: [
+            "SierraFormat",
+            .product(name: "Benchmark", package: "benchmark"),
+        ],
+        path: "Benchmarks/SierraFormatBenchmarks",
+        plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+    )
+]

@@ -1,0 +1,80 @@
+import SierraFormat
+
+/// What the simulator knows of a product root: tick size, a realistic price level, the exchange
+/// suffix Sierra Chart's feed uses, and its listing cycle.
+public struct Instrument: Sendable, Equatable {
+    public enum Cycle: Sendable, Equatable {
+        /// March, June, September, December (H M U Z).
+        case quarterly
+        /// Every month.
+        case monthly
+    }
+
+    public var root: String
+    public var exchange: String
+    public var tickSize: Double
+    /// Where the random walk starts.
+    public var startPrice: Double
+    /// Median trade size, in contracts.
+    public var typicalSize: Double
+    public var cycle: Cycle
+    /// Significant decimals of a price (for display).
+    public var decimals: Int
+
+    /// The roots the simulator can write. Values are realistic for late 2025.
+    public static let known: [Instrument] = [
+        Instrument(root: "NQ", exchange: "CME", tickSize: 0.25, startPrice: 21_000, typicalSize: 1, cycle: .quarterly, decimals: 2),
+        Instrument(root: "ES", exchange: "CME", tickSize: 0.25, startPrice: 6_000, typicalSize: 2, cycle: .quarterly, decimals: 2),
+        Instrument(root: "YM", exchange: "CBOT", tickSize: 1, startPrice: 44_000, typicalSize: 1, cycle: .quarterly, decimals: 0),
+        Instrument(root: "RTY", exchange: "CME", tickSize: 0.1, startPrice: 2_400, typicalSize: 1, cycle: .quarterly, decimals: 1),
+        Instrument(root: "VX", exchange: "CFE", tickSize: 0.05, startPrice: 17.5, typicalSize: 3, cycle: .monthly, decimals: 2),
+        Instrument(root: "CL", exchange: "NYMEX", tickSize: 0.01, startPrice: 70, typicalSize: 2, cycle: .monthly, decimals: 2),
+        Instrument(root: "GC", exchange: "COMEX", tickSize: 0.1, startPrice: 2_650, typicalSize: 1, cycle: .monthly, decimals: 1),
+    ]
+
+    public static func named(_ root: String) -> Instrument? {
+        known.first { $0.root == root.uppercased() }
+    }
+
+    /// Price of a tick index, as the f32 the file stores.
+    public func price(ticks: Int) -> Float {
+        Float(Double(ticks) * tickSize)
+    }
+
+    public func ticks(for price: Double) -> Int {
+        Int((price / tickSize).rounded())
+    }
+
+    /// The front contract trading on a date: the first listed month not before the date's month.
+    /// (Exact expiry days do not matter to a simulation; roll dates are scripted.)
+    public func frontContract(year: Int, month: Int) -> ContractSymbol {
+        var y = year
+        var m = month
+        if cycle == .quarterly {
+            m = ((month + 2) / 3) * 3
+            if m > 12 {
+                m = 3
+                y += 1
+            }
+        }
+        return contract(year: y, month: m)
+    }
+
+    /// The contract listed after `contract` in this cycle.
+    public func nextContract(after contract: ContractSymbol) -> ContractSymbol {
+        var y = contract.year ?? 2025
+        var m = (contract.month ?? 12) + (cycle == .quarterly ? 3 : 1)
+        if m > 12 {
+            m -= 12
+            y += 1
+        }
+        return self.contract(year: y, month: m)
+    }
+
+    public func contract(year: Int, month: Int) -> ContractSymbol {
+        let code = ContractSymbol.monthCodes[month - 1]
+        let yy = year % 100
+        let name = root + String(code) + (yy < 10 ? "0" : "") + String(yy) + "-" + exchange
+        return ContractSymbol(name: name, referenceYear: year)
+    }
+}

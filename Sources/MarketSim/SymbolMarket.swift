@@ -1,0 +1,230 @@
+import SierraFormat
+
+/// The market model of one contract: a random walk on the tick grid with a spread of one or more
+/// ticks, heavy-tailed trade sizes, quote-only updates, unbundled trades, and a depth book that
+/// always agrees with the trades and quotes (bid < ask, the top levels are the quoted prices).
+///
+/// Each ``step(at:random:intraday:depth:)`` appends the records of one market event to the
+/// caller's buffers, so a long run allocates nothing per event.
+public struct SymbolMarket: Sendable {
+    public let instrument: Instrument
+    public private(set) var contract: ContractSymbol
+    /// Best bid, in ticks.
+    public private(set) var bidTicks: Int
+    /// Ask minus bid, in ticks (at least 1).
+    public private(set) var spreadTicks = 1
+    public private(set) var lastTradeTicks: Int
+    public let depthLevels: Int
+
+    public var askTicks: Int { bidTicks + spreadTicks }
+
+    private var quantities: [Int: UInt32] = [:]
+    private var publishedBids: [DepthLevel] = []
+    private var publishedAsks: [DepthLevel] = []
+    private var lastMillisecond: Int64 = -1
+    private var sameMillisecondCounter: Int64 = 0
+    private var momentum = 0.5
+
+    public init(instrument: Instrument, contract: ContractSymbol, depthLevels: Int = 10) {
+        self.instrument = instrument
+        self.contract = contract
+        self.depthLevels = max(1, depthLevels)
+        self.bidTicks = instrument.ticks(for: instrument.startPrice)
+        self.lastTradeTicks = bidTicks
+    }
+
+    /// Moves to a new contract file (rollover); the price carries on.
+    public mutating func roll(to contract: ContractSymbol) {
+        self.contract = contract
+        lastMillisecond = -1
+    }
+
+    /// A timestamp for the intraday file: the millisecond of `unixMicroseconds`, plus the 0–999
+    /// counter of records within that millisecond, as Sierra Chart writes it.
+    public mutating func stamp(unixMicroseconds: Int64) -> SCDateTime {
+        let ms = (unixMicroseconds + SCDateTime.unixEpochOffsetMicroseconds) / 1000
+        if ms <= lastMillisecond {
+            sameMillisecondCounter = min(999, sameMillisecondCounter + 1)
+        } else {
+            lastMillisecond = ms
+            sameMillisecondCounter = 0
+        }
+        return SCDateTime(microseconds: lastMillisecond * 1000 + sameMillisecondCounter)
+    }
+
+    /// One market event: a quote change, a trade, or an unbundled trade, with its depth batch.
+    public mutating func step(at unixMicroseconds: Int64, random: inout SeededRandom, intraday: inout [IntradayRecord], depth: inout [DepthRecord]) {
+        let roll = random.unit()
+        if roll < 0.35 {
+            quoteUpdate(at: unixMicroseconds, random: &random, intraday: &intraday)
+        } else if roll < 0.96 {
+            trade(at: unixMicroseconds, random: &random, intraday: &intraday, fills: 1)
+        } else {
+            trade(at: unixMicroseconds, random: &random, intraday: &intraday, fills: 2 + Int(random.next() % 3))
+        }
+        if random.chance(0.5) { jiggleQuantity(random: &random) }
+        depthBatch(at: unixMicroseconds, random: &random, into: &depth)
+    }
+
+    /// A full snapshot batch: clear, bids best first, asks best first, end-of-batch on the last.
+    public mutating func depthSnapshot(at unixMicroseconds: Int64, random: inout SeededRandom, into depth: inout [DepthRecord]) {
+        let time = depthTime(unixMicroseconds)
+        let (bids, asks) = targetBook(random: &random)
+        depth.append(DepthRecord(dateTime: time, command: .clearBook))
+        for level in bids {
+            depth.append(DepthRecord(dateTime: time, command: .addBid, numOrders: level.numOrders, price: level.price, quantity: level.quantity))
+        }
+        for level in asks {
+            depth.append(DepthRecord(dateTime: time, command: .addAsk, numOrders: level.numOrders, price: level.price, quantity: level.quantity))
+        }
+        depth[depth.count - 1].flags |= DepthRecord.endOfBatchFlag
+        publishedBids = bids
+        publishedAsks = asks
+    }
+
+    // MARK: - Events
+
+    private mutating func quoteUpdate(at time: Int64, random: inout SeededRandom, intraday: inout [IntradayRecord]) {
+        if spreadTicks > 1, random.chance(0.6) {
+            spreadTicks -= 1
+            if random.chance(0.5) { bidTicks += 1 }
+        } else if spreadTicks == 1, random.chance(0.12) {
+            spreadTicks = 2
+            if random.chance(0.5) { bidTicks -= 1 }
+        } else {
+            let up = random.unit() < momentum
+            bidTicks += up ? 1 : -1
+            momentum = min(0.7, max(0.3, momentum + (up ? 0.02 : -0.02)))
+        }
+        bidTicks = max(bidTicks, 2)
+        intraday.append(.quote(at: stamp(unixMicroseconds: time), bid: price(bidTicks), ask: price(askTicks), last: price(lastTradeTicks)))
+    }
+
+    private mutating func trade(at time: Int64, random: inout SeededRandom, intraday: inout [IntradayRecord], fills: Int) {
+        let buy = random.unit() < momentum
+        // Heavy-tailed size: Pareto with tail index 1.6, so most trades are small and a few are large.
+        let raw = random.pareto(scale: instrument.typicalSize * 0.6, alpha: 1.6)
+        var remaining = UInt32(min(max(1, raw.rounded()), 2_000)) * UInt32(fills)
+        for fill in 0..<fills {
+            let levelTicks = buy ? askTicks : bidTicks
+            let size = fill == fills - 1 ? remaining : max(1, remaining / UInt32(fills - fill))
+            remaining -= min(remaining, size)
+            var record = IntradayRecord.trade(
+                at: stamp(unixMicroseconds: time),
+                price: price(levelTicks),
+                size: size,
+                side: buy ? .ask : .bid,
+                bid: price(bidTicks),
+                ask: price(askTicks)
+            )
+            if fills > 1 {
+                if fill == 0 { record.open = IntradayRecord.firstSubTradeOpen }
+                if fill == fills - 1 { record.open = IntradayRecord.lastSubTradeOpen }
+            }
+            intraday.append(record)
+            lastTradeTicks = levelTicks
+            consume(levelTicks, size: size, buy: buy, random: &random)
+        }
+        momentum = min(0.7, max(0.3, momentum + (buy ? 0.01 : -0.01)))
+    }
+
+    /// Takes liquidity at a level; a level eaten through moves the quote.
+    private mutating func consume(_ ticks: Int, size: UInt32, buy: Bool, random: inout SeededRandom) {
+        let available = quantity(at: ticks, random: &random)
+        if size >= available {
+            quantities[ticks] = nil
+            if buy {
+                bidTicks += 1  // ask level gone: the market lifts
+            } else {
+                bidTicks = max(2, bidTicks - 1)
+            }
+        } else {
+            quantities[ticks] = available - size
+        }
+    }
+
+    private mutating func jiggleQuantity(random: inout SeededRandom) {
+        let offset = Int(random.next() % UInt64(depthLevels))
+        let ticks = random.chance(0.5) ? bidTicks - offset : askTicks + offset
+        let current = quantity(at: ticks, random: &random)
+        let change = Int(random.next() % 5) - 2
+        quantities[ticks] = UInt32(max(1, Int(current) + change))
+    }
+
+    // MARK: - Depth
+
+    /// Emits the difference between the last published book and the current one as one batch.
+    private mutating func depthBatch(at unixMicroseconds: Int64, random: inout SeededRandom, into depth: inout [DepthRecord]) {
+        let time = depthTime(unixMicroseconds)
+        let (bids, asks) = targetBook(random: &random)
+        let start = depth.count
+        Self.diff(old: publishedBids, new: bids, time: time, delete: .deleteBid, add: .addBid, modify: .modifyBid, into: &depth)
+        Self.diff(old: publishedAsks, new: asks, time: time, delete: .deleteAsk, add: .addAsk, modify: .modifyAsk, into: &depth)
+        if depth.count > start { depth[depth.count - 1].flags |= DepthRecord.endOfBatchFlag }
+        publishedBids = bids
+        publishedAsks = asks
+        if quantities.count > depthLevels * 8 { prune() }
+    }
+
+    private static func diff(
+        old: [DepthLevel],
+        new: [DepthLevel],
+        time: SCDateTime,
+        delete: DepthCommand,
+        add: DepthCommand,
+        modify: DepthCommand,
+        into depth: inout [DepthRecord]
+    ) {
+        for level in old where !new.contains(where: { $0.price == level.price }) {
+            depth.append(DepthRecord(dateTime: time, command: delete, price: level.price))
+        }
+        for level in new {
+            if let previous = old.first(where: { $0.price == level.price }) {
+                if previous != level {
+                    depth.append(
+                        DepthRecord(dateTime: time, command: modify, numOrders: level.numOrders, price: level.price, quantity: level.quantity)
+                    )
+                }
+            } else {
+                depth.append(DepthRecord(dateTime: time, command: add, numOrders: level.numOrders, price: level.price, quantity: level.quantity))
+            }
+        }
+    }
+
+    private mutating func targetBook(random: inout SeededRandom) -> ([DepthLevel], [DepthLevel]) {
+        var bids: [DepthLevel] = []
+        var asks: [DepthLevel] = []
+        bids.reserveCapacity(depthLevels)
+        asks.reserveCapacity(depthLevels)
+        for i in 0..<depthLevels {
+            bids.append(level(bidTicks - i, random: &random))
+            asks.append(level(askTicks + i, random: &random))
+        }
+        return (bids.filter { $0.price > 0 }, asks)
+    }
+
+    private mutating func level(_ ticks: Int, random: inout SeededRandom) -> DepthLevel {
+        let q = quantity(at: ticks, random: &random)
+        return DepthLevel(price: price(ticks), quantity: q, numOrders: UInt16(min(9_999, max(1, q / 3))))
+    }
+
+    private mutating func quantity(at ticks: Int, random: inout SeededRandom) -> UInt32 {
+        if let q = quantities[ticks] { return q }
+        let q = UInt32(min(500, max(1, random.pareto(scale: instrument.typicalSize * 4, alpha: 1.8).rounded())))
+        quantities[ticks] = q
+        return q
+    }
+
+    private mutating func prune() {
+        let low = bidTicks - depthLevels * 2
+        let high = askTicks + depthLevels * 2
+        quantities = quantities.filter { $0.key >= low && $0.key <= high }
+    }
+
+    private func price(_ ticks: Int) -> Float { instrument.price(ticks: ticks) }
+
+    /// Depth records carry the millisecond; Sierra's same-millisecond counter is a tick-file convention.
+    private func depthTime(_ unixMicroseconds: Int64) -> SCDateTime {
+        SCDateTime(unixMicroseconds: unixMicroseconds - unixMicroseconds % 1000)
+    }
+}

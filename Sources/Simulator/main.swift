@@ -1,0 +1,179 @@
+import ArgumentParser
+import Dispatch
+import MarketSim
+import SierraFormat
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#else
+import Darwin
+#endif
+
+/// Set by SIGINT/SIGTERM; the simulation loop sees it within 50 ms, flushes and exits.
+let stopRequested = Atomic<Bool>(false)
+
+struct SimulatorCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "simulator",
+        abstract: "A synthetic Sierra Chart: writes byte-exact .scid and .depth files, live.",
+        subcommands: [Run.self, Inspect.self],
+        defaultSubcommand: Run.self
+    )
+}
+
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write live market data into a data folder (the default command).",
+        discussion: """
+            Files: DIR/<contract>.scid and DIR/MarketDepthData/<contract>.<YYYY-MM-DD>.depth, plus the
+            write journal DIR/\(WriteJournal.defaultFileName) (docs/JOURNAL.md). Without --duration it runs
+            until SIGINT or SIGTERM, then flushes every buffered record and exits 0.
+
+            Scripted events (--event, repeatable; times in seconds from the start):
+              burst:AT:MULTIPLIER:SECONDS   the arrival rate times MULTIPLIER for SECONDS
+              rollover:AT[:ROOT]            the next contract's file appears, the old one stops
+              rewrite:AT[:ROOT[:KEEP]]      the file is recreated keeping KEEP (default 0.5) of its records
+              new-day:AT                    depth files move to the next day's file
+            """
+    )
+
+    @Option(name: .customLong("data-dir"), help: "The data folder to write (created if missing).")
+    var dataDirectory: String
+
+    @Option(help: "Comma-separated product roots: \(Instrument.known.map(\.root).joined(separator: ", ")).")
+    var symbols: String = "NQ,ES,VX"
+
+    @Option(help: "Mean .scid records per second over all symbols (depth records come in addition).")
+    var rate: Double = 2_000
+
+    @Option(help: "Seconds to run; omit to run until stopped.")
+    var duration: Double?
+
+    @Option(help: "Random seed: the same seed and start time write the same records.")
+    var seed: UInt64 = 7
+
+    @Option(name: .customLong("flush-ms"), help: "Flush interval in ms: Sierra Chart's default 5000, typical 1000, 0 = every record.")
+    var flushMilliseconds: Int = 1_000
+
+    @Option(name: .customLong("split-writes"), help: "Fraction (0-1) of flushes split across two writes, so readers see partial records.")
+    var splitProbability: Double = 0
+
+    @Option(name: .customLong("split-gap-us"), help: "Pause between the two writes of a split flush, in µs.")
+    var splitGapMicroseconds: Int = 300
+
+    @Option(name: .customLong("depth-levels"), help: "Depth levels per side.")
+    var depthLevels: Int = 10
+
+    @Option(name: .customLong("snapshot-interval"), help: "Seconds between depth snapshot batches.")
+    var snapshotInterval: Double = 600
+
+    @Flag(name: .customLong("no-depth"), help: "Write no .depth files.")
+    var noDepth = false
+
+    @Option(name: .customLong("event"), help: "A scripted event (repeatable); see below.")
+    var events: [String] = []
+
+    @Option(name: .customLong("start-unix-us"), help: "Fix the wall-clock start (Unix µs) for byte-identical reruns; default now.")
+    var startUnixMicroseconds: Int64?
+
+    @Flag(name: .shortAndLong, help: "Print nothing but errors.")
+    var quiet = false
+
+    func run() throws {
+        // SimulatorError reads as a sentence; ArgumentParser prints it as "Error: …" and exits 1.
+        try execute()
+    }
+
+    private func execute() throws(SimulatorError) {
+        do {
+            var script: [ScriptedEvent] = []
+            for text in events { script.append(try ScriptedEvent(parsing: text)) }
+            let config = SimulationConfig(
+                dataDirectory: dataDirectory,
+                roots: symbols.split(separator: ",").map { String($0) },
+                rate: rate,
+                duration: duration,
+                seed: seed,
+                flushMilliseconds: flushMilliseconds,
+                splitProbability: splitProbability,
+                splitGapMicroseconds: splitGapMicroseconds,
+                writeDepth: !noDepth,
+                depthLevels: depthLevels,
+                depthSnapshotInterval: snapshotInterval,
+                script: script,
+                startUnixMicroseconds: startUnixMicroseconds
+            )
+            let simulation = try Simulation(config: config)
+            let sources = installStopSignals()
+            if !quiet {
+                let until = duration.map { "for \($0) s" } ?? "until stopped"
+                print(
+                    "simulator: writing \(simulation.contracts.map(\.name).joined(separator: ", ")) to \(dataDirectory) at \(rate) records/s, flush \(flushMilliseconds) ms, \(until)"
+                )
+            }
+            let summary = try simulation.run { stopRequested.load(ordering: .relaxed) }
+            withExtendedLifetime(sources) {}
+            if !quiet {
+                print(
+                    "simulator: wrote \(summary.intradayRecords) .scid and \(summary.depthRecords) .depth records in \(summary.flushes) flushes (\(summary.splitFlushes) split) over \(String(format2: summary.elapsedSeconds)) s"
+                )
+            }
+        }
+    }
+}
+
+struct Inspect: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print a .scid or .depth file's header and records, decoded.")
+
+    @Argument(help: "The file to decode.")
+    var file: String
+
+    @Flag(help: "JSON, in the shape of the golden vectors' expected decodings.")
+    var json = false
+
+    @Option(help: "Show only the last N records.")
+    var tail: Int?
+
+    func run() throws {
+        if let tail, tail < 0 { throw ValidationError("--tail must not be negative") }
+        do {
+            print(try FileInspector.render(path: file, json: json, limit: tail), terminator: "")
+        } catch {
+            FileHandleStderr.write("simulator inspect: \(error.description)\n")
+            throw ExitCode(2)
+        }
+    }
+}
+
+/// Turns SIGINT and SIGTERM into a stop request; the sources must stay alive for the run.
+func installStopSignals() -> [DispatchSourceSignal] {
+    [SIGINT, SIGTERM].map { signalNumber in
+        signal(signalNumber, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
+        source.setEventHandler { stopRequested.store(true, ordering: .relaxed) }
+        source.resume()
+        return source
+    }
+}
+
+@inline(__always)
+func Glibc_write(_ fd: Int32, _ buffer: UnsafeRawPointer?, _ count: Int) -> Int {
+    write(fd, buffer, count)
+}
+
+enum FileHandleStderr {
+    static func write(_ text: String) {
+        var bytes = Array(text.utf8)
+        _ = bytes.withUnsafeMutableBytes { Glibc_write(2, $0.baseAddress, $0.count) }
+    }
+}
+
+extension String {
+    init(format2 value: Double) {
+        let scaled = (value * 100).rounded() / 100
+        self = String(scaled)
+    }
+}
+
+SimulatorCommand.main()

@@ -1,0 +1,136 @@
+import Foundation
+import SierraFormat
+import Testing
+
+/// Runs the built `simulator` executable as a user would.
+@Suite("simulator command line", .serialized)
+struct SimulatorCommandTests {
+    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    static func executable(_ name: String) throws -> URL {
+        for configuration in ["debug", "release"] {
+            let url = packageRoot.appendingPathComponent(".build/\(configuration)/\(name)")
+            if FileManager.default.isExecutableFile(atPath: url.path) { return url }
+        }
+        throw CommandError.notBuilt(name)
+    }
+
+    enum CommandError: Error { case notBuilt(String) }
+
+    struct Result {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    static func run(_ executable: URL, _ arguments: [String]) throws -> Result {
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        let errData = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Result(
+            status: process.terminationStatus,
+            stdout: String(decoding: outData, as: UTF8.self),
+            stderr: String(decoding: errData, as: UTF8.self)
+        )
+    }
+
+    func temporaryFolder() throws -> String {
+        let path = NSTemporaryDirectory() + "bridgelab-cli-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+
+    @Test("writes a folder that `simulator inspect` and an independent reader decode the same way")
+    func writesDecodableFolder() throws {
+        let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let simulator = try Self.executable("simulator")
+        let result = try Self.run(
+            simulator,
+            [
+                "--data-dir", folder, "--symbols", "NQ,ES,VX", "--rate", "3000", "--duration", "2", "--seed", "7", "--flush-ms", "100",
+                "--split-writes", "0.3",
+            ]
+        )
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("wrote"))
+
+        let python = try Self.run(
+            URL(fileURLWithPath: "/usr/bin/env"),
+            ["python3", Self.packageRoot.appendingPathComponent("Tests/tools/read_sierra.py").path, folder]
+        )
+        #expect(python.status == 0, "\(python.stderr)")
+        let independent = try JSONSerialization.jsonObject(with: Data(python.stdout.utf8)) as! [String: [String: Any]]
+        #expect(independent.keys.filter { $0.hasSuffix(".scid") }.count == 3)
+        #expect(independent.keys.filter { $0.hasSuffix(".depth") }.count == 3)
+
+        for (name, summary) in independent {
+            let path = folder + "/" + name
+            if name.hasSuffix(".scid") {
+                let ours = try IntradayFormat.readFile(atPath: path)
+                #expect(ours.records.count == summary["count"] as! Int, "\(name)")
+                #expect(ours.partialBytes == 0)
+                let last = summary["last"] as! [String: Any]
+                #expect(ours.records.last?.dateTime.microseconds == (last["sc_us"] as! NSNumber).int64Value)
+                #expect(ours.records.last?.close == (last["close"] as! NSNumber).floatValue)
+                #expect(ours.records.reduce(0) { $0 + Int($1.totalVolume) } == summary["volume"] as! Int)
+
+                let inspected = try Self.run(simulator, ["inspect", path, "--json"])
+                #expect(inspected.status == 0)
+                let json = try JSONSerialization.jsonObject(with: Data(inspected.stdout.utf8)) as! [String: Any]
+                #expect(json["record_count"] as? Int == ours.records.count)
+            } else {
+                let ours = try DepthFormat.readFile(atPath: path)
+                #expect(ours.records.count == summary["count"] as! Int, "\(name)")
+                #expect(ours.records.reduce(0) { $0 + Int($1.quantity) } == summary["volume"] as! Int)
+            }
+        }
+    }
+
+    @Test("SIGTERM stops a run cleanly with every buffered record flushed")
+    func stopsOnSigterm() throws {
+        let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let process = Process()
+        process.executableURL = try Self.executable("simulator")
+        // A 60 s flush interval: nothing reaches the file unless the stop path flushes it.
+        process.arguments = ["--data-dir", folder, "--symbols", "NQ", "--rate", "500", "--flush-ms", "60000", "--no-depth", "-q"]
+        try process.run()
+        Thread.sleep(forTimeInterval: 1.5)
+        process.terminate()
+        process.waitUntilExit()
+        #expect(process.terminationReason == .exit && process.terminationStatus == 0)
+        let names = try FileManager.default.contentsOfDirectory(atPath: folder)
+        let scid = try #require(names.first { $0.hasSuffix(".scid") })
+        let decoded = try IntradayFormat.readFile(atPath: folder + "/" + scid)
+        #expect(decoded.records.count > 100)
+        let journal = try String(contentsOfFile: folder + "/bridgelab-journal.tsv", encoding: .utf8)
+        #expect(journal.contains("\tstop\t"))
+    }
+
+    @Test(
+        "bad arguments get a clear message and a non-zero exit, no stack trace",
+        arguments: [
+            (["--data-dir", "/tmp/bridgelab-never", "--symbols", "QQ"], "unknown symbol root 'QQ'"),
+            (["--data-dir", "/tmp/bridgelab-never", "--rate=-5"], "rate must be a positive"),
+            (["--data-dir", "/proc/bridgelab/nope"], "cannot write to data folder"),
+            (["--data-dir", "/tmp/bridgelab-never", "--event", "explode:3"], "unknown event 'explode'"),
+            (["--symbols", "NQ"], "Missing expected argument '--data-dir"),
+            (["inspect", "/nonexistent.scid"], "open failed"),
+        ]
+    )
+    func badArguments(arguments: [String], message: String) throws {
+        let result = try Self.run(try Self.executable("simulator"), arguments)
+        #expect(result.status != 0)
+        #expect(result.stderr.contains(message), "\(result.stderr)")
+        #expect(!result.stderr.contains("Stack dump") && !result.stderr.contains("Fatal error"))
+    }
+}
