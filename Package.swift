@@ -9,7 +9,11 @@ let package = Package(
     products: [
         .library(name: "SierraFormat", targets: ["SierraFormat"]),
         .library(name: "MarketSim", targets: ["MarketSim"]),
+        .library(name: "BridgeWire", targets: ["BridgeWire"]),
+        .library(name: "BridgeCore", targets: ["BridgeCore"]),
+        .library(name: "BridgeServer", targets: ["BridgeServer"]),
         .executable(name: "simulator", targets: ["Simulator"]),
+        .executable(name: "bridge", targets: ["Bridge"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -17,6 +21,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -42,6 +47,51 @@ let package = Package(
                 "MarketSim",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The bridge protocol's messages, encoded once into bytes, decoded by clients.
+        .target(name: "BridgeWire", dependencies: ["SierraFormat"]),
+        // Watching, symbol registry and rollover, per-symbol state, sequence numbers, history, fan-out.
+        .target(
+            name: "BridgeCore",
+            dependencies: [
+                "SierraFormat",
+                "BridgeWire",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]
+        ),
+        // Hummingbird routes: WebSocket, SSE, HTTP, polling modes, limits, auth, metrics, shutdown.
+        .target(
+            name: "BridgeServer",
+            dependencies: [
+                "SierraFormat",
+                "BridgeWire",
+                "BridgeCore",
+                "MarketSim",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]
+        ),
+        .executableTarget(
+            name: "Bridge",
+            dependencies: [
+                "BridgeServer",
+                "BridgeCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .testTarget(name: "SierraFormatTests", dependencies: ["SierraFormat"], exclude: ["Vectors"]),

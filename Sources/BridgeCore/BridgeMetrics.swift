@@ -1,0 +1,54 @@
+import CoreMetrics
+
+/// The bridge's metrics, made through one `MetricsFactory` (the server passes a Prometheus
+/// factory over its own registry, so several bridges in one test process stay apart).
+public final class BridgeMetrics: Sendable {
+    public let factory: any MetricsFactory
+
+    public init(factory: any MetricsFactory) {
+        self.factory = factory
+        recordsRead = Counter(label: "bridge_records_read_total", factory: factory)
+        detectToSend = CoreMetrics.Timer(label: "bridge_detect_to_send_seconds", factory: factory)
+        subscriptions = Gauge(label: "bridge_subscriptions", factory: factory)
+        conflated = Counter(label: "bridge_queue_conflated_total", factory: factory)
+    }
+
+    /// Records read from `.scid` files.
+    public let recordsRead: Counter
+    /// From the watcher's wake-up to the update being queued for every subscriber.
+    public let detectToSend: CoreMetrics.Timer
+    public let subscriptions: Gauge
+    /// State updates replaced by a newer full value in a slow client's queue.
+    public let conflated: Counter
+
+    public func fileEvent(_ source: String) {
+        Counter(label: "bridge_file_events_total", dimensions: [("source", source)], factory: factory).increment()
+    }
+
+    public func connectionOpened(_ transport: String) {
+        Counter(label: "bridge_connections_total", dimensions: [("transport", transport)], factory: factory).increment()
+        Meter(label: "bridge_connections", dimensions: [("transport", transport)], factory: factory).increment()
+    }
+
+    public func connectionClosed(_ transport: String, reason: String) {
+        Meter(label: "bridge_connections", dimensions: [("transport", transport)], factory: factory).decrement()
+        Counter(label: "bridge_disconnects_total", dimensions: [("reason", reason)], factory: factory).increment()
+    }
+
+    public func sent(_ transport: String, messages: Int, bytes: Int) {
+        Counter(label: "bridge_messages_sent_total", dimensions: [("transport", transport)], factory: factory).increment(by: messages)
+        Counter(label: "bridge_bytes_sent_total", dimensions: [("transport", transport)], factory: factory).increment(by: bytes)
+    }
+
+    public func resume(_ result: String) {
+        Counter(label: "bridge_resumes_total", dimensions: [("result", result)], factory: factory).increment()
+    }
+
+    public func httpRequest(route: String, status: Int) {
+        Counter(label: "bridge_http_requests_total", dimensions: [("route", route), ("status", String(status))], factory: factory).increment()
+    }
+
+    public func queueDrop(_ reason: String) {
+        Counter(label: "bridge_queue_drops_total", dimensions: [("reason", reason)], factory: factory).increment()
+    }
+}

@@ -1,0 +1,143 @@
+import BridgeWire
+import DequeModule
+import NIOConcurrencyHelpers
+import NIOCore
+
+/// One message queued for a client: bytes encoded once and shared (a `ByteBuffer` is reference
+/// counted; queuing it for many clients copies nothing), plus what SSE needs to label it.
+public struct OutboundMessage: Sendable {
+    public var bytes: ByteBuffer
+    /// The SSE event name (`trade`, `quote`, …).
+    public var event: String
+    /// For market messages: the contract, its epoch and the record index, which SSE ids carry.
+    public var contract: String?
+    public var epoch: String?
+    public var seq: Int
+
+    public init(bytes: ByteBuffer, event: String, contract: String? = nil, epoch: String? = nil, seq: Int = -1) {
+        self.bytes = bytes
+        self.event = event
+        self.contract = contract
+        self.epoch = epoch
+        self.seq = seq
+    }
+}
+
+/// What a client's writer takes from its outbox.
+public enum OutboxItem: Sendable {
+    case message(OutboundMessage)
+    /// Close the connection with this code and reason, then stop.
+    case close(code: UInt16, reason: String)
+}
+
+/// A client's bounded outbound queue. The fan-out only ever appends here (never awaits a socket),
+/// so a slow client cannot slow the others:
+/// - state channels (quotes, depth, stats) conflate: if the client still holds an unsent update for
+///   the same contract and channel, that one is dropped and the newest *full* value queued instead;
+/// - trades are never dropped: a client whose backlog passes `maxBacklog` is closed with
+///   ``CloseCode/slowConsumer``; it can reconnect and resume from its last sequence number.
+public final class ClientOutbox: Sendable {
+    public let id: Int
+    public let maxBacklog: Int
+
+    struct SlotKey: Hashable {
+        var contract: String
+        var channel: MarketChannel
+    }
+
+    private struct State {
+        var queue: Deque<OutboxItem> = []
+        /// Absolute index of `queue[0]` (how many items were ever drained).
+        var head = 0
+        /// For each conflatable (contract, channel): the absolute index of its unsent entry.
+        var slots: [SlotKey: Int] = [:]
+        var waiter: CheckedContinuation<[OutboxItem], Never>?
+        var closed = false
+        var conflated = 0
+    }
+
+    private let state = NIOLockedValueBox(State())
+
+    public init(id: Int, maxBacklog: Int) {
+        self.id = id
+        self.maxBacklog = max(1, maxBacklog)
+    }
+
+    /// Queues a message. For a conflatable channel, `full` builds the newest full value; it is
+    /// called (under the outbox's lock) only when an unsent value for the same contract and channel
+    /// must be replaced. Returns false if the client is closed (or was just closed for falling behind).
+    @discardableResult
+    public func enqueue(_ message: OutboundMessage, channel: MarketChannel?, full: (() -> OutboundMessage)? = nil) -> Bool {
+        let (accepted, resume) = state.withLockedValue { s -> (Bool, (CheckedContinuation<[OutboxItem], Never>, [OutboxItem])?) in
+            guard !s.closed else { return (false, nil) }
+            if let channel, channel.isConflatable, let contract = message.contract {
+                let key = SlotKey(contract: contract, channel: channel)
+                if let position = s.slots[key] {
+                    // The client has not taken the previous value yet: replace it, in place, with
+                    // the newest full value. At most one entry per slot is ever queued.
+                    s.queue[position - s.head] = .message(full?() ?? message)
+                    s.conflated += 1
+                    return (true, nil)
+                }
+                s.slots[key] = s.head + s.queue.count
+                s.queue.append(.message(message))
+            } else if s.queue.count >= maxBacklog {
+                s.closed = true
+                s.queue.removeAll()
+                s.slots.removeAll()
+                s.queue.append(.close(code: CloseCode.slowConsumer, reason: "slow consumer: more than \(maxBacklog) messages behind"))
+                return (false, Self.takeWaiter(&s))
+            } else {
+                s.queue.append(.message(message))
+            }
+            return (true, Self.takeWaiter(&s))
+        }
+        if let (continuation, items) = resume { continuation.resume(returning: items) }
+        return accepted
+    }
+
+    /// Queues a close; nothing queued after it is sent.
+    public func close(code: UInt16, reason: String) {
+        let resume: (CheckedContinuation<[OutboxItem], Never>, [OutboxItem])? = state.withLockedValue { s in
+            guard !s.closed else { return nil }
+            s.closed = true
+            s.queue.append(.close(code: code, reason: reason))
+            return Self.takeWaiter(&s)
+        }
+        if let (continuation, items) = resume { continuation.resume(returning: items) }
+    }
+
+    /// Waits for and takes everything queued, in order. Returns an empty array only after the
+    /// outbox was closed and drained.
+    public func next() async -> [OutboxItem] {
+        await withCheckedContinuation { continuation in
+            let ready: [OutboxItem]? = state.withLockedValue { s in
+                if !s.queue.isEmpty { return Self.drain(&s) }
+                if s.closed { return [] }
+                s.waiter = continuation
+                return nil
+            }
+            if let ready { continuation.resume(returning: ready) }
+        }
+    }
+
+    /// Messages queued and not yet taken by the writer.
+    public var backlog: Int { state.withLockedValue { $0.queue.count } }
+    public var isClosed: Bool { state.withLockedValue { $0.closed } }
+    /// How many state updates were replaced by a newer full value.
+    public var conflatedCount: Int { state.withLockedValue { $0.conflated } }
+
+    private static func takeWaiter(_ s: inout State) -> (CheckedContinuation<[OutboxItem], Never>, [OutboxItem])? {
+        guard let waiter = s.waiter, !s.queue.isEmpty else { return nil }
+        s.waiter = nil
+        return (waiter, drain(&s))
+    }
+
+    private static func drain(_ s: inout State) -> [OutboxItem] {
+        let items = Array(s.queue)
+        s.head += s.queue.count
+        s.queue.removeAll(keepingCapacity: true)
+        s.slots.removeAll(keepingCapacity: true)
+        return items
+    }
+}

@@ -1,0 +1,171 @@
+import Foundation
+import Logging
+import SierraFormat
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// How the bridge learns that files changed.
+public enum WatchMode: Sendable, Equatable {
+    /// inotify on the data folder and `MarketDepthData/`, plus a size check every
+    /// `safetyPollMilliseconds`, so a missed event costs latency, never data.
+    case events(safetyPollMilliseconds: Int)
+    /// A size check every `milliseconds`, no events (for folders where events never come).
+    case poll(milliseconds: Int)
+}
+
+/// Wakes the hub when files change. One dedicated thread blocks in `poll(2)` on an inotify
+/// descriptor (or just sleeps, in poll mode) and, when woken, pumps the affected contracts itself:
+/// no hop to another thread between detection and fan-out.
+///
+/// inotify coalesces events, so an event only says "look": the tailers read by offset.
+public final class FileWatcher: @unchecked Sendable {
+    public let mode: WatchMode
+    private let hub: MarketHub
+    private let logger: Logger
+    private var inotifyFD: Int32 = -1
+    private var watches: [Int32: String] = [:]
+    private var wakePipe: [Int32] = [-1, -1]
+    private let stopped = NSCondition()
+    private var running = false
+    private var finished = false
+    private var thread: Thread?
+
+    public init(hub: MarketHub, mode: WatchMode, logger: Logger) {
+        self.hub = hub
+        self.mode = mode
+        self.logger = logger
+    }
+
+    /// Starts the watching thread (after an initial load of the folder).
+    public func start() {
+        hub.refresh()
+        _ = wakePipe.withUnsafeMutableBufferPointer { pipe($0.baseAddress) }
+        if case .events = mode {
+            inotifyFD = inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC))
+            if inotifyFD < 0 {
+                logger.warning("inotify unavailable; falling back to polling", metadata: ["errno": "\(errno)"])
+            }
+            addWatches()
+        }
+        running = true
+        let thread = Thread { [self] in
+            self.loop()
+            self.stopped.lock()
+            self.finished = true
+            self.stopped.broadcast()
+            self.stopped.unlock()
+        }
+        thread.name = "bridge-file-watcher"
+        thread.stackSize = 1 << 20
+        self.thread = thread
+        thread.start()
+    }
+
+    /// Stops the thread and waits for it.
+    public func stop() {
+        guard running else { return }
+        running = false
+        var byte: UInt8 = 1
+        _ = write(wakePipe[1], &byte, 1)
+        stopped.lock()
+        while !finished { stopped.wait() }
+        stopped.unlock()
+        if inotifyFD >= 0 { close(inotifyFD) }
+        close(wakePipe[0])
+        close(wakePipe[1])
+    }
+
+    private var intervalMilliseconds: Int32 {
+        switch mode {
+        case .events(let ms): return Int32(max(1, ms))
+        case .poll(let ms): return Int32(max(1, ms))
+        }
+    }
+
+    private func addWatches() {
+        guard inotifyFD >= 0 else { return }
+        let mask = UInt32(IN_MODIFY | IN_CLOSE_WRITE | IN_CREATE | IN_MOVED_TO | IN_DELETE | IN_MOVED_FROM | IN_ATTRIB)
+        for path in [hub.folder.path, hub.folder.depthPath] where !watches.values.contains(path) {
+            let wd = inotify_add_watch(inotifyFD, path, mask)
+            if wd >= 0 { watches[wd] = path }
+        }
+    }
+
+    private func loop() {
+        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+        var fds = [
+            pollfd(fd: wakePipe[0], events: Int16(POLLIN), revents: 0),
+            pollfd(fd: inotifyFD, events: Int16(POLLIN), revents: 0),
+        ]
+        var lastFullCheck = WallClock.monotonicNanoseconds()
+        var fullChecks = 0
+        while running {
+            let count = inotifyFD >= 0 ? 2 : 1
+            let ready = poll(&fds, nfds_t(count), intervalMilliseconds)
+            let woke = WallClock.monotonicNanoseconds()
+            guard running else { break }
+            if ready > 0, count == 2, fds[1].revents & Int16(POLLIN) != 0 {
+                let (contracts, needsRefresh) = readEvents(&buffer)
+                hub.metrics.fileEvent("inotify")
+                if needsRefresh {
+                    addWatches()
+                    hub.refresh()
+                }
+                if !contracts.isEmpty { hub.pump(contracts, detectedAt: woke) }
+            }
+            // The safety check (or, in poll mode, the only check): every interval, whatever happened.
+            if woke &- lastFullCheck >= UInt64(intervalMilliseconds) * 1_000_000 {
+                lastFullCheck = woke
+                fullChecks += 1
+                hub.metrics.fileEvent(inotifyFD >= 0 ? "safety_poll" : "poll")
+                // New files are looked for every fourth check (a directory listing each time would
+                // cost more than the size checks themselves in a large Sierra Chart folder).
+                if fullChecks % 4 == 0 || inotifyFD < 0 {
+                    addWatches()
+                    hub.refresh()
+                }
+                hub.pump(nil, detectedAt: woke)
+            }
+        }
+    }
+
+    /// Drains the inotify descriptor; returns the contracts whose files changed and whether
+    /// something appeared or vanished (so the folder must be listed again).
+    private func readEvents(_ buffer: inout [UInt8]) -> (Set<String>, Bool) {
+        var contracts = Set<String>()
+        var refresh = false
+        let paths = hub.watchedPaths()
+        while true {
+            let n = buffer.withUnsafeMutableBytes { read(inotifyFD, $0.baseAddress, $0.count) }
+            if n <= 0 { break }
+            buffer.withUnsafeBytes { raw in
+                var offset = 0
+                let headerSize = MemoryLayout<inotify_event>.size
+                while offset + headerSize <= n {
+                    let mask = raw.loadUnaligned(fromByteOffset: offset + 4, as: UInt32.self)
+                    let length = Int(raw.loadUnaligned(fromByteOffset: offset + 12, as: UInt32.self))
+                    let nameBytes = raw[(offset + headerSize)..<min(n, offset + headerSize + length)]
+                    let name = String(decoding: nameBytes.prefix(while: { $0 != 0 }), as: UTF8.self)
+                    offset += headerSize + length
+                    if mask & UInt32(IN_Q_OVERFLOW) != 0 {
+                        refresh = true
+                        continue
+                    }
+                    if let contract = paths[name] {
+                        contracts.insert(contract)
+                    }
+                    if mask & UInt32(IN_CREATE | IN_MOVED_TO | IN_DELETE | IN_MOVED_FROM) != 0 {
+                        if name.hasSuffix(DataFolder.intradayExtension) || name.hasSuffix(DataFolder.depthExtension)
+                            || name == DataFolder.depthSubfolder
+                        {
+                            refresh = true
+                        }
+                    }
+                }
+            }
+        }
+        return (contracts, refresh)
+    }
+}

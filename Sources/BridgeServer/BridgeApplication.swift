@@ -1,0 +1,285 @@
+import BridgeCore
+import BridgeWire
+import Foundation
+import Hummingbird
+import HummingbirdCore
+import HummingbirdWebSocket
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import Prometheus
+import ServiceLifecycle
+import SierraFormat
+
+/// Why the bridge could not start.
+public struct BridgeStartError: Error, CustomStringConvertible, Sendable {
+    public var description: String
+}
+
+/// The reference bridge: a data folder in, WebSocket, SSE and HTTP out.
+///
+/// ``run(handleSignals:onRunning:)`` loads the folder, starts watching it and serves until SIGTERM
+/// or SIGINT (or ``shutdown()``): then every WebSocket gets a "going away" close frame, SSE
+/// streams end, and the process exits within a few seconds.
+public final class BridgeApplication: Sendable {
+    public let configuration: BridgeConfiguration
+    public let metrics: BridgeMetrics
+    public let prometheus: PrometheusCollectorRegistry
+    /// Present in event mode only.
+    public let hub: MarketHub?
+    let watcher: FileWatcher?
+    let registry: ConnectionRegistry
+    let logger: Logger
+    let startedAt = WallClock.monotonicNanoseconds()
+    private let serviceGroup = NIOLockedValueBox<ServiceGroup?>(nil)
+    private let extraServices: [any Service]
+
+    public init(configuration: BridgeConfiguration, logger: Logger, services: [any Service] = []) throws(BridgeStartError) {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: configuration.dataDirectory, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw BridgeStartError(description: "data folder '\(configuration.dataDirectory)' does not exist or is not a folder")
+        }
+        guard FileManager.default.isReadableFile(atPath: configuration.dataDirectory) else {
+            throw BridgeStartError(description: "data folder '\(configuration.dataDirectory)' is not readable")
+        }
+        self.configuration = configuration
+        self.logger = logger
+        self.extraServices = services
+        let prometheus = PrometheusCollectorRegistry()
+        var factory = PrometheusMetricsFactory(registry: prometheus)
+        factory.durationHistogramBuckets["bridge_detect_to_send_seconds"] = [
+            .microseconds(10), .microseconds(25), .microseconds(50), .microseconds(100), .microseconds(250), .microseconds(500),
+            .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(100),
+        ]
+        self.prometheus = prometheus
+        self.metrics = BridgeMetrics(factory: factory)
+        self.registry = ConnectionRegistry(maxConnections: configuration.maxConnections, backlog: configuration.clientBacklog, metrics: metrics)
+        if configuration.mode == .event {
+            let hub = MarketHub(configuration: configuration.hubConfiguration, metrics: metrics, logger: logger)
+            self.hub = hub
+            self.watcher = FileWatcher(hub: hub, mode: configuration.watch, logger: logger)
+        } else {
+            self.hub = nil
+            self.watcher = nil
+        }
+    }
+
+    /// Serves until shut down. `onRunning` gets the bound port (useful with port 0).
+    public func run(handleSignals: Bool = true, onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
+        watcher?.start()
+        let router = buildRouter()
+        var server: HTTPServerBuilder
+        switch configuration.mode {
+        case .event:
+            let ws = WebSocketServerConfiguration(
+                maxFrameSize: max(configuration.maxInboundMessageBytes, 1 << 16),
+                autoPing: .enabled(timePeriod: .milliseconds(Int64(configuration.heartbeatSeconds * 1000))),
+                closeTimeout: .seconds(2)
+            )
+            server = .http1WebSocketUpgrade(webSocketRouter: router, configuration: .init(http1: .init(idleTimeout: .seconds(60)), ws: ws))
+        case .pollingNaive:
+            server = .http1()  // no idle timeout: long keep-alive, as the old bridge
+        case .pollingCached:
+            server = .http1(configuration: .init(idleTimeout: .seconds(1)))
+        }
+        let configuration = self.configuration
+        let logger = self.logger
+        let hub = self.hub
+        let app = Application(
+            router: router,
+            server: server,
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "bridgelab-bridge"),
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port ?? configuration.port
+                let contracts = hub?.contractNames ?? DiskSnapshotReader(configuration: configuration, logger: logger).symbols().keys.sorted()
+                let watch: String
+                switch (configuration.mode, configuration.watch) {
+                case (.event, .events(let ms)): watch = "inotify + \(ms) ms safety poll"
+                case (.event, .poll(let ms)): watch = "poll every \(ms) ms"
+                default: watch = "none (reads files per request)"
+                }
+                logger.info(
+                    "bridge serving \(configuration.dataDirectory) on http://\(configuration.host):\(port) mode=\(configuration.mode.rawValue) watch=\(watch) symbols=\(contracts.joined(separator: ","))"
+                )
+                await onRunning(port)
+            },
+            logger: logger
+        )
+        let lifecycle = ShutdownService(registry: registry, watcher: watcher)
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: app)] + extraServices.map { .init(service: $0) } + [.init(service: lifecycle)],
+                gracefulShutdownSignals: handleSignals ? [.sigterm, .sigint] : [],
+                logger: logger
+            )
+        )
+        serviceGroup.withLockedValue { $0 = group }
+        try await group.run()
+    }
+
+    /// Starts a graceful shutdown (as SIGTERM does).
+    public func shutdown() async {
+        let group = serviceGroup.withLockedValue { $0 }
+        await group?.triggerGracefulShutdown()
+    }
+
+    // MARK: - Routes
+
+    func buildRouter() -> Router<BasicWebSocketRequestContext> {
+        let router = Router(context: BasicWebSocketRequestContext.self)
+        router.add(middleware: RequestMetricsMiddleware(metrics: metrics))
+        if let token = configuration.token { router.add(middleware: TokenMiddleware(token: token)) }
+
+        router.get("/health") { _, _ in self.health() }
+        router.get("/metrics") { _, _ in
+            Response(
+                status: .ok,
+                headers: [.contentType: "text/plain; version=0.0.4"],
+                body: .init(byteBuffer: ByteBuffer(bytes: self.prometheus.emitToBuffer()))
+            )
+        }
+        router.get("/api/symbols") { _, _ in self.symbols() }
+
+        switch configuration.mode {
+        case .event:
+            guard let hub else { break }
+            router.get("/api/live_data/{symbol}") { _, context in
+                let symbol = try Self.symbol(context)
+                guard let bytes = hub.snapshotJSON(symbol) else { throw HTTPError(.notFound, message: "unknown symbol; see /api/symbols") }
+                return Self.json(bytes)
+            }
+            let session = WebSocketSession(hub: hub, registry: registry, configuration: configuration, logger: logger)
+            let registry = self.registry
+            router.ws("/ws") { _, _ in
+                guard registry.reserve() else { throw HTTPError(.serviceUnavailable, message: "connection limit reached") }
+                return .upgrade([:])
+            } onUpgrade: { inbound, outbound, _ in
+                await session.run(inbound: inbound, outbound: outbound, initialSymbol: nil)
+            }
+            router.ws("/ws/live_data/{symbol}") { _, context in
+                let symbol = try Self.symbol(context)
+                guard hub.resolve(symbol) != nil else { throw HTTPError(.notFound, message: "unknown symbol; see /api/symbols") }
+                guard registry.reserve() else { throw HTTPError(.serviceUnavailable, message: "connection limit reached") }
+                return .upgrade([:])
+            } onUpgrade: { inbound, outbound, context in
+                let symbol = context.requestContext.parameters.get("symbol") ?? ""
+                await session.run(inbound: inbound, outbound: outbound, initialSymbol: symbol)
+            }
+            let sse = SSEStreams(hub: hub, registry: registry, configuration: configuration, startedAt: startedAt, logger: logger)
+            router.get("/sse") { request, _ in try sse.updates(request) }
+            router.get("/api/stream/dashboard") { request, _ in try sse.dashboard(request) }
+
+        case .pollingNaive:
+            let reader = DiskSnapshotReader(configuration: configuration, logger: logger)
+            router.get("/api/live_data/{symbol}") { _, context in
+                let symbol = try Self.symbol(context)
+                guard let bytes = reader.read(symbol) else { throw HTTPError(.notFound, message: "unknown symbol; see /api/symbols") }
+                return Self.json(bytes)
+            }
+
+        case .pollingCached:
+            let cache = CachedSnapshotReader(
+                reader: DiskSnapshotReader(configuration: configuration, logger: logger),
+                ttlSeconds: configuration.cacheTTLSeconds,
+                maxInFlight: configuration.maxRequestsInFlight
+            )
+            router.get("/api/live_data/{symbol}") { _, context in
+                let symbol = try Self.symbol(context)
+                switch await cache.read(symbol) {
+                case .hit(let bytes), .miss(let bytes):
+                    var response = Self.json(bytes)
+                    response.headers[.connection] = "close"
+                    return response
+                case .unknown:
+                    throw HTTPError(.notFound, message: "unknown symbol; see /api/symbols")
+                case .overloaded:
+                    throw HTTPError(.serviceUnavailable, headers: [.retryAfter: "1", .connection: "close"], message: "too many requests in flight")
+                }
+            }
+        }
+        return router
+    }
+
+    /// The `{symbol}` path parameter, refused (400) unless it is a plain name.
+    static func symbol(_ context: some RequestContext) throws -> String {
+        guard let symbol = context.parameters.get("symbol"), SymbolName.isAcceptable(symbol) else {
+            throw HTTPError(.badRequest, message: "not a symbol name")
+        }
+        return symbol
+    }
+
+    static func json(_ bytes: [UInt8]) -> Response {
+        Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+
+    func health() -> Response {
+        var w = JSONWriter()
+        w.beginObject()
+        w.key("status")
+        w.string("ok")
+        w.key("live")
+        w.bool(true)
+        w.key("ready")
+        w.bool(hub.map { !$0.contractNames.isEmpty } ?? true)
+        w.key("bridge")
+        BridgeHealth.write(&w, hub: hub, registry: registry, configuration: configuration, startedAt: startedAt)
+        w.endObject()
+        return Self.json(w.bytes)
+    }
+
+    func symbols() -> Response {
+        var w = JSONWriter()
+        w.beginObject()
+        w.key("contracts")
+        w.beginArray()
+        if let hub {
+            let roots = hub.activeRoots()
+            for state in hub.states() {
+                w.beginObject()
+                w.key("contract")
+                w.string(state.contract)
+                w.key("root")
+                w.string(state.root)
+                w.key("active")
+                w.bool(roots[state.root] == state.contract)
+                w.key("epoch")
+                w.string(state.epoch)
+                w.key("seq")
+                w.int(state.seq)
+                w.endObject()
+            }
+            w.endArray()
+            w.key("roots")
+            w.beginObject()
+            for (root, contract) in roots.sorted(by: { $0.key < $1.key }) {
+                w.key(root)
+                w.string(contract)
+            }
+            w.endObject()
+        } else {
+            for (contract, root) in DiskSnapshotReader(configuration: configuration, logger: logger).symbols().sorted(by: { $0.key < $1.key }) {
+                w.beginObject()
+                w.key("contract")
+                w.string(contract)
+                w.key("root")
+                w.string(root)
+                w.endObject()
+            }
+            w.endArray()
+        }
+        w.endObject()
+        return Self.json(w.bytes)
+    }
+}
+
+/// On graceful shutdown: close every client with "going away", then stop watching.
+struct ShutdownService: Service {
+    let registry: ConnectionRegistry
+    let watcher: FileWatcher?
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        registry.closeAll(code: CloseCode.goingAway, reason: "bridge shutting down")
+        watcher?.stop()
+    }
+}

@@ -1,0 +1,71 @@
+import BridgeCore
+import NIOConcurrencyHelpers
+
+/// The live streaming connections: enforces the connection limit and can close them all (with a
+/// "going away" code) when the bridge shuts down.
+final class ConnectionRegistry: Sendable {
+    private struct State {
+        var nextID = 1
+        var open: [Int: (outbox: ClientOutbox, transport: String)] = [:]
+        var reserved = 0
+        var shuttingDown = false
+    }
+
+    let maxConnections: Int
+    let backlog: Int
+    let metrics: BridgeMetrics
+    private let state = NIOLockedValueBox(State())
+
+    init(maxConnections: Int, backlog: Int, metrics: BridgeMetrics) {
+        self.maxConnections = maxConnections
+        self.backlog = backlog
+        self.metrics = metrics
+    }
+
+    /// Reserves a connection slot; false when the limit is reached or the bridge is stopping.
+    func reserve() -> Bool {
+        state.withLockedValue { s in
+            guard !s.shuttingDown, s.open.count + s.reserved < maxConnections else { return false }
+            s.reserved += 1
+            return true
+        }
+    }
+
+    /// Turns a reservation into an open connection with its outbox.
+    func open(transport: String) -> ClientOutbox {
+        let outbox: ClientOutbox = state.withLockedValue { s in
+            s.reserved = max(0, s.reserved - 1)
+            let outbox = ClientOutbox(id: s.nextID, maxBacklog: backlog)
+            s.nextID += 1
+            s.open[outbox.id] = (outbox, transport)
+            if s.shuttingDown { outbox.close(code: 1001, reason: "bridge shutting down") }
+            return outbox
+        }
+        metrics.connectionOpened(transport)
+        return outbox
+    }
+
+    func release(_ outbox: ClientOutbox, reason: String) {
+        let transport = state.withLockedValue { $0.open.removeValue(forKey: outbox.id)?.transport }
+        if let transport { metrics.connectionClosed(transport, reason: reason) }
+    }
+
+    func cancelReservation() {
+        state.withLockedValue { $0.reserved = max(0, $0.reserved - 1) }
+    }
+
+    var counts: [String: Int] {
+        state.withLockedValue { s in
+            s.open.values.reduce(into: [String: Int]()) { $0[$1.transport, default: 0] += 1 }
+        }
+    }
+
+    /// Closes every connection with `code` and refuses new ones.
+    func closeAll(code: UInt16, reason: String) {
+        let all = state.withLockedValue { s -> [ClientOutbox] in
+            s.shuttingDown = true
+            return s.open.values.map(\.outbox)
+        }
+        for outbox in all { outbox.close(code: code, reason: reason) }
+    }
+}

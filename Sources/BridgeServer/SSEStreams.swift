@@ -1,0 +1,270 @@
+import BridgeCore
+import BridgeWire
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import SierraFormat
+
+/// Server-Sent Events: `/sse?symbols=…` for updates and `/api/stream/dashboard` for the periodic
+/// aggregated view. Every event has an `id:`; `retry:` is sent first; comment lines keep idle
+/// connections alive.
+///
+/// An update stream's id lists where the client is in every contract it follows:
+/// `NQZ25-CME~<epoch>~<seq>;ESZ25-CME~<epoch>~<seq>`. A reconnecting EventSource sends it back as
+/// `Last-Event-ID`, and each contract resumes from there (trades replayed, then a snapshot).
+struct SSEStreams {
+    let hub: MarketHub
+    let registry: ConnectionRegistry
+    let configuration: BridgeConfiguration
+    let startedAt: UInt64
+    let logger: Logger
+
+    static let retryMilliseconds = 2_000
+
+    /// Parses a `Last-Event-ID` of the form above; malformed parts are ignored.
+    static func parseEventID(_ text: String) -> [String: ClientRequest.ResumePoint] {
+        var points: [String: ClientRequest.ResumePoint] = [:]
+        for part in text.split(separator: ";").prefix(256) {
+            let fields = part.split(separator: "~", omittingEmptySubsequences: false)
+            guard fields.count == 3, let seq = Int(fields[2]), SymbolName.isAcceptable(String(fields[0])) else { continue }
+            points[String(fields[0])] = ClientRequest.ResumePoint(epoch: String(fields[1]), seq: seq)
+        }
+        return points
+    }
+
+    func updates(_ request: Request) throws -> Response {
+        let query = request.uri.queryParameters
+        let symbols = (query.get("symbols") ?? "").split(separator: ",").map(String.init).filter { !$0.isEmpty }
+        guard !symbols.isEmpty else { throw HTTPError(.badRequest, message: "symbols=NQ,ES is required") }
+        guard symbols.count <= configuration.maxSubscriptionsPerClient else {
+            throw HTTPError(.badRequest, message: "at most \(configuration.maxSubscriptionsPerClient) symbols")
+        }
+        guard symbols.allSatisfy(SymbolName.isAcceptable) else { throw HTTPError(.badRequest, message: "not a symbol name") }
+        let contracts = symbols.map { self.hub.resolve($0) }
+        guard contracts.allSatisfy({ $0 != nil }) else { throw HTTPError(.notFound, message: "unknown symbol; see /api/symbols") }
+        var channels: [MarketChannel]?
+        if let text = query.get("channels") {
+            var parsed: [MarketChannel] = []
+            for name in text.split(separator: ",") {
+                guard let channel = MarketChannel(rawValue: String(name)) else {
+                    throw HTTPError(.badRequest, message: "unknown channel \(name.prefix(32))")
+                }
+                parsed.append(channel)
+            }
+            channels = parsed
+        }
+        let lastEventID = request.headers[.lastEventID] ?? query.get("last_event_id")
+        var resume: [String: ClientRequest.ResumePoint] = [:]
+        if let lastEventID {
+            let points = Self.parseEventID(lastEventID)
+            for (symbol, contract) in zip(symbols, contracts) {
+                if let contract, let point = points[contract] { resume[symbol] = point }
+            }
+        }
+        guard registry.reserve() else { throw HTTPError(.serviceUnavailable, message: "connection limit reached") }
+        let outbox = registry.open(transport: "sse")
+        hub.subscribe(outbox, request: ClientRequest(op: .subscribe, symbols: symbols, channels: channels, resume: resume))
+        let hub = self.hub
+        let registry = self.registry
+        let heartbeat = configuration.heartbeatSeconds
+        let resumed = resume
+        let body = ResponseBody { writer in
+            var positions: [String: (epoch: String, seq: Int)] = [:]
+            for (symbol, point) in resumed {
+                if let contract = hub.resolve(symbol) { positions[contract] = (point.epoch, point.seq) }
+            }
+            let reason = ReasonBox()
+            defer {
+                hub.remove(outbox)
+                registry.release(outbox, reason: reason.value)
+            }
+            try await writer.write(ByteBuffer(string: "retry: \(Self.retryMilliseconds)\n\n"))
+            try await Self.pump(outbox, heartbeat: heartbeat, reason: reason, hub: hub, writer: &writer) { message in
+                // The id says, per contract, the last snapshot or trade delivered: resuming from
+                // it loses nothing (quotes, stats and depth come again with the snapshot).
+                if let contract = message.contract, let epoch = message.epoch {
+                    switch message.event {
+                    case "snapshot", "trade": positions[contract] = (epoch, message.seq)
+                    case "reset": positions[contract] = nil
+                    default: break
+                    }
+                }
+                let id = positions.sorted { $0.key < $1.key }.map { "\($0.key)~\($0.value.epoch)~\($0.value.seq)" }.joined(separator: ";")
+                return Self.event(id: id, message)
+            }
+            try await writer.finish(nil)
+        }
+        return Response(status: .ok, headers: Self.headers, body: body)
+    }
+
+    static let headers: HTTPFields = [.contentType: "text/event-stream", .cacheControl: "no-cache", .init("X-Accel-Buffering")!: "no"]
+
+    /// The aggregated view every `dashboardIntervalSeconds` (the plan's 1/5 s).
+    func dashboard(_ request: Request) throws -> Response {
+        guard registry.reserve() else { throw HTTPError(.serviceUnavailable, message: "connection limit reached") }
+        let outbox = registry.open(transport: "sse")
+        let hub = self.hub
+        let registry = self.registry
+        let interval = configuration.dashboardIntervalSeconds
+        let heartbeat = configuration.heartbeatSeconds
+        let streams = self
+        let body = ResponseBody { writer in
+            let reason = ReasonBox()
+            defer { registry.release(outbox, reason: reason.value) }
+            try await writer.write(ByteBuffer(string: "retry: \(Self.retryMilliseconds)\n\n"))
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    var sequence = 0
+                    while !outbox.isClosed {
+                        outbox.enqueue(
+                            OutboundMessage(bytes: ByteBuffer(bytes: streams.dashboardJSON(sequence: sequence)), event: "dashboard", seq: sequence),
+                            channel: nil
+                        )
+                        sequence += 1
+                        try await Task.sleep(for: .milliseconds(Int64(interval * 1000)))
+                    }
+                }
+                defer { group.cancelAll() }
+                try await Self.pump(outbox, heartbeat: heartbeat, reason: reason, hub: hub, writer: &writer) { message in
+                    Self.event(id: String(message.seq), message)
+                }
+            }
+            try await writer.finish(nil)
+        }
+        return Response(status: .ok, headers: Self.headers, body: body)
+    }
+
+    /// One SSE event: `id`, `event`, and the shared JSON bytes as `data`.
+    static func event(id: String, _ message: OutboundMessage) -> ByteBuffer {
+        var buffer = ByteBuffer(string: "id: \(id)\nevent: \(message.event)\ndata: ")
+        var bytes = message.bytes
+        buffer.writeBuffer(&bytes)
+        buffer.writeString("\n\n")
+        return buffer
+    }
+
+    /// Drains an outbox into an SSE body until it closes or the client goes away; a comment line
+    /// goes out when a heartbeat period passes.
+    static func pump(
+        _ outbox: ClientOutbox,
+        heartbeat: Double,
+        reason: ReasonBox,
+        hub: MarketHub,
+        writer: inout any ResponseBodyWriter,
+        format: (OutboundMessage) -> ByteBuffer
+    ) async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                while !outbox.isClosed {
+                    try await Task.sleep(for: .milliseconds(Int64(heartbeat * 1000)))
+                    outbox.enqueue(OutboundMessage(bytes: ByteBuffer(), event: ""), channel: nil)
+                }
+            }
+            defer { group.cancelAll() }
+            while true {
+                let items = await outbox.next()
+                if items.isEmpty { return }
+                var messages = 0
+                var bytes = 0
+                defer { hub.metrics.sent("sse", messages: messages, bytes: bytes) }
+                for item in items {
+                    do {
+                        switch item {
+                        case .message(let message) where message.event.isEmpty:
+                            try await writer.write(ByteBuffer(string: ": heartbeat \(WallClock.nowMicroseconds())\n\n"))
+                        case .message(let message):
+                            let buffer = format(message)
+                            try await writer.write(buffer)
+                            messages += 1
+                            bytes += buffer.readableBytes
+                        case .close(let code, _):
+                            reason.set(WebSocketSession.reasonLabel(code))
+                            return
+                        }
+                    } catch {
+                        reason.set("write_failed")
+                        throw error
+                    }
+                }
+            }
+        }
+    }
+
+    /// Every contract's state and the bridge's health, in one object.
+    func dashboardJSON(sequence: Int) -> [UInt8] {
+        var w = JSONWriter(capacity: 1024)
+        w.beginObject()
+        w.key("type")
+        w.string("dashboard")
+        w.key("seq")
+        w.int(sequence)
+        w.key("t")
+        w.int(WallClock.nowMicroseconds())
+        w.key("bridge")
+        BridgeHealth.write(&w, hub: hub, registry: registry, configuration: configuration, startedAt: startedAt)
+        w.key("symbols")
+        w.beginArray()
+        let roots = hub.activeRoots()
+        for state in hub.states() {
+            w.beginObject()
+            w.key("contract")
+            w.string(state.contract)
+            w.key("root")
+            w.string(state.root)
+            w.key("active")
+            w.bool(roots[state.root] == state.contract)
+            w.key("epoch")
+            w.string(state.epoch)
+            w.key("seq")
+            w.int(state.seq)
+            w.key("t")
+            w.int(state.updatedUnixMicroseconds)
+            w.key("last")
+            if let last = state.last { w.price(last.price) } else { w.null() }
+            w.key("bid")
+            if let bid = state.bid { w.price(bid) } else { w.null() }
+            w.key("ask")
+            if let ask = state.ask { w.price(ask) } else { w.null() }
+            w.key("volume")
+            w.int(Int64(state.volume))
+            w.key("trades")
+            w.int(Int64(state.trades))
+            w.endObject()
+        }
+        w.endArray()
+        w.endObject()
+        return w.bytes
+    }
+}
+
+extension HTTPField.Name {
+    static let lastEventID = HTTPField.Name("Last-Event-ID")!
+}
+
+/// The health object shared by `/health` and the dashboard.
+enum BridgeHealth {
+    static func write(_ w: inout JSONWriter, hub: MarketHub?, registry: ConnectionRegistry?, configuration: BridgeConfiguration, startedAt: UInt64) {
+        w.beginObject()
+        w.key("mode")
+        w.string(configuration.mode.rawValue)
+        w.key("uptime_s")
+        w.double((Double(WallClock.monotonicNanoseconds() - startedAt) / 1e9 * 10).rounded() / 10)
+        if let hub {
+            w.key("contracts")
+            w.int(hub.contractNames.count)
+            w.key("subscriptions")
+            w.int(hub.totalSubscriptions)
+        }
+        if let registry {
+            w.key("connections")
+            w.beginObject()
+            for (transport, count) in registry.counts.sorted(by: { $0.key < $1.key }) {
+                w.key(transport)
+                w.int(count)
+            }
+            w.endObject()
+        }
+        w.endObject()
+    }
+}

@@ -1,0 +1,208 @@
+import BridgeCore
+import BridgeWire
+import HummingbirdWebSocket
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOWebSocket
+import SierraFormat
+
+/// One WebSocket client: a writer draining its outbox, a reader handling its requests, and a
+/// heartbeat. The fan-out never touches the socket; only this connection's writer does, so a
+/// client that reads slowly only delays itself.
+struct WebSocketSession {
+    let hub: MarketHub
+    let registry: ConnectionRegistry
+    let configuration: BridgeConfiguration
+    let logger: Logger
+
+    func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, initialSymbol: String?) async {
+        let outbox = registry.open(transport: "ws")
+        let reason = ReasonBox()
+        defer {
+            hub.remove(outbox)
+            registry.release(outbox, reason: reason.value)
+        }
+        outbox.enqueue(
+            control(
+                ServerMessages.hello(heartbeatSeconds: configuration.heartbeatSeconds, contracts: hub.contractNames, roots: hub.activeRoots()),
+                "hello"
+            ),
+            channel: nil
+        )
+        if let initialSymbol {
+            hub.subscribe(outbox, request: ClientRequest(op: .subscribe, symbols: [initialSymbol]))
+        }
+
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await writeLoop(outbox, outbound, reason) }
+            group.addTask {
+                await readLoop(inbound, outbox, reason)
+                // The client went away (or was closed): stop the writer too.
+                outbox.close(code: 1000, reason: "closed")
+            }
+            group.addTask { await heartbeatLoop(outbox) }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+
+    private func writeLoop(_ outbox: ClientOutbox, _ outbound: WebSocketOutboundWriter, _ reason: ReasonBox) async {
+        while true {
+            let items = await outbox.next()
+            if items.isEmpty { return }
+            var messages = 0
+            var bytes = 0
+            defer { hub.metrics.sent("ws", messages: messages, bytes: bytes) }
+            for item in items {
+                switch item {
+                case .message(let message):
+                    do {
+                        try await outbound.write(.custom(WebSocketFrame(fin: true, opcode: .text, data: message.bytes)))
+                    } catch {
+                        reason.set("write_failed")
+                        return
+                    }
+                    messages += 1
+                    bytes += message.bytes.readableBytes
+                case .close(let code, let text):
+                    reason.set(Self.reasonLabel(code))
+                    try? await outbound.close(WebSocketErrorCode(codeNumber: Int(code)), reason: text)
+                    return
+                }
+            }
+        }
+    }
+
+    private func readLoop(_ inbound: WebSocketInboundStream, _ outbox: ClientOutbox, _ reason: ReasonBox) async {
+        var limiter = RateLimiter(perSecond: configuration.inboundMessagesPerSecond)
+        var violations = 0
+        func violation(_ code: ErrorCode, _ message: String, id: String? = nil) -> Bool {
+            violations += 1
+            if violations > configuration.maxClientViolations {
+                outbox.close(code: CloseCode.policyViolation, reason: "too many refused messages")
+                return false
+            }
+            outbox.enqueue(control(ServerMessages.error(code: code, message: message, id: id), "error"), channel: nil)
+            return true
+        }
+        do {
+            for try await message in inbound.messages(maxSize: configuration.maxInboundMessageBytes) {
+                guard limiter.allow(now: WallClock.monotonicNanoseconds()) else {
+                    if !violation(.rateLimited, "more than \(configuration.inboundMessagesPerSecond) messages per second") { return }
+                    continue
+                }
+                guard case .text(let text) = message else {
+                    if !violation(.badRequest, "binary messages are not part of the protocol; send JSON text") { return }
+                    continue
+                }
+                switch ClientRequest.parse(text.utf8) {
+                case .failure(let refusal):
+                    if !violation(refusal.code, refusal.message, id: refusal.id) { return }
+                case .success(let request):
+                    if !handle(request, outbox, violation) { return }
+                }
+            }
+        } catch {
+            // An over-long message ends the stream with an error.
+            reason.set("message_too_large")
+            outbox.close(code: CloseCode.messageTooBig, reason: "message larger than \(configuration.maxInboundMessageBytes) bytes")
+        }
+    }
+
+    /// Returns false when the connection is to be closed.
+    private func handle(_ request: ClientRequest, _ outbox: ClientOutbox, _ violation: (ErrorCode, String, String?) -> Bool) -> Bool {
+        switch request.op {
+        case .ping:
+            outbox.enqueue(control(ServerMessages.simple("pong", t: WallClock.nowMicroseconds(), id: request.id), "pong"), channel: nil)
+        case .subscribe, .unsubscribe:
+            let symbols = request.symbols ?? []
+            guard !symbols.isEmpty else {
+                return violation(.badRequest, "\(request.op.rawValue) needs a non-empty \"symbols\" list", request.id)
+            }
+            guard symbols.count <= configuration.maxSubscriptionsPerClient else {
+                return violation(.tooManySubscriptions, "at most \(configuration.maxSubscriptionsPerClient) symbols per client", request.id)
+            }
+            if let bad = symbols.first(where: { !SymbolName.isAcceptable($0) }) {
+                return violation(
+                    .unknownSymbol,
+                    "not a symbol name: \"\(String(bad.unicodeScalars.prefix(64).map { $0.value < 0x20 ? "?" : Character($0) }))\"",
+                    request.id
+                )
+            }
+            if request.op == .subscribe {
+                hub.subscribe(outbox, request: request)
+            } else {
+                let done = hub.unsubscribe(outbox, symbols: symbols, channels: request.channels)
+                outbox.enqueue(
+                    control(
+                        ServerMessages.subscription(
+                            "unsubscribed",
+                            id: request.id,
+                            resolved: done,
+                            channels: request.channels ?? MarketChannel.allCases
+                        ),
+                        "unsubscribed"
+                    ),
+                    channel: nil
+                )
+            }
+        }
+        return true
+    }
+
+    private func heartbeatLoop(_ outbox: ClientOutbox) async {
+        let period = Duration.milliseconds(Int64(configuration.heartbeatSeconds * 1000))
+        while !outbox.isClosed {
+            do { try await Task.sleep(for: period) } catch { return }
+            outbox.enqueue(control(ServerMessages.simple("heartbeat", t: WallClock.nowMicroseconds()), "heartbeat"), channel: nil)
+        }
+    }
+
+    private func control(_ bytes: [UInt8], _ event: String) -> OutboundMessage {
+        OutboundMessage(bytes: ByteBuffer(bytes: bytes), event: event)
+    }
+
+    static func reasonLabel(_ code: UInt16) -> String {
+        switch code {
+        case CloseCode.goingAway: return "shutdown"
+        case CloseCode.slowConsumer: return "slow_consumer"
+        case CloseCode.policyViolation: return "policy_violation"
+        case CloseCode.messageTooBig: return "message_too_large"
+        default: return "closed"
+        }
+    }
+}
+
+/// A token bucket: `perSecond` sustained, bursts of twice that.
+struct RateLimiter {
+    let perSecond: Double
+    private var tokens: Double
+    private var last: UInt64 = 0
+
+    init(perSecond: Double) {
+        self.perSecond = perSecond
+        self.tokens = perSecond * 2
+    }
+
+    mutating func allow(now: UInt64) -> Bool {
+        if last != 0 {
+            tokens = min(perSecond * 2, tokens + Double(now &- last) / 1e9 * perSecond)
+        }
+        last = now
+        guard tokens >= 1 else { return false }
+        tokens -= 1
+        return true
+    }
+}
+
+/// The first reason a connection ended (for the disconnect metric).
+final class ReasonBox: Sendable {
+    private let box = NIOLockedValueBox<String?>(nil)
+
+    var value: String { box.withLockedValue { $0 ?? "client_closed" } }
+
+    func set(_ reason: String) {
+        box.withLockedValue { if $0 == nil { $0 = reason } }
+    }
+}

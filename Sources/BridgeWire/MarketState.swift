@@ -1,0 +1,146 @@
+import SierraFormat
+
+/// The last trade of a contract.
+public struct LastTrade: Sendable, Equatable {
+    public var price: Float
+    public var size: UInt32
+    public var side: TradeSide
+    public var unixMicroseconds: Int64
+    public var seq: Int
+
+    public init(price: Float, size: UInt32, side: TradeSide, unixMicroseconds: Int64, seq: Int) {
+        self.price = price
+        self.size = size
+        self.side = side
+        self.unixMicroseconds = unixMicroseconds
+        self.seq = seq
+    }
+}
+
+/// What the bridge knows of one contract at one moment: the `snapshot` message's content, and
+/// what `/api/live_data/{symbol}` returns in every mode.
+public struct MarketState: Sendable, Equatable {
+    public var contract: String
+    public var root: String
+    public var epoch: String
+    /// Index of the last `.scid` record applied (-1 before the first).
+    public var seq: Int = -1
+    public var updatedUnixMicroseconds: Int64 = 0
+    public var last: LastTrade?
+    public var bid: Float?
+    public var ask: Float?
+    /// Session (UTC day of the latest trade) open, high, low, volume and trade count.
+    public var sessionDate: String = ""
+    /// The session's day number since the Unix epoch (compared per record; the string is made on change).
+    public var sessionDay: Int64 = .min
+    public var open: Float?
+    public var high: Float?
+    public var low: Float?
+    public var volume: UInt64 = 0
+    public var trades: UInt64 = 0
+    /// Depth: top levels per side, and the index of the batch-ending depth record (-1 if none).
+    public var depthSeq: Int = -1
+    public var depthFile: String?
+    public var bids: [DepthLevel] = []
+    public var asks: [DepthLevel] = []
+
+    public init(contract: String, root: String, epoch: String) {
+        self.contract = contract
+        self.root = root
+        self.epoch = epoch
+    }
+
+    /// Applies one record; the price multiplier is already applied by the caller.
+    /// Returns which parts changed.
+    @discardableResult
+    public mutating func apply(_ record: IntradayRecord, seq: Int) -> StateChange {
+        var change = StateChange()
+        self.seq = seq
+        updatedUnixMicroseconds = record.dateTime.unixMicroseconds
+        let kind = record.kind
+        if kind == .bar {
+            // History bars carry no quote; they feed the session stats only.
+            applySession(
+                record,
+                high: record.high,
+                low: record.low,
+                open: record.open,
+                volume: record.totalVolume,
+                trades: record.numTrades,
+                change: &change
+            )
+            return change
+        }
+        if record.low != 0, record.low != bid {
+            bid = record.low
+            change.bid = true
+        }
+        if record.high != 0, record.high != ask {
+            ask = record.high
+            change.ask = true
+        }
+        if record.isTrade {
+            last = LastTrade(
+                price: record.close,
+                size: record.totalVolume,
+                side: record.tradeSide,
+                unixMicroseconds: record.dateTime.unixMicroseconds,
+                seq: seq
+            )
+            change.trade = true
+            applySession(record, high: record.close, low: record.close, open: record.close, volume: record.totalVolume, trades: 1, change: &change)
+        }
+        return change
+    }
+
+    private mutating func applySession(
+        _ record: IntradayRecord,
+        high h: Float,
+        low l: Float,
+        open o: Float,
+        volume v: UInt32,
+        trades n: UInt32,
+        change: inout StateChange
+    ) {
+        let day = record.dateTime.unixMicroseconds / SCDateTime.microsecondsPerDay
+        if day != sessionDay {
+            sessionDay = day
+            sessionDate = record.dateTime.utcDateString
+            open = o
+            high = h
+            low = l
+            volume = 0
+            trades = 0
+            change.open = true
+            change.high = true
+            change.low = true
+        }
+        if let current = high, h > current {
+            high = h
+            change.high = true
+        }
+        if let current = low, l < current {
+            low = l
+            change.low = true
+        }
+        volume += UInt64(v)
+        trades += UInt64(n)
+        change.volume = true
+    }
+}
+
+/// Which fields of a ``MarketState`` an update changed: deltas carry only these.
+public struct StateChange: Sendable, Equatable {
+    public var bid = false
+    public var ask = false
+    public var trade = false
+    public var open = false
+    public var high = false
+    public var low = false
+    public var volume = false
+
+    public init() {}
+
+    public var quote: Bool { bid || ask }
+    public var stats: Bool { open || high || low || volume }
+}

@@ -1,0 +1,374 @@
+import SierraFormat
+
+/// Encoders for every message the bridge sends (see docs/PROTOCOL.md). Each returns the JSON bytes
+/// of one message; market updates are encoded once and the bytes shared by all subscribers.
+public enum ServerMessages {
+    public static let protocolVersion = 1
+
+    /// Which contract a market message is about. `epoch` names the file's contents: it changes only
+    /// when the file is rewritten, so (epoch, seq) names one record across bridge restarts.
+    public struct Source: Sendable, Equatable {
+        public var contract: String
+        public var root: String
+        public var epoch: String
+
+        public init(contract: String, root: String, epoch: String) {
+            self.contract = contract
+            self.root = root
+            self.epoch = epoch
+        }
+    }
+
+    private static func header(_ w: inout JSONWriter, _ type: StaticString, _ source: Source) {
+        w.beginObject()
+        w.key("type")
+        w.string(type)
+        w.key("contract")
+        w.string(source.contract)
+        w.key("root")
+        w.string(source.root)
+        w.key("epoch")
+        w.string(source.epoch)
+    }
+
+    /// One trade. `prev` is the seq of the contract's previous trade (-1 for the first), so a client
+    /// that follows only trades can tell a gap from the quote records in between.
+    public static func trade(_ source: Source, seq: Int, prev: Int, record: IntradayRecord) -> [UInt8] {
+        var w = JSONWriter(capacity: 220)
+        header(&w, "trade", source)
+        w.key("seq")
+        w.int(seq)
+        w.key("prev")
+        w.int(prev)
+        w.key("t")
+        w.int(record.dateTime.unixMicroseconds)
+        w.key("price")
+        w.price(record.close)
+        w.key("size")
+        w.int(Int64(record.totalVolume))
+        w.key("side")
+        w.string(record.tradeSide.rawValue)
+        w.key("bid")
+        w.price(record.bid)
+        w.key("ask")
+        w.price(record.ask)
+        w.endObject()
+        return w.bytes
+    }
+
+    /// Best bid/ask. A delta carries only what changed; `full` carries both (after conflation).
+    public static func quote(_ source: Source, seq: Int, t: Int64, bid: Float?, ask: Float?, full: Bool) -> [UInt8] {
+        var w = JSONWriter(capacity: 160)
+        header(&w, "quote", source)
+        w.key("seq")
+        w.int(seq)
+        w.key("t")
+        w.int(t)
+        if full {
+            w.key("full")
+            w.bool(true)
+        }
+        if let bid {
+            w.key("bid")
+            w.price(bid)
+        }
+        if let ask {
+            w.key("ask")
+            w.price(ask)
+        }
+        w.endObject()
+        return w.bytes
+    }
+
+    /// Session statistics; a delta carries only the fields in `change` (all when `full`).
+    public static func stats(_ source: Source, state: MarketState, change: StateChange, full: Bool) -> [UInt8] {
+        var w = JSONWriter(capacity: 200)
+        header(&w, "stats", source)
+        w.key("seq")
+        w.int(state.seq)
+        w.key("t")
+        w.int(state.updatedUnixMicroseconds)
+        if full {
+            w.key("full")
+            w.bool(true)
+            w.key("session")
+            w.string(state.sessionDate)
+        }
+        if full || change.open, let open = state.open {
+            w.key("open")
+            w.price(open)
+        }
+        if full || change.high, let high = state.high {
+            w.key("high")
+            w.price(high)
+        }
+        if full || change.low, let low = state.low {
+            w.key("low")
+            w.price(low)
+        }
+        if full || change.volume {
+            w.key("volume")
+            w.int(Int64(state.volume))
+            w.key("trades")
+            w.int(Int64(state.trades))
+        }
+        w.endObject()
+        return w.bytes
+    }
+
+    /// Depth levels as `[price, quantity, orders]`; in a delta a quantity of 0 removes the level.
+    public static func depth(_ source: Source, seq: Int, t: Int64, file: String, bids: [DepthLevel], asks: [DepthLevel], full: Bool) -> [UInt8] {
+        var w = JSONWriter(capacity: 128 + 40 * (bids.count + asks.count))
+        header(&w, "depth", source)
+        w.key("seq")
+        w.int(seq)
+        w.key("t")
+        w.int(t)
+        w.key("file")
+        w.string(file)
+        if full {
+            w.key("full")
+            w.bool(true)
+        }
+        w.key("bids")
+        levels(&w, bids)
+        w.key("asks")
+        levels(&w, asks)
+        w.endObject()
+        return w.bytes
+    }
+
+    private static func levels(_ w: inout JSONWriter, _ levels: [DepthLevel]) {
+        w.beginArray()
+        for level in levels {
+            w.beginArray()
+            w.price(level.price)
+            w.int(Int64(level.quantity))
+            w.int(Int64(level.numOrders))
+            w.endArray()
+        }
+        w.endArray()
+    }
+
+    /// The whole state of a contract: sent on subscribe, after a resume, and as `/api/live_data`.
+    public static func snapshot(_ state: MarketState, type: StaticString = "snapshot") -> [UInt8] {
+        var w = JSONWriter(capacity: 600)
+        header(&w, type, Source(contract: state.contract, root: state.root, epoch: state.epoch))
+        w.key("seq")
+        w.int(state.seq)
+        w.key("t")
+        w.int(state.updatedUnixMicroseconds)
+        w.key("last")
+        if let last = state.last {
+            w.beginObject()
+            w.key("seq")
+            w.int(last.seq)
+            w.key("t")
+            w.int(last.unixMicroseconds)
+            w.key("price")
+            w.price(last.price)
+            w.key("size")
+            w.int(Int64(last.size))
+            w.key("side")
+            w.string(last.side.rawValue)
+            w.endObject()
+        } else {
+            w.null()
+        }
+        optionalPrice(&w, "bid", state.bid)
+        optionalPrice(&w, "ask", state.ask)
+        w.key("session")
+        w.string(state.sessionDate)
+        optionalPrice(&w, "open", state.open)
+        optionalPrice(&w, "high", state.high)
+        optionalPrice(&w, "low", state.low)
+        w.key("volume")
+        w.int(Int64(state.volume))
+        w.key("trades")
+        w.int(Int64(state.trades))
+        w.key("depth")
+        w.beginObject()
+        w.key("seq")
+        w.int(state.depthSeq)
+        w.key("file")
+        if let file = state.depthFile { w.string(file) } else { w.null() }
+        w.key("bids")
+        levels(&w, state.bids)
+        w.key("asks")
+        levels(&w, state.asks)
+        w.endObject()
+        w.endObject()
+        return w.bytes
+    }
+
+    private static func optionalPrice(_ w: inout JSONWriter, _ key: StaticString, _ value: Float?) {
+        w.key(key)
+        if let value { w.price(value) } else { w.null() }
+    }
+
+    // MARK: - Control messages
+
+    public static func hello(heartbeatSeconds: Double, contracts: [String], roots: [String: String]) -> [UInt8] {
+        var w = JSONWriter()
+        w.beginObject()
+        w.key("type")
+        w.string("hello")
+        w.key("protocol")
+        w.int(protocolVersion)
+        w.key("server")
+        w.string("bridgelab-bridge")
+        w.key("heartbeat_s")
+        w.double(heartbeatSeconds)
+        w.key("contracts")
+        w.beginArray()
+        for contract in contracts { w.string(contract) }
+        w.endArray()
+        w.key("roots")
+        rootsObject(&w, roots)
+        w.endObject()
+        return w.bytes
+    }
+
+    private static func rootsObject(_ w: inout JSONWriter, _ roots: [String: String]) {
+        w.beginObject()
+        for (root, contract) in roots.sorted(by: { $0.key < $1.key }) {
+            w.key(root)
+            w.string(contract)
+        }
+        w.endObject()
+    }
+
+    /// Acknowledges a subscribe or unsubscribe; `resolved` maps each requested symbol to its contract.
+    public static func subscription(_ type: StaticString, id: String?, resolved: [String: String], channels: [MarketChannel]) -> [UInt8] {
+        var w = JSONWriter()
+        w.beginObject()
+        w.key("type")
+        w.string(type)
+        if let id {
+            w.key("id")
+            w.string(id)
+        }
+        w.key("symbols")
+        rootsObject(&w, resolved)
+        w.key("channels")
+        w.beginArray()
+        for channel in channels { w.string(channel.rawValue) }
+        w.endArray()
+        w.endObject()
+        return w.bytes
+    }
+
+    public static func error(code: ErrorCode, message: String, id: String? = nil) -> [UInt8] {
+        var w = JSONWriter()
+        w.beginObject()
+        w.key("type")
+        w.string("error")
+        w.key("code")
+        w.string(code.rawValue)
+        w.key("message")
+        w.string(message)
+        if let id {
+            w.key("id")
+            w.string(id)
+        }
+        w.endObject()
+        return w.bytes
+    }
+
+    public static func simple(_ type: StaticString, t: Int64, id: String? = nil) -> [UInt8] {
+        var w = JSONWriter()
+        w.beginObject()
+        w.key("type")
+        w.string(type)
+        w.key("t")
+        w.int(t)
+        if let id {
+            w.key("id")
+            w.string(id)
+        }
+        w.endObject()
+        return w.bytes
+    }
+
+    public static func rollover(root: String, from: String?, to: String) -> [UInt8] {
+        var w = JSONWriter()
+        w.beginObject()
+        w.key("type")
+        w.string("rollover")
+        w.key("root")
+        w.string(root)
+        w.key("from")
+        if let from { w.string(from) } else { w.null() }
+        w.key("to")
+        w.string(to)
+        w.endObject()
+        return w.bytes
+    }
+
+    /// The file was rewritten: state restarts under a new epoch; a snapshot follows.
+    public static func reset(_ source: Source, reason: String) -> [UInt8] {
+        var w = JSONWriter()
+        header(&w, "reset", source)
+        w.key("reason")
+        w.string(reason)
+        w.endObject()
+        return w.bytes
+    }
+
+    /// A resume succeeded: trades with seq in `from...to` were replayed (none when from > to).
+    public static func resumed(_ source: Source, from: Int, to: Int, replayed: Int, origin: String) -> [UInt8] {
+        var w = JSONWriter()
+        header(&w, "resumed", source)
+        w.key("from")
+        w.int(from)
+        w.key("to")
+        w.int(to)
+        w.key("replayed")
+        w.int(replayed)
+        w.key("source")
+        w.string(origin)
+        w.endObject()
+        return w.bytes
+    }
+
+    /// A resume could not be honoured; a fresh snapshot follows.
+    public static func notRecovered(_ source: Source, reason: String, requestedEpoch: String, requestedSeq: Int) -> [UInt8] {
+        var w = JSONWriter()
+        header(&w, "not_recovered", source)
+        w.key("reason")
+        w.string(reason)
+        w.key("requested_epoch")
+        w.string(requestedEpoch)
+        w.key("requested_seq")
+        w.int(requestedSeq)
+        w.endObject()
+        return w.bytes
+    }
+}
+
+/// Error codes of `error` messages and close reasons.
+public enum ErrorCode: String, Sendable, CaseIterable {
+    case badJSON = "bad_json"
+    case badRequest = "bad_request"
+    case unknownOp = "unknown_op"
+    case unknownSymbol = "unknown_symbol"
+    case unknownChannel = "unknown_channel"
+    case tooManySubscriptions = "too_many_subscriptions"
+    case rateLimited = "rate_limited"
+    case messageTooLarge = "message_too_large"
+    case slowConsumer = "slow_consumer"
+}
+
+/// WebSocket close codes the bridge uses.
+public enum CloseCode {
+    /// Server shutting down (RFC 6455).
+    public static let goingAway: UInt16 = 1001
+    /// Abuse: too many bad or too many messages (RFC 6455 policy violation).
+    public static let policyViolation: UInt16 = 1008
+    /// A message over the size limit (RFC 6455).
+    public static let messageTooBig: UInt16 = 1009
+    /// The client fell too far behind on trades; reconnect and resume (private range 4000–4999).
+    public static let slowConsumer: UInt16 = 4008
+    /// Missed heartbeats.
+    public static let heartbeatTimeout: UInt16 = 4009
+}
