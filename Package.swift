@@ -96,6 +96,20 @@ let package = Package(
         ),
         .testTarget(name: "SierraFormatTests", dependencies: ["SierraFormat"], exclude: ["Vectors"]),
         .testTarget(name: "MarketSimTests", dependencies: ["MarketSim", "SierraFormat"]),
+        .testTarget(
+            name: "BridgeServerTests",
+            dependencies: [
+                "BridgeServer",
+                "BridgeCore",
+                "BridgeWire",
+                "MarketSim",
+                "SierraFormat",
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // Runs the built executables as processes, as a user would.
         .testTarget(name: "EndToEndTests", dependencies: ["SierraFormat", "MarketSim"]),
     ]
