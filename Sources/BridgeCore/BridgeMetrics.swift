@@ -35,6 +35,10 @@ public final class BridgeMetrics: Sendable {
         Counter(label: "bridge_disconnects_total", dimensions: [("reason", reason)], factory: factory).increment()
     }
 
+    public func connectionRefused(transport: String, reason: String) {
+        Counter(label: "bridge_connections_refused_total", dimensions: [("transport", transport), ("reason", reason)], factory: factory).increment()
+    }
+
     public func sent(_ transport: String, messages: Int, bytes: Int) {
         Counter(label: "bridge_messages_sent_total", dimensions: [("transport", transport)], factory: factory).increment(by: messages)
         Counter(label: "bridge_bytes_sent_total", dimensions: [("transport", transport)], factory: factory).increment(by: bytes)

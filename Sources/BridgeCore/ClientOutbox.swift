@@ -57,6 +57,14 @@ public final class ClientOutbox: Sendable {
     }
 
     private let state = NIOLockedValueBox(State())
+    private let overflowHandler = NIOLockedValueBox<(@Sendable () -> Void)?>(nil)
+
+    /// Called once when the outbox closes itself because the client fell behind. The writer is
+    /// then likely blocked on a full socket and would never reach the close: this lets the
+    /// connection cancel it and drop the socket.
+    public func onOverflow(_ handler: @escaping @Sendable () -> Void) {
+        overflowHandler.withLockedValue { $0 = handler }
+    }
 
     public init(id: Int, maxBacklog: Int) {
         self.id = id
@@ -93,6 +101,12 @@ public final class ClientOutbox: Sendable {
             return (true, Self.takeWaiter(&s))
         }
         if let (continuation, items) = resume { continuation.resume(returning: items) }
+        if !accepted, let handler = overflowHandler.withLockedValue({ h -> (@Sendable () -> Void)? in
+            defer { h = nil }
+            return h
+        }) {
+            handler()
+        }
         return accepted
     }
 

@@ -72,7 +72,9 @@ public final class BridgeApplication: Sendable {
         switch configuration.mode {
         case .event:
             let ws = WebSocketServerConfiguration(
-                maxFrameSize: max(configuration.maxInboundMessageBytes, 1 << 16),
+                // Inbound frames over the limit are refused by the frame decoder with close code 1009;
+                // `messages(maxSize:)` then bounds fragmented messages the same way.
+                maxFrameSize: configuration.maxInboundMessageBytes,
                 autoPing: .enabled(timePeriod: .milliseconds(Int64(configuration.heartbeatSeconds * 1000))),
                 closeTimeout: .seconds(2)
             )
@@ -149,21 +151,12 @@ public final class BridgeApplication: Sendable {
                 return Self.json(bytes)
             }
             let session = WebSocketSession(hub: hub, registry: registry, configuration: configuration, logger: logger)
-            let registry = self.registry
-            router.ws("/ws") { _, _ in
-                guard registry.reserve() else { throw HTTPError(.serviceUnavailable, message: "connection limit reached") }
-                return .upgrade([:])
-            } onUpgrade: { inbound, outbound, _ in
-                await session.run(inbound: inbound, outbound: outbound, initialSymbol: nil)
+            router.ws("/ws") { inbound, outbound, context in
+                await session.run(request: context.request, inbound: inbound, outbound: outbound, initialSymbol: nil)
             }
-            router.ws("/ws/live_data/{symbol}") { _, context in
-                let symbol = try Self.symbol(context)
-                guard hub.resolve(symbol) != nil else { throw HTTPError(.notFound, message: "unknown symbol; see /api/symbols") }
-                guard registry.reserve() else { throw HTTPError(.serviceUnavailable, message: "connection limit reached") }
-                return .upgrade([:])
-            } onUpgrade: { inbound, outbound, context in
+            router.ws("/ws/live_data/{symbol}") { inbound, outbound, context in
                 let symbol = context.requestContext.parameters.get("symbol") ?? ""
-                await session.run(inbound: inbound, outbound: outbound, initialSymbol: symbol)
+                await session.run(request: context.request, inbound: inbound, outbound: outbound, initialSymbol: symbol)
             }
             let sse = SSEStreams(hub: hub, registry: registry, configuration: configuration, startedAt: startedAt, logger: logger)
             router.get("/sse") { request, _ in try sse.updates(request) }
@@ -173,7 +166,7 @@ public final class BridgeApplication: Sendable {
             let reader = DiskSnapshotReader(configuration: configuration, logger: logger)
             router.get("/api/live_data/{symbol}") { _, context in
                 let symbol = try Self.symbol(context)
-                guard let bytes = reader.read(symbol) else { throw HTTPError(.notFound, message: "unknown symbol; see /api/symbols") }
+                guard let bytes = await reader.readOffPool(symbol) else { throw HTTPError(.notFound, message: "unknown symbol; see /api/symbols") }
                 return Self.json(bytes)
             }
 

@@ -2,14 +2,29 @@ import BridgeCore
 import BridgeWire
 import Logging
 import NIOConcurrencyHelpers
+import NIOPosix
 import SierraFormat
 
 /// `/api/live_data/{symbol}` as the old bridge served it: each call lists the folder, reads the
 /// contract's whole `.scid` file and its depth file from disk, and computes the state from scratch.
 /// The JSON is the event mode's, byte for byte in shape: the same ``ContractFeed`` computes it.
+///
+/// The reads run on a thread pool of their own (blocking file I/O must not occupy the Swift
+/// concurrency pool, which has one thread per core); it is large, like the old server's, so that
+/// the naive mode really has no concurrency limit to speak of.
 struct DiskSnapshotReader: Sendable {
     let configuration: BridgeConfiguration
     let logger: Logger
+    static let pool: NIOThreadPool = {
+        let pool = NIOThreadPool(numberOfThreads: 64)
+        pool.start()
+        return pool
+    }()
+
+    /// ``read(_:)`` on the file-reading pool.
+    func readOffPool(_ symbol: String) async -> [UInt8]? {
+        (try? await Self.pool.runIfActive { read(symbol) }) ?? nil
+    }
 
     /// The snapshot JSON, or nil for an unknown symbol.
     func read(_ symbol: String) -> [UInt8]? {
@@ -95,7 +110,7 @@ final class CachedSnapshotReader: Sendable {
             s.misses += 1
             if let loading = s.loading[symbol] { return (nil, loading) }
             let reader = self.reader
-            let task = Task { reader.read(symbol) }
+            let task = Task { await reader.readOffPool(symbol) }
             s.loading[symbol] = task
             return (nil, task)
         }

@@ -10,11 +10,10 @@ struct TokenMiddleware<Context: RequestContext>: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         if request.uri.path == "/health" { return try await next(request, context) }
-        let bearer = request.headers[.authorization].flatMap { value -> Substring? in
-            value.hasPrefix("Bearer ") ? value.dropFirst(7) : nil
-        }
-        let presented = bearer.map(String.init) ?? request.uri.queryParameters.get("token")
-        guard let presented, Self.constantTimeEqual(presented, token) else {
+        // A refused upgrade would reach the client as a bare 400 (hummingbird-websocket), so the
+        // WebSocket handler checks the token itself and closes with 4401 and no data.
+        if request.headers[.upgrade]?.lowercased() == "websocket" { return try await next(request, context) }
+        guard Self.authorized(request, token: token) else {
             return Response(
                 status: .unauthorized,
                 headers: [.contentType: "application/json", .wwwAuthenticate: "Bearer"],
@@ -22,6 +21,14 @@ struct TokenMiddleware<Context: RequestContext>: RouterMiddleware {
             )
         }
         return try await next(request, context)
+    }
+
+    static func authorized(_ request: Request, token: String) -> Bool {
+        let bearer = request.headers[.authorization].flatMap { value -> Substring? in
+            value.hasPrefix("Bearer ") ? value.dropFirst(7) : nil
+        }
+        guard let presented = bearer.map(String.init) ?? request.uri.queryParameters.get("token") else { return false }
+        return constantTimeEqual(presented, token)
     }
 
     static func constantTimeEqual(_ a: String, _ b: String) -> Bool {

@@ -1,5 +1,6 @@
 import BridgeCore
 import BridgeWire
+import Hummingbird
 import HummingbirdWebSocket
 import Logging
 import NIOConcurrencyHelpers
@@ -16,33 +17,73 @@ struct WebSocketSession {
     let configuration: BridgeConfiguration
     let logger: Logger
 
-    func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, initialSymbol: String?) async {
+    /// Why a WebSocket is closed right after the upgrade. hummingbird-websocket answers every
+    /// refused upgrade with a bare 400, so refusals are made here instead, as close codes a client
+    /// can read (browsers cannot see an upgrade's HTTP status at all).
+    enum Refusal {
+        case unauthorized
+        case connectionLimit
+        case unknownSymbol
+
+        var code: UInt16 {
+            switch self {
+            case .unauthorized: return CloseCode.unauthorized
+            case .connectionLimit: return CloseCode.tryAgainLater
+            case .unknownSymbol: return CloseCode.unknownSymbol
+            }
+        }
+
+        var reason: String {
+            switch self {
+            case .unauthorized: return "unauthorized: a valid token is required"
+            case .connectionLimit: return "connection limit reached; try again later"
+            case .unknownSymbol: return "unknown symbol; see /api/symbols"
+            }
+        }
+    }
+
+    func run(request: Request, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, initialSymbol: String?) async {
+        var refusal: Refusal?
+        if let token = configuration.token, !TokenMiddleware<BasicWebSocketRequestContext>.authorized(request, token: token) {
+            refusal = .unauthorized
+        } else if let initialSymbol, !SymbolName.isAcceptable(initialSymbol) || hub.resolve(initialSymbol) == nil {
+            refusal = .unknownSymbol
+        } else if !registry.reserve() {
+            refusal = .connectionLimit
+        }
+        if let refusal {
+            hub.metrics.connectionRefused(transport: "ws", reason: "\(refusal)")
+            try? await outbound.close(WebSocketErrorCode(codeNumber: Int(refusal.code)), reason: refusal.reason)
+            return
+        }
+
         let outbox = registry.open(transport: "ws")
         let reason = ReasonBox()
         defer {
             hub.remove(outbox)
             registry.release(outbox, reason: reason.value)
         }
-        outbox.enqueue(
-            control(
-                ServerMessages.hello(heartbeatSeconds: configuration.heartbeatSeconds, contracts: hub.contractNames, roots: hub.activeRoots()),
-                "hello"
-            ),
-            channel: nil
-        )
+        outbox.enqueue(control(ServerMessages.hello(heartbeatSeconds: configuration.heartbeatSeconds, contracts: hub.contractNames, roots: hub.activeRoots()), "hello"), channel: nil)
         if let initialSymbol {
             hub.subscribe(outbox, request: ClientRequest(op: .subscribe, symbols: [initialSymbol]))
         }
 
+        // The writer owns the socket and decides when the connection ends: the reader and the
+        // heartbeat only queue (a close, too), so a close frame is written before the connection
+        // goes away. A client too slow to take its trades is cut off: its writer, blocked on the
+        // full socket, is cancelled.
+        let writer = Task { await writeLoop(outbox, outbound, reason) }
+        outbox.onOverflow {
+            reason.set("slow_consumer")
+            writer.cancel()
+        }
         await withTaskGroup(of: Void.self) { group in
-            group.addTask { await writeLoop(outbox, outbound, reason) }
             group.addTask {
                 await readLoop(inbound, outbox, reason)
-                // The client went away (or was closed): stop the writer too.
                 outbox.close(code: 1000, reason: "closed")
             }
             group.addTask { await heartbeatLoop(outbox) }
-            await group.next()
+            await writer.value
             group.cancelAll()
         }
     }

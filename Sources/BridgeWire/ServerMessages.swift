@@ -369,6 +369,10 @@ public enum CloseCode {
     public static let messageTooBig: UInt16 = 1009
     /// The client fell too far behind on trades; reconnect and resume (private range 4000–4999).
     public static let slowConsumer: UInt16 = 4008
-    /// Missed heartbeats.
-    public static let heartbeatTimeout: UInt16 = 4009
+    /// The server is at its connection limit (RFC 6455 "try again later").
+    public static let tryAgainLater: UInt16 = 1013
+    /// No valid token (the WebSocket counterpart of HTTP 401).
+    public static let unauthorized: UInt16 = 4401
+    /// `/ws/live_data/{symbol}` named no known symbol (the counterpart of HTTP 404).
+    public static let unknownSymbol: UInt16 = 4404
 }

@@ -13,6 +13,10 @@ import Testing
 import Glibc
 #endif
 
+/// All bridge suites run one after another: each starts servers and drives files in real time,
+/// and on two cores they would otherwise measure each other.
+@Suite(.serialized) struct BridgeSuites {}
+
 /// A message as JSON.
 typealias JSON = [String: Any]
 
@@ -225,10 +229,11 @@ final class TestWSClient: Sendable {
     }
 }
 
-/// Runs blocking socket work off the Swift concurrency pool.
+/// Runs blocking socket work on a thread of its own, off the Swift concurrency pool (and off
+/// Dispatch's, which may run only a core's worth of blocked work at once).
 func blocking<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
     try await withCheckedThrowingContinuation { continuation in
-        DispatchQueue.global().async { continuation.resume(with: Result { try work() }) }
+        Thread.detachNewThread { continuation.resume(with: Result { try work() }) }
     }
 }
 
@@ -372,6 +377,15 @@ final class RawHTTP: @unchecked Sendable {
         var events: [[String: String]] = []
         while let event = try? nextEvent(timeout: max(0, deadline.timeIntervalSinceNow)) { events.append(event) }
         return events
+    }
+
+    /// GET on a thread of its own (never block the concurrency pool the bridge under test needs).
+    static func fetch(
+        port: Int,
+        _ path: String,
+        headers: [String: String] = [:]
+    ) async throws -> (status: Int, headers: [String: String], body: String) {
+        try await blocking { try get(port: port, path, headers: headers) }
     }
 
     /// GET and read the whole response.
