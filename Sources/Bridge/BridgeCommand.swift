@@ -133,7 +133,7 @@ struct BridgeCommand: AsyncParsableCommand {
         if demo {
             folder = NSTemporaryDirectory() + "bridgelab-demo-\(getpid())"
             services.append(try DemoSimulatorService(folder: folder, rate: demoRate, flushMilliseconds: demoFlushMilliseconds, logger: logger))
-            print("bridge --demo: a simulator is writing NQ, ES and VX to \(folder)")
+            say("bridge --demo: a simulator is writing NQ, ES and VX to \(folder)")
         }
 
         var configuration = BridgeConfiguration(dataDirectory: folder)
@@ -167,15 +167,21 @@ struct BridgeCommand: AsyncParsableCommand {
             let token = configuration.token
             let base = "http://\(configuration.host):\(port)"
             let auth = token == nil ? "" : "?token=…"
-            print(
+            say(
                 "bridge: listening on \(base) — mode \(configuration.mode.rawValue); contracts: \(bridge.hub?.contractNames.joined(separator: ", ") ?? "read per request")"
             )
             if isDemo || configuration.mode == .event {
-                print("  try:  curl \(base)/api/live_data/NQ\(auth)")
-                print("        curl -N \(base)/sse?symbols=NQ,ES")
-                print("        curl -N \(base)/api/stream/dashboard")
-                print("        websocat ws://\(configuration.host):\(port)/ws/live_data/NQ")
+                say("  try:  curl \(base)/api/live_data/NQ\(auth)")
+                say("        curl -N \(base)/sse?symbols=NQ,ES")
+                say("        curl -N \(base)/api/stream/dashboard")
+                say("        websocat ws://\(configuration.host):\(port)/ws/live_data/NQ")
             }
         }
     }
+}
+
+/// Writes a line to standard output at once (print is block-buffered when stdout is a pipe, and
+/// tools that start the bridge read the start-up line to learn its port).
+func say(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
 }

@@ -66,6 +66,13 @@ public final class ClientOutbox: Sendable {
         overflowHandler.withLockedValue { $0 = handler }
     }
 
+    private func takeOverflowHandler() -> (@Sendable () -> Void)? {
+        overflowHandler.withLockedValue { handler in
+            defer { handler = nil }
+            return handler
+        }
+    }
+
     public init(id: Int, maxBacklog: Int) {
         self.id = id
         self.maxBacklog = max(1, maxBacklog)
@@ -101,10 +108,7 @@ public final class ClientOutbox: Sendable {
             return (true, Self.takeWaiter(&s))
         }
         if let (continuation, items) = resume { continuation.resume(returning: items) }
-        if !accepted, let handler = overflowHandler.withLockedValue({ h -> (@Sendable () -> Void)? in
-            defer { h = nil }
-            return h
-        }) {
+        if !accepted, let handler = takeOverflowHandler() {
             handler()
         }
         return accepted

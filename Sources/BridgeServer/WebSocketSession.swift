@@ -63,7 +63,13 @@ struct WebSocketSession {
             hub.remove(outbox)
             registry.release(outbox, reason: reason.value)
         }
-        outbox.enqueue(control(ServerMessages.hello(heartbeatSeconds: configuration.heartbeatSeconds, contracts: hub.contractNames, roots: hub.activeRoots()), "hello"), channel: nil)
+        outbox.enqueue(
+            control(
+                ServerMessages.hello(heartbeatSeconds: configuration.heartbeatSeconds, contracts: hub.contractNames, roots: hub.activeRoots()),
+                "hello"
+            ),
+            channel: nil
+        )
         if let initialSymbol {
             hub.subscribe(outbox, request: ClientRequest(op: .subscribe, symbols: [initialSymbol]))
         }

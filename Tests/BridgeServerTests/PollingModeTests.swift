@@ -13,7 +13,7 @@ extension BridgeSuites {
             try await withBridge(folder.path) { bridge in
                 eventJSON = parseJSON(try await RawHTTP.fetch(port: bridge.port, "/api/live_data/NQ").body)
             }
-            try await withBridge(folder.path, configure: { $0.mode = mode }) { bridge in
+            try await withBridge(settings(folder.path) { $0.mode = mode }) { bridge in
                 let response = try await RawHTTP.fetch(port: bridge.port, "/api/live_data/NQ")
                 #expect(response.status == 200)
                 let polled = parseJSON(response.body)
@@ -35,8 +35,7 @@ extension BridgeSuites {
             defer { folder.cleanup() }
             for mode in [BridgeMode.pollingNaive, .pollingCached] {
                 try await withBridge(
-                    folder.path,
-                    configure: {
+                    settings(folder.path) {
                         $0.mode = mode
                         $0.cacheTTLSeconds = 0.5
                     }
@@ -63,8 +62,7 @@ extension BridgeSuites {
             defer { folder.cleanup() }
             try folder.advance(by: 4)
             try await withBridge(
-                folder.path,
-                configure: {
+                settings(folder.path) {
                     $0.mode = .pollingCached
                     $0.maxRequestsInFlight = 2
                     $0.cacheTTLSeconds = 0.001

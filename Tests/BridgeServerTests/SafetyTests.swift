@@ -9,7 +9,7 @@ extension BridgeSuites {
         func token() async throws {
             let folder = try SimulatedFolder(roots: ["NQ"])
             defer { folder.cleanup() }
-            try await withBridge(folder.path, configure: { $0.token = "s3cret" }) { bridge in
+            try await withBridge(settings(folder.path) { $0.token = "s3cret" }) { bridge in
                 let port = bridge.port
                 #expect(try await RawHTTP.fetch(port: port, "/health").status == 200)
                 for path in ["/api/symbols", "/api/live_data/NQ", "/metrics", "/sse?symbols=NQ", "/api/stream/dashboard"] {
@@ -105,8 +105,7 @@ extension BridgeSuites {
             let folder = try SimulatedFolder(roots: ["NQ", "ES", "VX"])
             defer { folder.cleanup() }
             try await withBridge(
-                folder.path,
-                configure: {
+                settings(folder.path) {
                     $0.maxConnections = 2
                     $0.maxSubscriptionsPerClient = 2
                     $0.maxInboundMessageBytes = 1024

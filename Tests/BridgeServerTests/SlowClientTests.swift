@@ -64,7 +64,7 @@ extension BridgeSuites {
             // Enough data (~10 MB of trades) to fill the kernel's socket buffers and then the backlog.
             let folder = try SimulatedFolder(roots: ["NQ"], rate: 30_000, flushMilliseconds: 20)
             defer { folder.cleanup() }
-            try await withBridge(folder.path, configure: { $0.clientBacklog = 5_000 }) { bridge in
+            try await withBridge(settings(folder.path) { $0.clientBacklog = 5_000 }) { bridge in
                 // Connected with a tiny receive buffer, subscribed, and then never read from again.
                 let stuck = try RawHTTP(port: bridge.port, receiveBuffer: 2048)
                 stuck.request(

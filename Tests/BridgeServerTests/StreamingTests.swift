@@ -84,7 +84,7 @@ extension BridgeSuites {
         func resumeAfterDrop(historyLimit: Int) async throws {
             let folder = try SimulatedFolder()
             defer { folder.cleanup() }
-            try await withBridge(folder.path, configure: { $0.historyLimit = historyLimit }) { bridge in
+            try await withBridge(settings(folder.path) { $0.historyLimit = historyLimit }) { bridge in
                 let first = try await TestWSClient(url: bridge.ws + "/ws")
                 try await first.send(["op": "subscribe", "symbols": ["NQ"], "channels": ["trades"]])
                 let (snapshot, _) = try await first.until("snapshot")
@@ -223,7 +223,7 @@ extension BridgeSuites {
         func sse() async throws {
             let folder = try SimulatedFolder(roots: ["NQ", "ES"])
             defer { folder.cleanup() }
-            try await withBridge(folder.path, configure: { $0.heartbeatSeconds = 0.3 }) { bridge in
+            try await withBridge(settings(folder.path) { $0.heartbeatSeconds = 0.3 }) { bridge in
                 let port = bridge.port
                 let stream = try RawHTTP(port: port)
                 stream.request("/sse?symbols=NQ,ES&channels=trades", close: false)
@@ -268,7 +268,7 @@ extension BridgeSuites {
         func dashboard() async throws {
             let folder = try SimulatedFolder(roots: ["NQ", "ES", "VX"])
             defer { folder.cleanup() }
-            try await withBridge(folder.path, configure: { $0.dashboardIntervalSeconds = 0.2 }) { bridge in
+            try await withBridge(settings(folder.path) { $0.dashboardIntervalSeconds = 0.2 }) { bridge in
                 let stream = try RawHTTP(port: bridge.port)
                 stream.request("/api/stream/dashboard", close: false)
                 _ = try await blocking { try stream.head() }
@@ -291,7 +291,7 @@ extension BridgeSuites {
         func heartbeat() async throws {
             let folder = try SimulatedFolder(roots: ["NQ"])
             defer { folder.cleanup() }
-            try await withBridge(folder.path, configure: { $0.heartbeatSeconds = 0.2 }) { bridge in
+            try await withBridge(settings(folder.path) { $0.heartbeatSeconds = 0.2 }) { bridge in
                 let client = try await TestWSClient(url: bridge.ws + "/ws")
                 defer { Task { await client.close() } }
                 let (beat, _) = try await client.until("heartbeat", timeout: 2)

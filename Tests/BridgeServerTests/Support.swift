@@ -80,11 +80,7 @@ final class TestBridge: Sendable {
     let port: Int
     private let task: Task<Void, any Error>
 
-    static func start(_ folder: String, configure: (inout BridgeConfiguration) -> Void = { _ in }) async throws -> TestBridge {
-        var configuration = BridgeConfiguration(dataDirectory: folder)
-        configuration.port = 0
-        configuration.watch = .events(safetyPollMilliseconds: 100)
-        configure(&configuration)
+    static func start(_ configuration: BridgeConfiguration) async throws -> TestBridge {
         var logger = Logger(label: "test-bridge")
         logger.logLevel = .warning
         let app = try BridgeApplication(configuration: configuration, logger: logger)
@@ -237,9 +233,22 @@ func blocking<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async thr
     }
 }
 
+/// A test bridge's configuration: loopback, a free port, a quick safety poll.
+func settings(_ folder: String, _ configure: (inout BridgeConfiguration) -> Void = { _ in }) -> BridgeConfiguration {
+    var configuration = BridgeConfiguration(dataDirectory: folder)
+    configuration.port = 0
+    configuration.watch = .events(safetyPollMilliseconds: 100)
+    configure(&configuration)
+    return configuration
+}
+
 /// Starts a bridge, runs `body`, and always stops the bridge.
-func withBridge(_ folder: String, configure: (inout BridgeConfiguration) -> Void = { _ in }, _ body: (TestBridge) async throws -> Void) async throws {
-    let bridge = try await TestBridge.start(folder, configure: configure)
+func withBridge(_ folder: String, _ body: (TestBridge) async throws -> Void) async throws {
+    try await withBridge(settings(folder), body)
+}
+
+func withBridge(_ configuration: BridgeConfiguration, _ body: (TestBridge) async throws -> Void) async throws {
+    let bridge = try await TestBridge.start(configuration)
     do {
         try await body(bridge)
     } catch {

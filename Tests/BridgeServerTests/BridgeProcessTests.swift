@@ -1,0 +1,166 @@
+import Foundation
+import NIOConcurrencyHelpers
+import SierraFormat
+import Testing
+
+/// The built `bridge` executable, run as a process, as a user (or the runner) runs it.
+final class BridgeProcess: Sendable {
+    let process: Process
+    private let output = NIOLockedValueBox("")
+    private let errors = NIOLockedValueBox("")
+
+    static var executable: URL {
+        get throws {
+            let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            for configuration in ["debug", "release"] {
+                let url = root.appendingPathComponent(".build/\(configuration)/bridge")
+                if FileManager.default.isExecutableFile(atPath: url.path) { return url }
+            }
+            throw Timeout(description: "the bridge executable is not built (swift build)")
+        }
+    }
+
+    init(_ arguments: [String]) throws {
+        process = Process()
+        process.executableURL = try Self.executable
+        process.arguments = arguments
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        let output = self.output
+        let errors = self.errors
+        out.fileHandleForReading.readabilityHandler = { handle in
+            let data = handle.availableData
+            output.withLockedValue { $0 += String(decoding: data, as: UTF8.self) }
+        }
+        err.fileHandleForReading.readabilityHandler = { handle in
+            let data = handle.availableData
+            errors.withLockedValue { $0 += String(decoding: data, as: UTF8.self) }
+        }
+        try process.run()
+    }
+
+    var stdout: String { output.withLockedValue { $0 } }
+    var stderr: String { errors.withLockedValue { $0 } }
+
+    /// The port from the start-up line.
+    func port(timeout: Double = 20) async throws -> Int {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if let line = stdout.split(separator: "\n").first(where: { $0.contains("listening on http://") }),
+                let range = line.range(of: #"127\.0\.0\.1:(\d+)"#, options: .regularExpression),
+                let port = Int(line[range].split(separator: ":").last ?? "")
+            {
+                return port
+            }
+            guard process.isRunning else { throw Timeout(description: "bridge exited: \(stderr)") }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        throw Timeout(description: "no start-up line: \(stdout) \(stderr)")
+    }
+
+    func signal(_ number: Int32) {
+        kill(process.processIdentifier, number)
+    }
+
+    /// Waits for the process to end; its exit status, or nil if it is still running.
+    func exit(timeout: Double) async throws -> Int32? {
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning, Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        return process.isRunning ? nil : process.terminationStatus
+    }
+
+    deinit {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    }
+}
+
+extension BridgeSuites {
+    @Suite("bridge executable")
+    struct BridgeProcessTests {
+        @Test("--help explains every flag")
+        func help() async throws {
+            let bridge = try BridgeProcess(["--help"])
+            #expect(try await bridge.exit(timeout: 10) == 0)
+            for flag in [
+                "--data-dir", "--demo", "--host", "--port", "--mode", "--watch", "--safety-poll-ms", "--poll-ms", "--token", "--symbols",
+                "--price-multiplier", "--depth-levels", "--max-connections", "--max-subscriptions", "--max-message-bytes", "--max-message-rate",
+                "--client-backlog", "--history", "--heartbeat", "--dashboard-interval", "--log-level",
+            ] {
+                #expect(bridge.stdout.contains(flag), "\(flag) is not explained")
+            }
+            #expect(bridge.stdout.contains("polling-naive"))
+        }
+
+        @Test(
+            "bad arguments get one clear message and a non-zero exit",
+            arguments: [
+                (["--data-dir", "/nonexistent/bridgelab"], "does not exist"),
+                ([], "give either --data-dir DIR or --demo"),
+                (["--data-dir", "/tmp", "--mode", "turbo"], "--mode must be one of"),
+                (["--data-dir", "/tmp", "--port", "70000"], "--port must be between"),
+                (["--data-dir", "/tmp", "--price-multiplier", "NQ=abc"], "--price-multiplier takes SYMBOL=FACTOR"),
+                (["--data-dir", "/tmp", "--watch", "magic"], "--watch must be inotify or poll"),
+            ]
+        )
+        func badArguments(arguments: [String], message: String) async throws {
+            let bridge = try BridgeProcess(arguments)
+            let status = try await bridge.exit(timeout: 10)
+            #expect(status != nil && status != 0)
+            try await Task.sleep(for: .milliseconds(50))
+            #expect(bridge.stderr.contains(message), "\(bridge.stderr)")
+            #expect(!bridge.stderr.contains("Fatal error") && !bridge.stderr.contains("Stack dump"))
+        }
+
+        @Test("--demo serves live data with one command; SIGTERM closes clients with 1001 and exits cleanly")
+        func demoAndShutdown() async throws {
+            let bridge = try BridgeProcess(["--demo", "--port", "0", "--demo-rate", "500"])
+            let port = try await bridge.port()
+            #expect(bridge.stdout.contains("mode event"))
+            let first = parseJSON(try await RawHTTP.fetch(port: port, "/api/live_data/NQ").body)["seq"] as? Int ?? -1
+            try await Task.sleep(for: .milliseconds(800))
+            let second = parseJSON(try await RawHTTP.fetch(port: port, "/api/live_data/NQ").body)["seq"] as? Int ?? -1
+            #expect(second > first, "live data flows: \(first) -> \(second)")
+
+            let client = try await TestWSClient(url: "ws://127.0.0.1:\(port)/ws/live_data/ES")
+            _ = try await client.until("trade")
+            let started = Date()
+            bridge.signal(SIGTERM)
+            #expect(try await client.closed() == 1001)
+            #expect(try await bridge.exit(timeout: 5) == 0)
+            #expect(Date().timeIntervalSince(started) < 5)
+        }
+
+        @Test("a client resumes without loss across a bridge killed with SIGKILL and restarted")
+        func resumeAcrossRestart() async throws {
+            let folder = try SimulatedFolder(roots: ["NQ", "ES"])
+            defer { folder.cleanup() }
+            let first = try BridgeProcess(["--data-dir", folder.path, "--port", "0"])
+            let port1 = try await first.port()
+            let client = try await TestWSClient(url: "ws://127.0.0.1:\(port1)/ws")
+            try await client.send(["op": "subscribe", "symbols": ["NQ"], "channels": ["trades"]])
+            let (snapshot, _) = try await client.until("snapshot")
+            let epoch = try #require(snapshot["epoch"] as? String)
+            try await folder.stream(seconds: 0.5, steps: 5)
+            let seen = try await client.collect("trade", count: trades(in: try folder.records("NQZ25-CME"), after: snapshot["seq"] as! Int).count)
+            let lastSeen = try #require(seen.last?["seq"] as? Int)
+
+            first.signal(SIGKILL)
+            _ = try await first.exit(timeout: 5)
+            try folder.advance(by: 1.5)  // written while no bridge runs
+
+            let second = try BridgeProcess(["--data-dir", folder.path, "--port", "0"])
+            defer { second.signal(SIGTERM) }
+            let port2 = try await second.port()
+            let again = try await TestWSClient(url: "ws://127.0.0.1:\(port2)/ws")
+            defer { Task { await again.close() } }
+            try await again.send(["op": "subscribe", "symbols": ["NQ"], "channels": ["trades"], "resume": ["NQ": ["epoch": epoch, "seq": lastSeen]]])
+            let (resumed, before) = try await again.until("resumed")
+            #expect(resumed["epoch"] as? String == epoch, "the restarted bridge names the file's contents the same way")
+            let replayed = before.filter { $0["type"] as? String == "trade" }
+            expectTrades(replayed, match: try folder.records("NQZ25-CME"), after: lastSeen)
+            #expect(!replayed.isEmpty)
+        }
+    }
+}
