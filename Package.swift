@@ -97,6 +97,7 @@ let package = Package(
         ),
         .testTarget(name: "SierraFormatTests", dependencies: ["SierraFormat"], exclude: ["Vectors"]),
         .testTarget(name: "MarketSimTests", dependencies: ["MarketSim", "SierraFormat"]),
+        .testTarget(name: "BridgeWireTests", dependencies: ["BridgeWire", "SierraFormat"]),
         .testTarget(
             name: "BridgeServerTests",
             dependencies: [
@@ -126,5 +127,17 @@ package.targets += [
         ],
         path: "Benchmarks/SierraFormatBenchmarks",
         plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
-    )
+    ),
+    .executableTarget(
+        name: "BridgeBenchmarks",
+        dependencies: [
+            "SierraFormat",
+            "BridgeWire",
+            "BridgeCore",
+            .product(name: "Benchmark", package: "benchmark"),
+            .product(name: "NIOCore", package: "swift-nio"),
+        ],
+        path: "Benchmarks/BridgeBenchmarks",
+        plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+    ),
 ]

@@ -74,26 +74,50 @@ public struct JSONWriter: Sendable {
                 bytes.append(UInt8(ascii: "0") + UInt8(v % 10))
                 v /= 10
             }
-            bytes[start...].reverse()
+            reverseTail(from: start)
         }
         needsComma = true
     }
 
     public mutating func int(_ value: Int) { int(Int64(value)) }
 
-    /// A price: the shortest decimal that reads back as the same `Float` (so 17.55 prints as 17.55).
+    /// A price: the shortest decimal (up to 8 places) that reads back as the same `Float`, so
+    /// 17.55 prints as 17.55. Written digit by digit: no allocation on the hot path.
     public mutating func price(_ value: Float) {
         separate()
-        if value.isFinite {
-            if value == value.rounded(), abs(value) < 1e15 {
-                int(Int64(value))
-                return
-            }
-            bytes.append(contentsOf: value.description.utf8)
-        } else {
-            bytes.append(contentsOf: "null".utf8)
-        }
         needsComma = true
+        guard value.isFinite else {
+            bytes.append(contentsOf: "null".utf8)
+            return
+        }
+        let wide = Double(value)
+        if abs(wide) < 1e12 {
+            var scale = 1.0
+            for places in 0...8 {
+                let scaled = (wide * scale).rounded()
+                if Float(scaled / scale) == value {
+                    appendFixed(Int64(scaled), places: places)
+                    return
+                }
+                scale *= 10
+            }
+        }
+        bytes.append(contentsOf: value.description.utf8)
+    }
+
+    /// `units / 10^places` in plain decimal notation.
+    private mutating func appendFixed(_ units: Int64, places: Int) {
+        var magnitude = units.magnitude
+        if units < 0 { bytes.append(UInt8(ascii: "-")) }
+        let start = bytes.count
+        var written = 0
+        while magnitude > 0 || written <= places {
+            if written == places, places > 0 { bytes.append(UInt8(ascii: ".")) }
+            bytes.append(UInt8(ascii: "0") + UInt8(magnitude % 10))
+            magnitude /= 10
+            written += 1
+        }
+        reverseTail(from: start)
     }
 
     public mutating func double(_ value: Double) {
@@ -123,6 +147,17 @@ public struct JSONWriter: Sendable {
         separate()
         bytes.append(contentsOf: json)
         needsComma = true
+    }
+
+    /// Reverses `bytes[start...]` in place (reversing through a slice would copy the array).
+    private mutating func reverseTail(from start: Int) {
+        var low = start
+        var high = bytes.count - 1
+        while low < high {
+            bytes.swapAt(low, high)
+            low += 1
+            high -= 1
+        }
     }
 
     private mutating func separate() {

@@ -1,0 +1,81 @@
+import Benchmark
+import BridgeCore
+import BridgeWire
+import NIOCore
+import SierraFormat
+
+// The cost of one update on the bridge's hot path: encoding it once, and queuing the shared
+// bytes for every subscriber. Each measured iteration handles `updates` updates, so throughput
+// reads as updates/s and allocations are per thousand updates.
+
+let updates = 1_000
+let source = ServerMessages.Source(contract: "NQZ25-CME", root: "NQ", epoch: "78652f776704e9ed")
+let records: [IntradayRecord] = (0..<updates).map(makeTrade)
+
+func makeTrade(_ i: Int) -> IntradayRecord {
+    let time = SCDateTime(unixMicroseconds: 1_764_599_400_000_000 + Int64(i) * 1000)
+    let price: Float = 21_000 + Float(i % 40) * 0.25
+    let side: TradeSide = i % 2 == 0 ? .bid : .ask
+    return .trade(at: time, price: price, size: UInt32(1 + i % 9), side: side, bid: 21_000, ask: 21_000.25)
+}
+
+let benchmarks: @Sendable () -> Void = {
+    Benchmark.defaultConfiguration = .init(
+        metrics: [.wallClock, .throughput, .mallocCountTotal],
+        scalingFactor: .kilo,
+        maxDuration: .seconds(3),
+        maxIterations: 200
+    )
+
+    Benchmark("encode trade (updates)", configuration: .init(metrics: [.wallClock, .throughput, .mallocCountTotal, .custom("bytes per update")])) {
+        benchmark in
+        var bytes = 0
+        for i in benchmark.scaledIterations {
+            let encoded = ServerMessages.trade(source, seq: i, prev: i - 1, record: records[i])
+            bytes += encoded.count
+            blackHole(encoded)
+        }
+        // Recorded per iteration; the scaled (*) column reads as bytes per update.
+        benchmark.measurement(.custom("bytes per update"), bytes)
+    }
+
+    Benchmark("encode trade into a shared ByteBuffer (updates)") { benchmark in
+        for i in benchmark.scaledIterations {
+            blackHole(ByteBuffer(bytes: ServerMessages.trade(source, seq: i, prev: i - 1, record: records[i])))
+        }
+    }
+
+    var state = MarketState(contract: "NQZ25-CME", root: "NQ", epoch: "78652f776704e9ed")
+    for (i, record) in records.enumerated() { state.apply(record, seq: i) }
+    state.bids = (0..<10).map { DepthLevel(price: 21_000 - Float($0) * 0.25, quantity: 10, numOrders: 3) }
+    state.asks = (0..<10).map { DepthLevel(price: 21_000.25 + Float($0) * 0.25, quantity: 10, numOrders: 3) }
+    let snapshotState = state
+    Benchmark("encode snapshot with 10-level book (updates)") { benchmark in
+        for _ in benchmark.scaledIterations { blackHole(ServerMessages.snapshot(snapshotState)) }
+    }
+
+    // Fan-out: one encoded trade queued for 100 subscribers (the outbox is drained every 100
+    // updates, as a connection's writer would).
+    for clients in [1, 100] {
+        Benchmark("fan-out to \(clients) clients (updates)") { benchmark in
+            let outboxes = (0..<clients).map { ClientOutbox(id: $0, maxBacklog: 1_000_000) }
+            let messages = records.enumerated().map { i, record in
+                OutboundMessage(
+                    bytes: ByteBuffer(bytes: ServerMessages.trade(source, seq: i, prev: i - 1, record: record)),
+                    event: "trade",
+                    contract: source.contract,
+                    epoch: source.epoch,
+                    seq: i
+                )
+            }
+            benchmark.startMeasurement()
+            for i in benchmark.scaledIterations {
+                for outbox in outboxes { outbox.enqueue(messages[i], channel: .trades) }
+                if i % 100 == 99 {
+                    for outbox in outboxes { blackHole(await outbox.next()) }
+                }
+            }
+            benchmark.stopMeasurement()
+        }
+    }
+}

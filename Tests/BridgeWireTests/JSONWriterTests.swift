@@ -1,0 +1,92 @@
+import BridgeWire
+import Foundation
+import SierraFormat
+import Testing
+
+@Suite("BridgeWire encoding")
+struct JSONWriterTests {
+    func render(_ body: (inout JSONWriter) -> Void) -> String {
+        var w = JSONWriter()
+        body(&w)
+        return String(decoding: w.bytes, as: UTF8.self)
+    }
+
+    @Test(
+        "prices print as the shortest decimal that reads back as the same Float",
+        arguments: [
+            (Float(21002.25), "21002.25"), (17.55, "17.55"), (0.05, "0.05"), (-3.5, "-3.5"), (0, "0"), (44000, "44000"),
+            (1.05005, "1.05005"), (0.00005, "0.00005"), (-0.25, "-0.25"), (2650.1, "2650.1"),
+        ]
+    )
+    func prices(value: Float, text: String) {
+        #expect(render { $0.price(value) } == text)
+        #expect(Float(text) == value)
+    }
+
+    @Test("random prices round-trip exactly")
+    func randomPrices() {
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<20_000 {
+            let value = Float(Int.random(in: -4_000_000...4_000_000, using: &generator)) * [0.25, 0.05, 0.01, 0.1, 0.00005, 1][Int.random(in: 0..<6)]
+            let text = render { $0.price(value) }
+            #expect(Float(text) == value, "\(value) -> \(text)")
+        }
+        #expect(render { $0.price(.nan) } == "null")
+        #expect(render { $0.price(IntradayRecord.firstSubTradeOpen) }.contains("e+37"))
+    }
+
+    @Test("every message is valid JSON, and strings are escaped")
+    func validJSON() throws {
+        let source = ServerMessages.Source(contract: "NQ\"Z25\\-CME\n", root: "NQ", epoch: "e")
+        let record = IntradayRecord.trade(at: SCDateTime(unixMicroseconds: 1), price: 1.25, size: 3, side: .bid, bid: 1.25, ask: 1.5)
+        var state = MarketState(contract: "X", root: "X", epoch: "0")
+        state.apply(record, seq: 0)
+        let messages: [[UInt8]] = [
+            ServerMessages.trade(source, seq: 4, prev: -1, record: record),
+            ServerMessages.quote(source, seq: 1, t: 2, bid: 1, ask: nil, full: false),
+            ServerMessages.stats(source, state: state, change: StateChange(), full: true),
+            ServerMessages.depth(
+                source,
+                seq: 3,
+                t: 4,
+                file: "2025-12-01",
+                bids: [DepthLevel(price: 1, quantity: 2, numOrders: 3)],
+                asks: [],
+                full: false
+            ),
+            ServerMessages.snapshot(state),
+            ServerMessages.hello(heartbeatSeconds: 15, contracts: ["A"], roots: ["A": "A"]),
+            ServerMessages.error(code: .badJSON, message: "bad \"quote\"\u{1}", id: "7"),
+            ServerMessages.rollover(root: "NQ", from: nil, to: "NQH26-CME"),
+            ServerMessages.notRecovered(source, reason: "epoch_changed", requestedEpoch: "x", requestedSeq: 9),
+        ]
+        for bytes in messages {
+            let object = try JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any]
+            #expect(object?["type"] is String, "\(String(decoding: bytes, as: UTF8.self))")
+        }
+        let trade = try JSONSerialization.jsonObject(with: Data(messages[0])) as! [String: Any]
+        #expect(trade["contract"] as? String == "NQ\"Z25\\-CME\n")
+        #expect(trade["side"] as? String == "bid")
+        let quote = try JSONSerialization.jsonObject(with: Data(messages[1])) as! [String: Any]
+        #expect(quote["ask"] == nil && quote["bid"] as? Int == 1)
+    }
+
+    @Test("client requests parse, and bad ones are refused with the right code, never a crash")
+    func clientRequests() {
+        guard
+            case .success(let request) = ClientRequest.parse(
+                Array(#"{"op":"subscribe","symbols":["NQ"],"channels":["trades"],"resume":{"NQ":{"epoch":"e","seq":5}},"id":3}"#.utf8)
+            )
+        else {
+            Issue.record("valid request refused")
+            return
+        }
+        #expect(request.op == .subscribe && request.symbols == ["NQ"] && request.channels == [.trades] && request.id == "3")
+        #expect(request.resume?["NQ"] == ClientRequest.ResumePoint(epoch: "e", seq: 5))
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<3_000 {
+            let bytes = (0..<Int.random(in: 0..<64, using: &generator)).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            if case .success = ClientRequest.parse(bytes) { Issue.record("random bytes accepted: \(bytes)") }
+        }
+    }
+}
