@@ -12,6 +12,9 @@ let package = Package(
         .library(name: "BridgeWire", targets: ["BridgeWire"]),
         .library(name: "BridgeCore", targets: ["BridgeCore"]),
         .library(name: "BridgeServer", targets: ["BridgeServer"]),
+        .library(name: "BridgeClient", targets: ["BridgeClient"]),
+        .library(name: "Swarm", targets: ["Swarm"]),
+        .executable(name: "loadgen", targets: ["LoadGen"]),
         .executable(name: "simulator", targets: ["Simulator"]),
         .executable(name: "bridge", targets: ["Bridge"]),
     ],
@@ -95,6 +98,47 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // The reconnecting client library: resume, gap detection, bounded queue, cache, HTTP fallback.
+        .target(
+            name: "BridgeClient",
+            dependencies: [
+                "BridgeWire",
+                "SierraFormat",
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]
+        ),
+        // Client kinds, arrivals, journal-based latency (HdrHistogram), summaries, fault proxy.
+        .target(
+            name: "Swarm",
+            dependencies: [
+                "BridgeClient",
+                "BridgeWire",
+                "MarketSim",
+                "SierraFormat",
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]
+        ),
+        .executableTarget(
+            name: "LoadGen",
+            dependencies: [
+                "Swarm",
+                "BridgeWire",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(name: "SierraFormatTests", dependencies: ["SierraFormat"], exclude: ["Vectors"]),
         .testTarget(name: "MarketSimTests", dependencies: ["MarketSim", "SierraFormat"]),
         .testTarget(name: "BridgeWireTests", dependencies: ["BridgeWire", "SierraFormat"]),
@@ -104,6 +148,8 @@ let package = Package(
                 "BridgeServer",
                 "BridgeCore",
                 "BridgeWire",
+                "BridgeClient",
+                "Swarm",
                 "MarketSim",
                 "SierraFormat",
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),

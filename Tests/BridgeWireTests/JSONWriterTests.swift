@@ -90,3 +90,47 @@ struct JSONWriterTests {
         }
     }
 }
+
+@Suite("WireScanner")
+struct WireScannerTests {
+    @Test("reads the top-level fields of every message the bridge sends")
+    func scansMessages() {
+        let source = ServerMessages.Source(contract: "NQZ25-CME", root: "NQ", epoch: "abc")
+        let record = IntradayRecord.trade(
+            at: SCDateTime(unixMicroseconds: 1_764_599_400_000_007),
+            price: 21_002.25,
+            size: 3,
+            side: .ask,
+            bid: 21_002,
+            ask: 21_002.25
+        )
+        let trade = WireScanner(String(decoding: ServerMessages.trade(source, seq: 41, prev: 39, record: record), as: UTF8.self))
+        #expect(trade.type == "trade" && trade.contract == "NQZ25-CME" && trade.root == "NQ" && trade.epoch == "abc")
+        #expect(trade.seq == 41 && trade.prev == 39 && trade.t == 1_764_599_400_000_007)
+        #expect(trade.price == 21_002.25 && trade.bid == 21_002 && trade.ask == 21_002.25)
+
+        var state = MarketState(contract: "NQZ25-CME", root: "NQ", epoch: "abc")
+        state.apply(record, seq: 41)
+        state.bids = [DepthLevel(price: 1, quantity: 2, numOrders: 3)]
+        let snapshot = WireScanner(String(decoding: ServerMessages.snapshot(state), as: UTF8.self))
+        #expect(snapshot.type == "snapshot" && snapshot.seq == 41 && snapshot.volume == 3 && snapshot.bid == 21_002)
+        #expect(snapshot.nested["last"]?.contains("\"seq\":41") == true)
+        #expect(snapshot.nested["depth"]?.hasPrefix("{") == true)
+
+        let refusal = WireScanner(
+            String(decoding: ServerMessages.notRecovered(source, reason: "epoch_changed", requestedEpoch: "x", requestedSeq: 2), as: UTF8.self)
+        )
+        #expect(refusal.type == "not_recovered" && refusal.reason == "epoch_changed")
+    }
+
+    @Test("garbage never crashes it")
+    func garbage() {
+        var generator = SystemRandomNumberGenerator()
+        let alphabet = Array("{}[]\",:\\ 0123456789abtype".utf8)
+        for _ in 0..<20_000 {
+            let bytes = (0..<Int.random(in: 0..<80, using: &generator)).map { _ in alphabet.randomElement(using: &generator)! }
+            _ = WireScanner(String(decoding: bytes, as: UTF8.self))
+        }
+        #expect(WireScanner("{\"type\":\"x\",\"seq\":").type == "x")
+    }
+}

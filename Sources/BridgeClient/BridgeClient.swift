@@ -1,0 +1,310 @@
+import BridgeWire
+import Foundation
+import HummingbirdWSClient
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOWebSocket
+import SierraFormat
+
+/// The bridge's client, as a library a trader's program (and `loadgen`) embeds.
+///
+/// It subscribes over WebSocket, applies snapshots and deltas to a local view per contract, and
+/// checks every trade's `prev` against the last one seen (gaps, duplicates, reordering). When the
+/// connection drops it reconnects with exponential backoff and jitter — the first retry fast — and
+/// resumes from where it was, so nothing is lost; if the bridge cannot recover, it takes the fresh
+/// snapshot. After repeated refusals it polls `/api/live_data` over HTTP, and goes back to the
+/// WebSocket as soon as it can. `latest(_:)` answers from the local view while it is fresh.
+public final class BridgeClient: Sendable {
+    public let configuration: BridgeClientConfiguration
+    /// Updates for the application (when `deliverUpdates`): bounded, never dropped.
+    public let updates: BoundedQueue<ReceivedMessage>
+    private let logger: Logger
+    private let onMessage: (@Sendable (ReceivedMessage) -> Void)?
+
+    private struct State {
+        var trackers: [String: ContractTracker] = [:]
+        var views: [String: ContractView] = [:]
+        /// Requested symbol → contract (from `subscribed`, updated by `rollover`).
+        var resolved: [String: String] = [:]
+        var statistics = ClientStatistics()
+        var writer: WebSocketOutboundWriter?
+        var stopped = false
+        var polling = false
+        var disconnectedAt: Int64?
+    }
+
+    private let state = NIOLockedValueBox(State())
+
+    public init(configuration: BridgeClientConfiguration, logger: Logger, onMessage: (@Sendable (ReceivedMessage) -> Void)? = nil) {
+        self.configuration = configuration
+        self.logger = logger
+        self.onMessage = onMessage
+        self.updates = BoundedQueue(limit: configuration.queueLimit)
+    }
+
+    public var statistics: ClientStatistics { state.withLockedValue { $0.statistics } }
+    public var trackers: [String: ContractTracker] { state.withLockedValue { $0.trackers } }
+    public var isPolling: Bool { state.withLockedValue { $0.polling } }
+
+    /// The contract's latest state if it is younger than the cache TTL (a hit), else nil (a miss).
+    public func latest(_ symbol: String) -> ContractView? {
+        let now = WallClock.nowMicroseconds()
+        let ttl = Int64(configuration.cacheTTL * 1e6)
+        return state.withLockedValue { s in
+            let contract = s.resolved[symbol] ?? symbol
+            if let view = s.views[contract], now - view.updatedAt <= ttl {
+                s.statistics.cacheHits += 1
+                return view
+            }
+            s.statistics.cacheMisses += 1
+            return nil
+        }
+    }
+
+    /// Stops the client; ``run()`` returns soon after.
+    public func stop() {
+        let writer = state.withLockedValue { s -> WebSocketOutboundWriter? in
+            s.stopped = true
+            return s.writer
+        }
+        if let writer { Task { try? await writer.close(.normalClosure, reason: "client stopping") } }
+    }
+
+    private var stopped: Bool { state.withLockedValue { $0.stopped } || Task.isCancelled }
+
+    /// Connects and keeps connected until stopped or cancelled.
+    public func run() async {
+        var refusals = 0
+        var attempt = 0
+        while !stopped {
+            // Only a bridge that answers but refuses the WebSocket is worth polling; when nothing
+            // answers at all, retrying the WebSocket (with backoff) is all there is to do.
+            if refusals >= configuration.fallbackAfterFailures {
+                await poll(for: configuration.webSocketRetryInterval)
+                if stopped { break }
+            }
+            let started = WallClock.monotonicNanoseconds()
+            let outcome = await connectOnce()
+            if stopped { break }
+            let lasted = Double(WallClock.monotonicNanoseconds() - started) / 1e9
+            switch outcome {
+            case .accepted:
+                refusals = 0
+                if lasted > 1 { attempt = 0 }
+            case .refused:
+                refusals += 1
+            case .unreachable:
+                break
+            }
+            try? await Task.sleep(for: .milliseconds(Int64(backoff(attempt) * 1000)))
+            attempt += 1
+        }
+        updates.finish()
+    }
+
+    /// The delay before reconnect attempt `attempt`: doubling from the initial backoff, capped,
+    /// with jitter.
+    public func backoff(_ attempt: Int) -> Double {
+        let base = min(configuration.maxBackoff, configuration.initialBackoff * pow(2, Double(min(attempt, 30))))
+        return max(0, base * (1 + configuration.jitter * Double.random(in: -1...1)))
+    }
+
+    enum ConnectOutcome {
+        /// Connected (however it ended).
+        case accepted
+        /// The bridge answered but refused the WebSocket (close 1013/4401/4404, a failed upgrade).
+        case refused
+        /// Nothing answered.
+        case unreachable
+    }
+
+    /// One connection's life.
+    private func connectOnce() async -> ConnectOutcome {
+        var url = configuration.url + "/ws"
+        if let token = configuration.token { url += "?token=" + token }
+        var refused = false
+        do {
+            let frame = try await WebSocketClient.connect(url: url, configuration: .init(maxFrameSize: 1 << 22), logger: logger) {
+                inbound,
+                outbound,
+                _ in
+                self.state.withLockedValue {
+                    $0.writer = outbound
+                    $0.statistics.connects += 1
+                    $0.polling = false
+                    if let since = $0.disconnectedAt {
+                        $0.statistics.reconnectMicroseconds.append(WallClock.nowMicroseconds() - since)
+                        $0.disconnectedAt = nil
+                    }
+                }
+                try await outbound.write(.text(self.subscribeMessage()))
+                for try await message in inbound.messages(maxSize: 1 << 24) {
+                    guard case .text(let text) = message else { continue }
+                    await self.handle(text)
+                }
+            }
+            let code = frame.map { Int(UInt16(webSocketErrorCode: $0.closeCode)) } ?? 1006
+            refused = [1013, 4401, 4404].contains(code)
+            state.withLockedValue {
+                $0.writer = nil
+                $0.disconnectedAt = $0.disconnectedAt ?? WallClock.nowMicroseconds()
+                $0.statistics.disconnects += 1
+                $0.statistics.closeCodes[code, default: 0] += 1
+                if refused { $0.statistics.connectFailures += 1 }
+            }
+            return refused ? .refused : .accepted
+        } catch {
+            let wasConnected = state.withLockedValue { s -> Bool in
+                let had = s.writer != nil
+                s.writer = nil
+                s.disconnectedAt = s.disconnectedAt ?? WallClock.nowMicroseconds()
+                if had { s.statistics.disconnects += 1 } else { s.statistics.connectFailures += 1 }
+                s.statistics.errors["\(type(of: error))", default: 0] += 1
+                return had
+            }
+            if wasConnected { return .accepted }
+            return error is WebSocketClientError ? .refused : .unreachable
+        }
+    }
+
+    /// `subscribe`, with a resume point for every symbol already followed.
+    func subscribeMessage() -> String {
+        let resume = state.withLockedValue { s -> [String: ClientRequest.ResumePoint] in
+            var points: [String: ClientRequest.ResumePoint] = [:]
+            for symbol in configuration.symbols {
+                guard let contract = s.resolved[symbol], let tracker = s.trackers[contract], !tracker.epoch.isEmpty else { continue }
+                points[symbol] = ClientRequest.ResumePoint(epoch: tracker.epoch, seq: tracker.position)
+            }
+            return points
+        }
+        let request = ClientRequest(
+            op: .subscribe,
+            symbols: configuration.symbols,
+            channels: configuration.channels,
+            resume: resume.isEmpty ? nil : resume
+        )
+        let data = (try? JSONEncoder().encode(request)) ?? Data()
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// Applies one message.
+    func handle(_ text: String) async {
+        let receivedAt = WallClock.nowMicroseconds()
+        let message = WireScanner(text)
+        let contract = String(message.contract)
+        var verdict: ContractTracker.TradeVerdict?
+        state.withLockedValue { s in
+            s.statistics.messages += 1
+            s.statistics.bytes += text.utf8.count
+            switch message.type {
+            case "snapshot":
+                let lastTrade = message.nested["last"].flatMap { WireScanner($0).seq } ?? -1
+                s.trackers[contract, default: ContractTracker(contract: contract)].snapshot(
+                    epoch: String(message.epoch),
+                    seq: message.seq ?? -1,
+                    lastTrade: lastTrade
+                )
+                s.views[contract] = ContractView(
+                    contract: contract,
+                    last: message.nested["last"].flatMap { WireScanner($0).price },
+                    bid: message.bid,
+                    ask: message.ask,
+                    volume: message.volume,
+                    seq: message.seq ?? -1,
+                    updatedAt: receivedAt
+                )
+            case "trade":
+                if let seq = message.seq, let prev = message.prev {
+                    if s.trackers[contract]?.epoch.isEmpty ?? true {
+                        s.trackers[contract, default: ContractTracker(contract: contract)].epoch = String(message.epoch)
+                    }
+                    verdict = s.trackers[contract, default: ContractTracker(contract: contract)].trade(seq: seq, prev: prev)
+                }
+                s.views[contract]?.last = message.price
+                s.views[contract]?.updatedAt = receivedAt
+            case "quote":
+                if let bid = message.bid { s.views[contract]?.bid = bid }
+                if let ask = message.ask { s.views[contract]?.ask = ask }
+                s.views[contract]?.updatedAt = receivedAt
+            case "stats":
+                if let volume = message.volume { s.views[contract]?.volume = volume }
+                s.views[contract]?.updatedAt = receivedAt
+            case "reset":
+                s.trackers[contract]?.reset(epoch: String(message.epoch))
+            case "resumed":
+                s.statistics.resumesRecovered += 1
+            case "not_recovered":
+                s.statistics.resumesNotRecovered += 1
+            case "subscribed":
+                if let symbols = message.nested["symbols"],
+                    let object = try? JSONSerialization.jsonObject(with: Data(symbols.utf8)) as? [String: String]
+                {
+                    s.resolved.merge(object) { $1 }
+                }
+            case "error":
+                s.statistics.errors[String(message.code), default: 0] += 1
+            default:
+                break
+            }
+        }
+        if message.type == "rollover", let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
+            let root = object["root"] as? String, let to = object["to"] as? String
+        {
+            state.withLockedValue { s in
+                for (symbol, _) in s.resolved where symbol == root { s.resolved[symbol] = to }
+            }
+        }
+        let received = ReceivedMessage(
+            type: message.type,
+            contract: message.contract,
+            seq: message.seq,
+            receivedAt: receivedAt,
+            bytes: text.utf8.count,
+            verdict: verdict
+        )
+        onMessage?(received)
+        if configuration.deliverUpdates { await updates.push(received) }
+    }
+
+    /// HTTP polling while the WebSocket is unavailable.
+    private func poll(for seconds: Double) async {
+        state.withLockedValue { $0.polling = true }
+        let deadline = WallClock.monotonicNanoseconds() + UInt64(seconds * 1e9)
+        let token = configuration.token
+        do {
+            try await HTTPConnection.with(host: configuration.host, port: configuration.port) { connection in
+                while WallClock.monotonicNanoseconds() < deadline, !stopped {
+                    for symbol in configuration.symbols {
+                        let response = try await connection.get("/api/live_data/\(symbol)" + (token.map { "?token=\($0)" } ?? ""))
+                        let receivedAt = WallClock.nowMicroseconds()
+                        let text = String(buffer: response.body)
+                        let message = WireScanner(text)
+                        state.withLockedValue { s in
+                            s.statistics.pollRequests += 1
+                            guard response.status == 200 else {
+                                s.statistics.errors["http_\(response.status)", default: 0] += 1
+                                return
+                            }
+                            let contract = String(message.contract)
+                            s.resolved[symbol] = contract
+                            s.views[contract] = ContractView(
+                                contract: contract,
+                                last: message.nested["last"].flatMap { WireScanner($0).price },
+                                bid: message.bid,
+                                ask: message.ask,
+                                volume: message.volume,
+                                seq: message.seq ?? -1,
+                                updatedAt: receivedAt
+                            )
+                        }
+                    }
+                    try await Task.sleep(for: .milliseconds(Int64(configuration.pollInterval * 1000)))
+                }
+            }
+        } catch {
+            state.withLockedValue { $0.statistics.errors["poll_\(type(of: error))", default: 0] += 1 }
+            try? await Task.sleep(for: .milliseconds(Int64(configuration.pollInterval * 1000)))
+        }
+    }
+}

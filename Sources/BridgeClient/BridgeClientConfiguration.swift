@@ -1,0 +1,93 @@
+import BridgeWire
+
+/// How a ``BridgeClient`` connects, reconnects and falls back.
+public struct BridgeClientConfiguration: Sendable {
+    /// The bridge, e.g. `ws://127.0.0.1:8080` (the client adds `/ws`).
+    public var url: String
+    public var symbols: [String]
+    public var channels: [MarketChannel] = MarketChannel.allCases
+    public var token: String?
+    /// Reconnection: the first retry after `initialBackoff` seconds, doubling up to `maxBackoff`,
+    /// each delay spread by ±`jitter` (a fraction) so that a crowd does not reconnect in step.
+    public var initialBackoff = 0.05
+    public var maxBackoff = 2.0
+    public var jitter = 0.5
+    /// Updates held for the application before the client stops reading the socket.
+    public var queueLimit = 10_000
+    /// Deliver updates to ``BridgeClient/updates`` (off: only statistics, cache and `onMessage`).
+    public var deliverUpdates = false
+    /// How long `latest(_:)` answers from the local state.
+    public var cacheTTL = 3.0
+    /// After this many failed WebSocket connects in a row, poll `/api/live_data` over HTTP…
+    public var fallbackAfterFailures = 3
+    /// …this often, and try the WebSocket again every `webSocketRetryInterval` seconds.
+    public var pollInterval = 0.25
+    public var webSocketRetryInterval = 5.0
+
+    public init(url: String, symbols: [String]) {
+        self.url = url
+        self.symbols = symbols
+    }
+
+    var host: String {
+        let rest = url.split(separator: "://", maxSplits: 1).last.map(String.init) ?? url
+        let authority = rest.split(separator: "/").first.map(String.init) ?? rest
+        return authority.split(separator: ":").first.map(String.init) ?? "127.0.0.1"
+    }
+
+    var port: Int {
+        let rest = url.split(separator: "://", maxSplits: 1).last.map(String.init) ?? url
+        let authority = rest.split(separator: "/").first.map(String.init) ?? rest
+        return authority.split(separator: ":").dropFirst().first.flatMap { Int($0) } ?? 80
+    }
+}
+
+/// A message as the client received it: enough to measure and account for it.
+public struct ReceivedMessage: Sendable {
+    public var type: Substring
+    public var contract: Substring
+    public var seq: Int?
+    /// Wall-clock Unix µs when the message was decoded.
+    public var receivedAt: Int64
+    public var bytes: Int
+    public var verdict: ContractTracker.TradeVerdict?
+
+    public init(type: Substring, contract: Substring, seq: Int?, receivedAt: Int64, bytes: Int, verdict: ContractTracker.TradeVerdict?) {
+        self.type = type
+        self.contract = contract
+        self.seq = seq
+        self.receivedAt = receivedAt
+        self.bytes = bytes
+        self.verdict = verdict
+    }
+}
+
+/// A contract's latest state as the client knows it.
+public struct ContractView: Sendable, Equatable {
+    public var contract: String
+    public var last: Float?
+    public var bid: Float?
+    public var ask: Float?
+    public var volume: Int64?
+    public var seq: Int
+    /// Wall-clock Unix µs of the last update applied.
+    public var updatedAt: Int64
+}
+
+/// Counters of one client.
+public struct ClientStatistics: Sendable, Equatable {
+    public var messages = 0
+    public var bytes = 0
+    public var connects = 0
+    public var connectFailures = 0
+    public var disconnects = 0
+    public var resumesRecovered = 0
+    public var resumesNotRecovered = 0
+    public var pollRequests = 0
+    public var cacheHits = 0
+    public var cacheMisses = 0
+    public var errors: [String: Int] = [:]
+    public var closeCodes: [Int: Int] = [:]
+    /// From losing a connection to the next one being accepted, per reconnect.
+    public var reconnectMicroseconds: [Int64] = []
+}

@@ -1,0 +1,492 @@
+import BridgeClient
+import BridgeWire
+import Foundation
+import HummingbirdWSClient
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import SierraFormat
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A swarm of clients against one bridge, measuring exactly what they experience.
+public final class Swarm: Sendable {
+    public let configuration: SwarmConfiguration
+    public let recorder: LatencyRecorder
+    let totals = SwarmTotals()
+    let logger: Logger
+    /// Where clients connect: the bridge, or the fault proxy in front of it.
+    private let target = NIOLockedValueBox<(host: String, port: Int)>(("127.0.0.1", 0))
+    public let faultProxy: FaultProxy?
+
+    var host: String { target.withLockedValue { $0.host } }
+    var port: Int { target.withLockedValue { $0.port } }
+    var webSocketURL: String { "ws://\(host):\(port)" }
+
+    public init(configuration: SwarmConfiguration, logger: Logger) throws {
+        try configuration.validate()
+        self.configuration = configuration
+        self.logger = logger
+        let journal = configuration.dataDirectory.map { JournalIndex(path: $0 + "/bridgelab-journal.tsv") }
+        self.recorder = LatencyRecorder(journal: journal)
+        self.faultProxy =
+            configuration.proxy || !configuration.faults.isEmpty
+            ? FaultProxy(upstreamHost: configuration.host == "localhost" ? "127.0.0.1" : configuration.host, upstreamPort: configuration.port) : nil
+        target.withLockedValue { $0 = (configuration.host, configuration.port) }
+    }
+
+    /// Runs the swarm for the configured duration and returns its summary.
+    public func run() async throws -> SwarmSummary {
+        try await checkReachable()
+        if let faultProxy {
+            let port = try await faultProxy.start()
+            target.withLockedValue { $0 = ("127.0.0.1", port) }
+        }
+        defer { if let faultProxy { Task { await faultProxy.stop() } } }
+        let usageBefore = ResourceUsage.now()
+        let startedAt = WallClock.nowMicroseconds()
+        let start = WallClock.monotonicNanoseconds()
+        let end = start + UInt64(configuration.duration * 1e9)
+        let kinds = configuration.assignedKinds()
+
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.resolveLoop(until: end) }
+            if configuration.progress { group.addTask { await self.progressLoop(start: start, end: end) } }
+            if let faultProxy {
+                for fault in configuration.faults {
+                    group.addTask {
+                        try? await Self.sleep(until: start + UInt64(fault.at * 1e9))
+                        await fault.apply(to: faultProxy)
+                    }
+                }
+            }
+            for (index, kind) in kinds.enumerated() {
+                let arrival = configuration.arrivalRate.map { UInt64(Double(index) / $0 * 1e9) } ?? 0
+                let leave: UInt64 =
+                    configuration.rampDown > 0
+                    ? end - UInt64(configuration.rampDown * 1e9 * Double(kinds.count - index) / Double(kinds.count)) : end
+                group.addTask {
+                    try? await Self.sleep(until: start + arrival)
+                    guard WallClock.monotonicNanoseconds() < leave else { return }
+                    self.totals.update { $0.started[kind, default: 0] += 1 }
+                    await self.runClient(index: index, kind: kind, until: max(leave, start + arrival))
+                }
+            }
+            await group.waitForAll()
+        }
+        recorder.resolve(final: true)
+        let usage = ResourceUsage.now().since(usageBefore)
+        let elapsed = Double(WallClock.monotonicNanoseconds() - start) / 1e9
+        let summary = SwarmSummary.make(
+            configuration: configuration,
+            kinds: kinds,
+            totals: totals.values,
+            recorder: recorder,
+            lost: lostTrades(totals.values.owed),
+            startedAt: startedAt,
+            elapsed: elapsed,
+            usage: usage
+        )
+        if let directory = configuration.outputDirectory { try summary.write(to: directory, recorder: recorder) }
+        return summary
+    }
+
+    /// A clear error before anything else when the bridge is not there.
+    private func checkReachable() async throws {
+        do {
+            let status = try await HTTPConnection.with(host: configuration.host, port: configuration.port, connectTimeout: .seconds(3)) {
+                connection in
+                try await connection.get("/health").status
+            }
+            guard status == 200 else { throw SwarmError("the bridge at \(configuration.url) answered /health with \(status)") }
+        } catch let error as SwarmError {
+            throw error
+        } catch {
+            throw SwarmError("cannot reach a bridge at \(configuration.url): \(error)")
+        }
+    }
+
+    static func sleep(until deadline: UInt64) async throws {
+        let now = WallClock.monotonicNanoseconds()
+        if deadline > now { try await Task.sleep(for: .nanoseconds(Int64(deadline - now))) }
+    }
+
+    private func resolveLoop(until end: UInt64) async {
+        while WallClock.monotonicNanoseconds() < end {
+            try? await Task.sleep(for: .milliseconds(100))
+            recorder.resolve()
+        }
+    }
+
+    private func progressLoop(start: UInt64, end: UInt64) async {
+        var lastMessages = 0
+        while WallClock.monotonicNanoseconds() < end {
+            try? await Task.sleep(for: .seconds(1))
+            let v = totals.values
+            let seconds = Double(WallClock.monotonicNanoseconds() - start) / 1e9
+            let p99 = recorder.histogram("update").map { $0.totalCount > 0 ? "\(Double($0.valueAtPercentile(99)) / 1000) ms" : "-" } ?? "-"
+            let line = String(
+                format: "loadgen: %5.1fs  clients %d  messages %d (%d/s)  http requests %d  update p99 %@\n",
+                seconds,
+                v.started.values.reduce(0, +),
+                v.messages,
+                v.messages - lastMessages,
+                v.httpRequests,
+                p99
+            )
+            lastMessages = v.messages
+            FileHandle.standardError.write(Data(line.utf8))
+        }
+    }
+
+    // MARK: - Clients
+
+    private func runClient(index: Int, kind: ClientKind, until end: UInt64) async {
+        switch kind {
+        case .ws, .slow: await runWebSocket(kind: kind, until: end)
+        case .sse: await runSSE(until: end)
+        case .poll: await runPoller(index: index, until: end)
+        case .stuck, .vanish: await runSilent(kind: kind, until: end)
+        case .churn: await runChurn(until: end)
+        case .malformed: await runMalformed(until: end)
+        }
+    }
+
+    private func clientConfiguration() -> BridgeClientConfiguration {
+        var client = BridgeClientConfiguration(url: webSocketURL, symbols: configuration.symbols)
+        client.channels = configuration.channels
+        client.token = configuration.token
+        return client
+    }
+
+    private func observe(_ message: ReceivedMessage, started: Int64, firstSnapshot: inout Bool, histogram: String = "update") {
+        totals.message(bytes: message.bytes)
+        switch message.type {
+        case "trade", "quote", "stats":
+            if let seq = message.seq {
+                recorder.update(contract: message.contract, seq: seq, receivedAt: message.receivedAt, histogram: histogram)
+                totals.update { $0.measuredUpdates += 1 }
+            }
+        case "snapshot":
+            if !firstSnapshot {
+                firstSnapshot = true
+                recorder.record("subscribe_to_snapshot", microseconds: message.receivedAt - started)
+            }
+        default:
+            break
+        }
+    }
+
+    private func runWebSocket(kind: ClientKind, until end: UInt64) async {
+        let started = WallClock.nowMicroseconds()
+        var settings = clientConfiguration()
+        if kind == .slow {
+            settings.deliverUpdates = true
+            settings.queueLimit = 64
+        }
+        let first = FirstFlag()
+        let histogram = kind == .slow ? "update_slow" : "update"
+        let client = BridgeClient(configuration: settings, logger: logger) { message in
+            var seen = first.value
+            self.observe(message, started: started, firstSnapshot: &seen, histogram: histogram)
+            first.value = seen
+        }
+        let delay = configuration.slowDelayMilliseconds
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await client.run() }
+            if kind == .slow {
+                group.addTask {
+                    while await client.updates.next() != nil { try? await Task.sleep(for: .milliseconds(delay)) }
+                }
+            }
+            try? await Self.sleep(until: end)
+            client.stop()
+            client.updates.finish()
+            await group.waitForAll()
+        }
+        let statistics = client.statistics
+        for micros in statistics.reconnectMicroseconds { recorder.record("reconnect", microseconds: micros) }
+        totals.update { $0.connected[kind, default: 0] += statistics.connects > 0 ? 1 : 0 }
+        totals.add(statistics, trackers: client.trackers)
+    }
+
+    /// An EventSource: reconnects after `retry:` with `Last-Event-ID`.
+    private func runSSE(until end: UInt64) async {
+        let started = WallClock.nowMicroseconds()
+        let client = SSEClientState()
+        let channels = configuration.channels.map(\.rawValue).joined(separator: ",")
+        let path =
+            "/sse?symbols=\(configuration.symbols.joined(separator: ","))&channels=\(channels)" + (configuration.token.map { "&token=\($0)" } ?? "")
+        while WallClock.monotonicNanoseconds() < end {
+            do {
+                try await withDeadline(end) {
+                    try await HTTPConnection.with(host: self.host, port: self.port) { connection in
+                        try await connection.send(path, headers: client.lastEventID.map { [("Last-Event-ID", $0)] } ?? [])
+                        let head = try await connection.head()
+                        self.totals.update { $0.sseStatus[Int(head.status.code), default: 0] += 1 }
+                        guard head.status == .ok else { throw SwarmError("SSE answered \(head.status.code)") }
+                        if !client.connected {
+                            client.connected = true
+                            self.totals.update { $0.connected[.sse, default: 0] += 1 }
+                        }
+                        var parser = SSEParser()
+                        while let chunk = try await connection.chunk() {
+                            for event in parser.feed(chunk) {
+                                if let id = event.id { client.lastEventID = id }
+                                if let value = event.retry { client.retry = value / 1000 }
+                                guard let data = event.data else { continue }
+                                let receivedAt = WallClock.nowMicroseconds()
+                                let message = WireScanner(data)
+                                let contract = String(message.contract)
+                                var verdict: ContractTracker.TradeVerdict?
+                                switch message.type {
+                                case "snapshot":
+                                    let last = message.nested["last"].flatMap { WireScanner($0).seq } ?? -1
+                                    client.trackers[contract, default: ContractTracker(contract: contract)].snapshot(
+                                        epoch: String(message.epoch),
+                                        seq: message.seq ?? -1,
+                                        lastTrade: last
+                                    )
+                                case "trade":
+                                    if let seq = message.seq, let prev = message.prev {
+                                        verdict = client.trackers[contract, default: ContractTracker(contract: contract)].trade(seq: seq, prev: prev)
+                                    }
+                                case "reset":
+                                    client.trackers[contract]?.reset(epoch: String(message.epoch))
+                                case "resumed":
+                                    self.totals.update { $0.resumesRecovered += 1 }
+                                case "not_recovered":
+                                    self.totals.update { $0.resumesNotRecovered += 1 }
+                                default:
+                                    break
+                                }
+                                var first = client.firstSnapshot
+                                self.observe(
+                                    ReceivedMessage(
+                                        type: message.type,
+                                        contract: message.contract,
+                                        seq: message.seq,
+                                        receivedAt: receivedAt,
+                                        bytes: data.utf8.count,
+                                        verdict: verdict
+                                    ),
+                                    started: started,
+                                    firstSnapshot: &first
+                                )
+                                client.firstSnapshot = first
+                            }
+                        }
+                    }
+                }
+            } catch {
+                if WallClock.monotonicNanoseconds() < end { totals.error("sse_\(type(of: error))") }
+            }
+            guard WallClock.monotonicNanoseconds() < end else { break }
+            try? await Task.sleep(for: .milliseconds(Int64(client.retry * 1000)))
+        }
+        totals.add(trackers: client.trackers)
+    }
+
+    /// The old client: a fixed request rate, latency from the *intended* send time (no coordinated
+    /// omission: when the bridge stalls, the requests that should have gone out meanwhile all count
+    /// the stall), plus the staleness of the data each answer carried.
+    private func runPoller(index: Int, until end: UInt64) async {
+        let interval = 1 / configuration.pollRate
+        let first = WallClock.monotonicNanoseconds()
+        let poller = PollerState()
+        while WallClock.monotonicNanoseconds() < end {
+            do {
+                try await withDeadline(end) {
+                    try await HTTPConnection.with(host: self.host, port: self.port) { connection in
+                        if !poller.connected {
+                            poller.connected = true
+                            self.totals.update { $0.connected[.poll, default: 0] += 1 }
+                        }
+                        while true {
+                            let request = poller.request
+                            let intended = first + UInt64(Double(request) * interval * 1e9)
+                            guard intended < end else { return }
+                            try await Self.sleep(until: intended)
+                            let symbol = self.configuration.symbols[(index + request) % self.configuration.symbols.count]
+                            poller.request += 1
+                            var path = "/api/live_data/\(symbol)"
+                            if let token = self.configuration.token { path += "?token=\(token)" }
+                            let response = try await connection.get(path)
+                            let done = WallClock.monotonicNanoseconds()
+                            let receivedAt = WallClock.nowMicroseconds()
+                            self.recorder.record("poll_request", microseconds: Int64(done - intended) / 1000)
+                            self.totals.update {
+                                $0.httpRequests += 1
+                                $0.httpStatus[response.status, default: 0] += 1
+                                $0.messages += 1
+                                $0.bytes += response.body.readableBytes
+                            }
+                            if response.status == 200 {
+                                let message = WireScanner(String(buffer: response.body))
+                                if let seq = message.seq, seq >= 0 {
+                                    self.recorder.staleness(contract: message.contract, seq: seq, receivedAt: receivedAt)
+                                }
+                            }
+                            if response.headers["connection"].first?.lowercased() == "close" { return }
+                        }
+                    }
+                }
+            } catch {
+                if WallClock.monotonicNanoseconds() < end { totals.error("poll_\(type(of: error))") }
+                try? await Task.sleep(for: .milliseconds(50))
+            }
+        }
+    }
+
+    /// `stuck`: subscribed and never reading. `vanish`: handshake, then silence (half-open).
+    private func runSilent(kind: ClientKind, until end: UInt64) async {
+        let symbol = configuration.symbols[0]
+        let path = kind == .stuck ? "/ws/live_data/\(symbol)" : "/ws"
+        let token = configuration.token.map { "?token=\($0)" } ?? ""
+        let host = self.host
+        let port = self.port
+        let ok: Bool = await withCheckedContinuation { continuation in
+            Thread.detachNewThread {
+                let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+                var size: Int32 = 4096
+                setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+                var address = sockaddr_in()
+                address.sin_family = sa_family_t(AF_INET)
+                address.sin_port = in_port_t(UInt16(port).bigEndian)
+                address.sin_addr.s_addr = inet_addr(host == "localhost" ? "127.0.0.1" : host)
+                let connected = withUnsafePointer(to: &address) {
+                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+                }
+                var request = Array(
+                    "GET \(path)\(token) HTTP/1.1\r\nHost: \(host)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+                        .utf8
+                )
+                let sent = connected == 0 && request.withUnsafeMutableBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) } > 0
+                continuation.resume(returning: sent)
+                // Hold the socket open, reading nothing, until the run ends.
+                while WallClock.monotonicNanoseconds() < end { usleep(50_000) }
+                close(fd)
+            }
+        }
+        totals.update { if ok { $0.connected[kind, default: 0] += 1 } }
+        if !ok { totals.error("\(kind.rawValue)_connect") }
+        try? await Self.sleep(until: end)
+    }
+
+    private func runChurn(until end: UInt64) async {
+        let connects = PollerState()
+        while WallClock.monotonicNanoseconds() < end {
+            let stayMilliseconds = Int64.random(in: 100...1_000)
+            var url = webSocketURL + "/ws"
+            if let token = configuration.token { url += "?token=\(token)" }
+            let subscribe = "{\"op\":\"subscribe\",\"symbols\":[\"\(configuration.symbols[0])\"]}"
+            do {
+                let frame = try await WebSocketClient.connect(url: url, logger: logger) { inbound, outbound, _ in
+                    connects.request += 1
+                    try await outbound.write(.text(subscribe))
+                    let leave = WallClock.monotonicNanoseconds() + UInt64(stayMilliseconds) * 1_000_000
+                    for try await message in inbound.messages(maxSize: 1 << 24) {
+                        if case .text(let text) = message { self.totals.message(bytes: text.utf8.count) }
+                        if WallClock.monotonicNanoseconds() > leave { break }
+                    }
+                    try await outbound.close(.normalClosure, reason: nil)
+                }
+                if let frame { totals.update { $0.closeCodes[Int(UInt16(webSocketErrorCode: frame.closeCode)), default: 0] += 1 } }
+            } catch {
+                totals.error("churn_\(type(of: error))")
+                try? await Task.sleep(for: .milliseconds(100))
+            }
+        }
+        totals.update { $0.connected[.churn, default: 0] += connects.request > 0 ? 1 : 0 }
+    }
+
+    private func runMalformed(until end: UInt64) async {
+        var url = webSocketURL + "/ws"
+        if let token = configuration.token { url += "?token=\(token)" }
+        let garbage = [
+            "{not json", "[]", "{\"op\":\"explode\"}", "{\"op\":\"subscribe\",\"symbols\":[\"../../etc/passwd\"]}",
+            String(repeating: "x", count: 300),
+        ]
+        do {
+            let frame = try await WebSocketClient.connect(url: url, logger: logger) { inbound, outbound, _ in
+                self.totals.update { $0.connected[.malformed, default: 0] += 1 }
+                let sender = Task {
+                    var i = 0
+                    while WallClock.monotonicNanoseconds() < end {
+                        try await outbound.write(.text(garbage[i % garbage.count]))
+                        i += 1
+                        try await Task.sleep(for: .milliseconds(200))
+                    }
+                    try await outbound.close(.normalClosure, reason: nil)
+                }
+                defer { sender.cancel() }
+                for try await message in inbound.messages(maxSize: 1 << 20) {
+                    if case .text(let text) = message {
+                        let scanned = WireScanner(text)
+                        if scanned.type == "error" { self.totals.update { $0.serverErrors += 1 } }
+                    }
+                }
+            }
+            if let frame { totals.update { $0.closeCodes[Int(UInt16(webSocketErrorCode: frame.closeCode)), default: 0] += 1 } }
+        } catch {
+            totals.error("malformed_\(type(of: error))")
+        }
+    }
+
+    // MARK: - Loss
+
+    /// Trades the clients were owed (after where each started, up to the last it saw, per
+    /// contract) that they never received: counted against the `.scid` files themselves.
+    private func lostTrades(_ owed: [(contract: String, after: Int, through: Int, received: Int)]) -> Int? {
+        guard let directory = configuration.dataDirectory else { return nil }
+        var prefix: [String: [Int]] = [:]
+        var lost = 0
+        for entry in owed {
+            if prefix[entry.contract] == nil {
+                guard let records = try? IntradayFormat.readFile(atPath: directory + "/" + entry.contract + ".scid").records else { continue }
+                var counts = [Int](repeating: 0, count: records.count + 1)
+                for (i, record) in records.enumerated() { counts[i + 1] = counts[i] + (record.isTrade ? 1 : 0) }
+                prefix[entry.contract] = counts
+            }
+            guard let counts = prefix[entry.contract], entry.through < counts.count - 1 else { continue }
+            let expected = counts[entry.through + 1] - counts[max(0, entry.after + 1)]
+            lost += max(0, expected - entry.received)
+        }
+        return lost
+    }
+}
+
+/// A Bool a @Sendable closure can set (each client's callbacks run one at a time).
+final class FirstFlag: @unchecked Sendable {
+    var value = false
+}
+
+/// An SSE client's state across its reconnections (used by one task at a time).
+final class SSEClientState: @unchecked Sendable {
+    var trackers: [String: ContractTracker] = [:]
+    var lastEventID: String?
+    var retry = 2.0
+    var firstSnapshot = false
+    var connected = false
+}
+
+/// A poller's state across reconnections (used by one task at a time).
+final class PollerState: @unchecked Sendable {
+    var request = 0
+    var connected = false
+}
+
+/// Runs `body`, cancelling it at the monotonic `deadline`.
+func withDeadline(_ deadline: UInt64, _ body: @escaping @Sendable () async throws -> Void) async throws {
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        group.addTask { try await body() }
+        group.addTask {
+            try await Swarm.sleep(until: deadline)
+            throw CancellationError()
+        }
+        defer { group.cancelAll() }
+        _ = try await group.next()
+    }
+}

@@ -1,0 +1,82 @@
+import BridgeClient
+import NIOConcurrencyHelpers
+
+/// Counters of the whole swarm, added to by every client as it goes.
+final class SwarmTotals: Sendable {
+    struct Values {
+        var started: [ClientKind: Int] = [:]
+        var connected: [ClientKind: Int] = [:]
+        var messages = 0
+        /// Trades, quotes and stats decoded by ws and sse clients: each must get a latency sample.
+        var measuredUpdates = 0
+        var bytes = 0
+        var trades = 0
+        var duplicates = 0
+        var outOfOrder = 0
+        var gaps = 0
+        var httpRequests = 0
+        var httpStatus: [Int: Int] = [:]
+        /// Statuses of SSE connection attempts.
+        var sseStatus: [Int: Int] = [:]
+        var errors: [String: Int] = [:]
+        var closeCodes: [Int: Int] = [:]
+        var resumesRecovered = 0
+        var resumesNotRecovered = 0
+        var reconnects = 0
+        var cacheHits = 0
+        var cacheMisses = 0
+        var serverErrors = 0
+        /// Per contract, the trade ranges clients were owed and how many they got.
+        var owed: [(contract: String, after: Int, through: Int, received: Int)] = []
+    }
+
+    private let box = NIOLockedValueBox(Values())
+
+    func update(_ change: (inout Values) -> Void) {
+        box.withLockedValue(change)
+    }
+
+    var values: Values { box.withLockedValue { $0 } }
+
+    func message(bytes: Int) {
+        box.withLockedValue {
+            $0.messages += 1
+            $0.bytes += bytes
+        }
+    }
+
+    func error(_ kind: String) {
+        box.withLockedValue { $0.errors[kind, default: 0] += 1 }
+    }
+
+    /// Folds a finished BridgeClient's statistics and trackers in.
+    func add(_ statistics: ClientStatistics, trackers: [String: ContractTracker]) {
+        box.withLockedValue { v in
+            for (code, count) in statistics.closeCodes { v.closeCodes[code, default: 0] += count }
+            for (error, count) in statistics.errors { v.errors[error, default: 0] += count }
+            v.resumesRecovered += statistics.resumesRecovered
+            v.resumesNotRecovered += statistics.resumesNotRecovered
+            v.reconnects += statistics.reconnectMicroseconds.count
+            v.cacheHits += statistics.cacheHits
+            v.cacheMisses += statistics.cacheMisses
+            v.httpRequests += statistics.pollRequests
+            add(trackers, &v)
+        }
+    }
+
+    func add(trackers: [String: ContractTracker]) {
+        box.withLockedValue { add(trackers, &$0) }
+    }
+
+    private func add(_ trackers: [String: ContractTracker], _ v: inout Values) {
+        for tracker in trackers.values {
+            v.trades += tracker.trades
+            v.duplicates += tracker.duplicates
+            v.outOfOrder += tracker.outOfOrder
+            v.gaps += tracker.gaps
+            if let first = tracker.firstPosition, tracker.lastTrade > first {
+                v.owed.append((tracker.contract, first, tracker.lastTrade, tracker.trades))
+            }
+        }
+    }
+}

@@ -1,0 +1,167 @@
+import BridgeClient
+import Foundation
+import Logging
+import Testing
+
+extension BridgeSuites {
+    @Suite("BridgeClient library")
+    struct BridgeClientTests {
+        func logger() -> Logger {
+            var logger = Logger(label: "client-test")
+            logger.logLevel = .critical
+            return logger
+        }
+
+        @Test("refused WebSocket: it polls over HTTP, then returns to the WebSocket when it can")
+        func fallbackAndReturn() async throws {
+            let folder = try SimulatedFolder(roots: ["NQ"])
+            defer { folder.cleanup() }
+            try await withBridge(settings(folder.path) { $0.maxConnections = 1 }) { bridge in
+                let occupant = try await TestWSClient(url: bridge.ws + "/ws")
+                _ = try await occupant.until("hello")
+                var configuration = BridgeClientConfiguration(url: bridge.ws, symbols: ["NQ"])
+                configuration.fallbackAfterFailures = 2
+                configuration.webSocketRetryInterval = 0.6
+                configuration.pollInterval = 0.1
+                configuration.initialBackoff = 0.02
+                let client = BridgeClient(configuration: configuration, logger: logger())
+                let task = Task { await client.run() }
+                defer { task.cancel() }
+                let deadline = Date().addingTimeInterval(5)
+                while client.statistics.pollRequests < 3, Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
+                #expect(client.statistics.pollRequests >= 3)
+                #expect(client.statistics.closeCodes[1013, default: 0] >= 2)
+                #expect(client.latest("NQ") != nil, "polling keeps the local view fresh")
+
+                await occupant.close()
+                let back = Date().addingTimeInterval(5)
+                while client.statistics.connects < 2 || client.isPolling, Date() < back { try await Task.sleep(for: .milliseconds(20)) }
+                #expect(!client.isPolling)
+                try await folder.stream(seconds: 0.5, steps: 5)
+                #expect((client.trackers["NQZ25-CME"]?.trades ?? 0) > 0)
+                client.stop()
+                await task.value
+            }
+        }
+
+        @Test("latest(): answered locally while fresh (a hit), a miss once older than the TTL")
+        func cache() async throws {
+            let folder = try SimulatedFolder(roots: ["NQ"])
+            defer { folder.cleanup() }
+            try await withBridge(folder.path) { bridge in
+                var configuration = BridgeClientConfiguration(url: bridge.ws, symbols: ["NQ"])
+                configuration.cacheTTL = 0.3
+                let client = BridgeClient(configuration: configuration, logger: logger())
+                let task = Task { await client.run() }
+                let deadline = Date().addingTimeInterval(5)
+                while client.latest("NQ") == nil, Date() < deadline { try await Task.sleep(for: .milliseconds(10)) }
+                let view = try #require(client.latest("NQ"))
+                #expect(view.contract == "NQZ25-CME" && view.bid != nil && view.ask != nil)
+                let hits = client.statistics.cacheHits
+                try await Task.sleep(for: .milliseconds(500))  // nothing written: the view ages
+                #expect(client.latest("NQ") == nil)
+                #expect(client.statistics.cacheHits == hits && client.statistics.cacheMisses >= 1)
+                client.stop()
+                await task.value
+            }
+        }
+
+        @Test("updates wait in a bounded queue while the application is busy; none is dropped")
+        func boundedQueue() async throws {
+            let folder = try SimulatedFolder(roots: ["NQ"], rate: 1_000)
+            defer { folder.cleanup() }
+            try await withBridge(folder.path) { bridge in
+                var configuration = BridgeClientConfiguration(url: bridge.ws, symbols: ["NQ"])
+                configuration.channels = [.trades]
+                configuration.deliverUpdates = true
+                configuration.queueLimit = 16
+                let client = BridgeClient(configuration: configuration, logger: logger())
+                let task = Task { await client.run() }
+                try await folder.stream(seconds: 1, steps: 10)
+                // The application was busy: the queue holds at most its limit.
+                #expect(client.updates.count <= 16)
+                // The subscription started after the snapshot's last trade: every trade after it is owed.
+                var snapshotLastTrade: Int?
+                var received: [Int] = []
+                let deadline = Date().addingTimeInterval(15)
+                while Date() < deadline {
+                    guard let update = await client.updates.next() else { break }
+                    if update.type == "trade", let seq = update.seq { received.append(seq) }
+                    if snapshotLastTrade == nil { snapshotLastTrade = client.trackers["NQZ25-CME"]?.firstPosition }
+                    if let start = snapshotLastTrade, received.count == trades(in: try folder.records("NQZ25-CME"), after: start).count { break }
+                }
+                let start = try #require(snapshotLastTrade)
+                #expect(received == trades(in: try folder.records("NQZ25-CME"), after: start).map(\.0))
+                #expect(received == received.sorted() && Set(received).count == received.count)
+                #expect(client.trackers["NQZ25-CME"]?.gaps == 0)
+                client.stop()
+                client.updates.finish()
+                await task.value
+            }
+        }
+
+        @Test("backoff: the first retry is fast, then it doubles up to the cap, with jitter")
+        func backoff() {
+            var configuration = BridgeClientConfiguration(url: "ws://127.0.0.1:1", symbols: ["NQ"])
+            configuration.initialBackoff = 0.1
+            configuration.maxBackoff = 2
+            configuration.jitter = 0.5
+            let client = BridgeClient(configuration: configuration, logger: logger())
+            for _ in 0..<200 {
+                #expect((0.05...0.15).contains(client.backoff(0)))
+                #expect((0.2...0.6).contains(client.backoff(2)))
+                #expect((1...3).contains(client.backoff(20)))
+            }
+            let spread = Set((0..<50).map { _ in client.backoff(3) })
+            #expect(spread.count > 10, "jittered")
+        }
+    }
+
+    @Suite("loadgen executable")
+    struct LoadGenProcessTests {
+        static func loadgen(_ arguments: [String]) async throws -> (status: Int32?, out: String, err: String) {
+            let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            let process = Process()
+            process.executableURL = root.appendingPathComponent(".build/debug/loadgen")
+            process.arguments = arguments
+            let out = Pipe()
+            let err = Pipe()
+            process.standardOutput = out
+            process.standardError = err
+            try process.run()
+            let (o, e) = try await blocking {
+                (out.fileHandleForReading.readDataToEndOfFile(), err.fileHandleForReading.readDataToEndOfFile())
+            }
+            process.waitUntilExit()
+            return (process.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+        }
+
+        @Test("--help explains every option")
+        func help() async throws {
+            let result = try await Self.loadgen(["--help"])
+            #expect(result.status == 0)
+            for option in [
+                "--url", "--clients", "--kind", "--symbols", "--channels", "--duration", "--arrival-rate", "--ramp-down", "--poll-rate", "--data-dir",
+                "--out", "--token", "--proxy", "--fault",
+            ] {
+                #expect(result.out.contains(option), "\(option)")
+            }
+        }
+
+        @Test(
+            "bad options and an unreachable bridge get a clear message",
+            arguments: [
+                (["--url", "ws://10.1.2.3:8080"], "loopback"),
+                (["--url", "ws://127.0.0.1:8080", "--kind", "telepathy"], "unknown kind 'telepathy'"),
+                (["--url", "ws://127.0.0.1:8080", "--clients", "0"], "--clients must be"),
+                (["--url", "ws://127.0.0.1:8080", "--fault", "meteor:3"], "unknown kind 'meteor'"),
+                (["--url", "ws://127.0.0.1:1", "--duration", "1"], "cannot reach a bridge"),
+            ]
+        )
+        func errors(arguments: [String], message: String) async throws {
+            let result = try await Self.loadgen(arguments)
+            #expect(result.status != 0)
+            #expect(result.err.contains(message), "\(result.err)")
+        }
+    }
+}
