@@ -186,4 +186,15 @@ package.targets += [
         path: "Benchmarks/BridgeBenchmarks",
         plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
     ),
+    .executableTarget(
+        name: "LoadGenBenchmarks",
+        dependencies: [
+            "SierraFormat",
+            "BridgeWire",
+            "BridgeClient",
+            .product(name: "Benchmark", package: "benchmark"),
+        ],
+        path: "Benchmarks/LoadGenBenchmarks",
+        plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+    ),
 ]

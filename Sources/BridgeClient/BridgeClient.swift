@@ -140,8 +140,10 @@ public final class BridgeClient: Sendable {
                 }
                 try await outbound.write(.text(self.subscribeMessage()))
                 for try await message in inbound.messages(maxSize: 1 << 24) {
+                    if self.stopped { break }  // stop means stop, not drain a backlog first
                     guard case .text(let text) = message else { continue }
-                    await self.handle(text)
+                    // A frame carries one or more messages, one per line.
+                    for line in text.split(separator: "\n") { await self.handle(String(line)) }
                 }
             }
             let code = frame.map { Int(UInt16(webSocketErrorCode: $0.closeCode)) } ?? 1006
@@ -198,31 +200,14 @@ public final class BridgeClient: Sendable {
             s.statistics.messages += 1
             s.statistics.bytes += text.utf8.count
             switch message.type {
-            case "snapshot":
-                let lastTrade = message.nested["last"].flatMap { WireScanner($0).seq } ?? -1
-                s.trackers[contract, default: ContractTracker(contract: contract)].snapshot(
-                    epoch: String(message.epoch),
-                    seq: message.seq ?? -1,
-                    lastTrade: lastTrade
-                )
-                s.views[contract] = ContractView(
-                    contract: contract,
-                    last: message.nested["last"].flatMap { WireScanner($0).price },
-                    bid: message.bid,
-                    ask: message.ask,
-                    volume: message.volume,
-                    seq: message.seq ?? -1,
-                    updatedAt: receivedAt
-                )
-            case "trade":
-                if let seq = message.seq, let prev = message.prev {
-                    if s.trackers[contract]?.epoch.isEmpty ?? true {
-                        s.trackers[contract, default: ContractTracker(contract: contract)].epoch = String(message.epoch)
-                    }
-                    verdict = s.trackers[contract, default: ContractTracker(contract: contract)].trade(seq: seq, prev: prev)
+            case "snapshot", "trade", "reset":
+                verdict = s.trackers[contract, default: ContractTracker(contract: contract)].apply(message)
+                if message.type == "snapshot" {
+                    s.views[contract] = ContractView(snapshot: message, receivedAt: receivedAt)
+                } else if message.type == "trade" {
+                    s.views[contract]?.last = message.price
+                    s.views[contract]?.updatedAt = receivedAt
                 }
-                s.views[contract]?.last = message.price
-                s.views[contract]?.updatedAt = receivedAt
             case "quote":
                 if let bid = message.bid { s.views[contract]?.bid = bid }
                 if let ask = message.ask { s.views[contract]?.ask = ask }
@@ -230,8 +215,6 @@ public final class BridgeClient: Sendable {
             case "stats":
                 if let volume = message.volume { s.views[contract]?.volume = volume }
                 s.views[contract]?.updatedAt = receivedAt
-            case "reset":
-                s.trackers[contract]?.reset(epoch: String(message.epoch))
             case "resumed":
                 s.statistics.resumesRecovered += 1
             case "not_recovered":
@@ -288,15 +271,7 @@ public final class BridgeClient: Sendable {
                             }
                             let contract = String(message.contract)
                             s.resolved[symbol] = contract
-                            s.views[contract] = ContractView(
-                                contract: contract,
-                                last: message.nested["last"].flatMap { WireScanner($0).price },
-                                bid: message.bid,
-                                ask: message.ask,
-                                volume: message.volume,
-                                seq: message.seq ?? -1,
-                                updatedAt: receivedAt
-                            )
+                            s.views[contract] = ContractView(snapshot: message, receivedAt: receivedAt)
                         }
                     }
                     try await Task.sleep(for: .milliseconds(Int64(configuration.pollInterval * 1000)))

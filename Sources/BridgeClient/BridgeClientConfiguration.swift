@@ -72,6 +72,17 @@ public struct ContractView: Sendable, Equatable {
     public var seq: Int
     /// Wall-clock Unix µs of the last update applied.
     public var updatedAt: Int64
+
+    /// The view a `snapshot` message (or an `/api/live_data` answer) describes.
+    public init(snapshot message: WireScanner, receivedAt: Int64) {
+        contract = String(message.contract)
+        last = message.nested["last"].flatMap { WireScanner($0).price }
+        bid = message.bid
+        ask = message.ask
+        volume = message.volume
+        seq = message.seq ?? -1
+        updatedAt = receivedAt
+    }
 }
 
 /// Counters of one client.

@@ -229,16 +229,7 @@ public final class BridgeApplication: Sendable {
             let roots = hub.activeRoots()
             for state in hub.states() {
                 w.beginObject()
-                w.key("contract")
-                w.string(state.contract)
-                w.key("root")
-                w.string(state.root)
-                w.key("active")
-                w.bool(roots[state.root] == state.contract)
-                w.key("epoch")
-                w.string(state.epoch)
-                w.key("seq")
-                w.int(state.seq)
+                BridgeHealth.writeIdentity(&w, state, active: roots[state.root] == state.contract)
                 w.endObject()
             }
             w.endArray()

@@ -168,25 +168,33 @@ struct SSEStreams {
                 var messages = 0
                 var bytes = 0
                 defer { hub.metrics.sent("sse", messages: messages, bytes: bytes) }
+                // One body write per batch: a burst costs one socket write, not one per event.
+                var batch = ByteBuffer()
+                var closing = false
                 for item in items {
+                    switch item {
+                    case .message(let message) where message.event.isEmpty:
+                        batch.writeString(": heartbeat \(WallClock.nowMicroseconds())\n\n")
+                    case .message(let message):
+                        var event = format(message)
+                        batch.writeBuffer(&event)
+                        messages += 1
+                    case .close(let code, _):
+                        reason.set(WebSocketSession.reasonLabel(code))
+                        closing = true
+                    }
+                    if closing { break }
+                }
+                if batch.readableBytes > 0 {
+                    bytes += batch.readableBytes
                     do {
-                        switch item {
-                        case .message(let message) where message.event.isEmpty:
-                            try await writer.write(ByteBuffer(string: ": heartbeat \(WallClock.nowMicroseconds())\n\n"))
-                        case .message(let message):
-                            let buffer = format(message)
-                            try await writer.write(buffer)
-                            messages += 1
-                            bytes += buffer.readableBytes
-                        case .close(let code, _):
-                            reason.set(WebSocketSession.reasonLabel(code))
-                            return
-                        }
+                        try await writer.write(batch)
                     } catch {
                         reason.set("write_failed")
                         throw error
                     }
                 }
+                if closing { return }
             }
         }
     }
@@ -208,16 +216,7 @@ struct SSEStreams {
         let roots = hub.activeRoots()
         for state in hub.states() {
             w.beginObject()
-            w.key("contract")
-            w.string(state.contract)
-            w.key("root")
-            w.string(state.root)
-            w.key("active")
-            w.bool(roots[state.root] == state.contract)
-            w.key("epoch")
-            w.string(state.epoch)
-            w.key("seq")
-            w.int(state.seq)
+            BridgeHealth.writeIdentity(&w, state, active: roots[state.root] == state.contract)
             w.key("t")
             w.int(state.updatedUnixMicroseconds)
             w.key("last")
@@ -244,6 +243,20 @@ extension HTTPField.Name {
 
 /// The health object shared by `/health` and the dashboard.
 enum BridgeHealth {
+    /// A contract's identity fields, as `/api/symbols` and the dashboard list them.
+    static func writeIdentity(_ w: inout JSONWriter, _ state: MarketState, active: Bool) {
+        w.key("contract")
+        w.string(state.contract)
+        w.key("root")
+        w.string(state.root)
+        w.key("active")
+        w.bool(active)
+        w.key("epoch")
+        w.string(state.epoch)
+        w.key("seq")
+        w.int(state.seq)
+    }
+
     static func write(_ w: inout JSONWriter, hub: MarketHub?, registry: ConnectionRegistry?, configuration: BridgeConfiguration, startedAt: UInt64) {
         w.beginObject()
         w.key("mode")

@@ -54,6 +54,18 @@ struct WebSocketSession {
         if let refusal {
             hub.metrics.connectionRefused(transport: "ws", reason: "\(refusal)")
             try? await outbound.close(WebSocketErrorCode(codeNumber: Int(refusal.code)), reason: refusal.reason)
+            // Read until the client's close reply (at most a second): the close handshake is only
+            // processed while someone reads, and a refused client must see its close promptly.
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    do {
+                        for try await _ in inbound.messages(maxSize: configuration.maxInboundMessageBytes) {}
+                    } catch {}
+                }
+                group.addTask { try? await Task.sleep(for: .seconds(1)) }
+                await group.next()
+                group.cancelAll()
+            }
             return
         }
 
@@ -94,6 +106,10 @@ struct WebSocketSession {
         }
     }
 
+    /// Largest batch frame: several queued messages go out as one text frame, newline-separated,
+    /// so a burst costs one frame and one socket write per client instead of one per message.
+    static let maxBatchBytes = 64 * 1024
+
     private func writeLoop(_ outbox: ClientOutbox, _ outbound: WebSocketOutboundWriter, _ reason: ReasonBox) async {
         while true {
             let items = await outbox.next()
@@ -101,23 +117,45 @@ struct WebSocketSession {
             var messages = 0
             var bytes = 0
             defer { hub.metrics.sent("ws", messages: messages, bytes: bytes) }
+            var batch: ByteBuffer?
+            func flush() async -> Bool {
+                guard let frame = batch else { return true }
+                batch = nil
+                do {
+                    try await outbound.write(.custom(WebSocketFrame(fin: true, opcode: .text, data: frame)))
+                } catch {
+                    reason.set("write_failed")
+                    return false
+                }
+                bytes += frame.readableBytes
+                return true
+            }
             for item in items {
                 switch item {
                 case .message(let message):
-                    do {
-                        try await outbound.write(.custom(WebSocketFrame(fin: true, opcode: .text, data: message.bytes)))
-                    } catch {
-                        reason.set("write_failed")
-                        return
-                    }
                     messages += 1
-                    bytes += message.bytes.readableBytes
+                    if var pending = batch {
+                        if pending.readableBytes + message.bytes.readableBytes + 1 > Self.maxBatchBytes {
+                            guard await flush() else { return }
+                            batch = message.bytes
+                        } else {
+                            var bytes = message.bytes
+                            pending.writeInteger(UInt8(ascii: "\n"))
+                            pending.writeBuffer(&bytes)
+                            batch = pending
+                        }
+                    } else {
+                        // A lone message goes out as the shared buffer itself, uncopied.
+                        batch = message.bytes
+                    }
                 case .close(let code, let text):
+                    guard await flush() else { return }
                     reason.set(Self.reasonLabel(code))
                     try? await outbound.close(WebSocketErrorCode(codeNumber: Int(code)), reason: text)
                     return
                 }
             }
+            guard await flush() else { return }
         }
     }
 

@@ -242,19 +242,8 @@ public final class Swarm: Sendable {
                                 let contract = String(message.contract)
                                 var verdict: ContractTracker.TradeVerdict?
                                 switch message.type {
-                                case "snapshot":
-                                    let last = message.nested["last"].flatMap { WireScanner($0).seq } ?? -1
-                                    client.trackers[contract, default: ContractTracker(contract: contract)].snapshot(
-                                        epoch: String(message.epoch),
-                                        seq: message.seq ?? -1,
-                                        lastTrade: last
-                                    )
-                                case "trade":
-                                    if let seq = message.seq, let prev = message.prev {
-                                        verdict = client.trackers[contract, default: ContractTracker(contract: contract)].trade(seq: seq, prev: prev)
-                                    }
-                                case "reset":
-                                    client.trackers[contract]?.reset(epoch: String(message.epoch))
+                                case "snapshot", "trade", "reset":
+                                    verdict = client.trackers[contract, default: ContractTracker(contract: contract)].apply(message)
                                 case "resumed":
                                     self.totals.update { $0.resumesRecovered += 1 }
                                 case "not_recovered":
@@ -388,7 +377,9 @@ public final class Swarm: Sendable {
                     try await outbound.write(.text(subscribe))
                     let leave = WallClock.monotonicNanoseconds() + UInt64(stayMilliseconds) * 1_000_000
                     for try await message in inbound.messages(maxSize: 1 << 24) {
-                        if case .text(let text) = message { self.totals.message(bytes: text.utf8.count) }
+                        if case .text(let text) = message {
+                            for line in text.split(separator: "\n") { self.totals.message(bytes: line.utf8.count) }
+                        }
                         if WallClock.monotonicNanoseconds() > leave { break }
                     }
                     try await outbound.close(.normalClosure, reason: nil)
@@ -424,8 +415,9 @@ public final class Swarm: Sendable {
                 defer { sender.cancel() }
                 for try await message in inbound.messages(maxSize: 1 << 20) {
                     if case .text(let text) = message {
-                        let scanned = WireScanner(text)
-                        if scanned.type == "error" { self.totals.update { $0.serverErrors += 1 } }
+                        for line in text.split(separator: "\n") where WireScanner(line).type == "error" {
+                            self.totals.update { $0.serverErrors += 1 }
+                        }
                     }
                 }
             }

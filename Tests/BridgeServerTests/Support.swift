@@ -139,7 +139,10 @@ final class TestWSClient: Sendable {
                         return
                     }
                     for try await message in inbound.messages(maxSize: 1 << 24) {
-                        if case .text(let text) = message { inbox.withLockedValue { $0.messages.append(text) } }
+                        // A frame carries one or more messages, one per line.
+                        if case .text(let text) = message {
+                            inbox.withLockedValue { $0.messages += text.split(separator: "\n").map(String.init) }
+                        }
                     }
                 }
                 code = frame.map { Int(UInt16(webSocketErrorCode: $0.closeCode)) } ?? 1005
