@@ -32,6 +32,11 @@ public final class BridgeClient: Sendable {
         var stopped = false
         var polling = false
         var disconnectedAt: Int64?
+        /// Heartbeat period the bridge announced, and when anything was last heard.
+        var heartbeatSeconds = 15.0
+        var lastHeard: UInt64 = 0
+        /// Which connection attempt is current: an abandoned attempt must not touch the next one.
+        var attempt = 0
     }
 
     private let state = NIOLockedValueBox(State())
@@ -119,16 +124,79 @@ public final class BridgeClient: Sendable {
         case unreachable
     }
 
-    /// One connection's life.
+    /// One connection's life, supervised: abandoned if it is not up within `connectTimeout` (an
+    /// upgrade lost on a dead link is never answered), or once it has been silent for
+    /// `missedHeartbeats` heartbeat periods (a dead bridge never finishes a close handshake either).
     private func connectOnce() async -> ConnectOutcome {
+        let id = state.withLockedValue { s -> Int in
+            s.attempt += 1
+            s.lastHeard = 0
+            return s.attempt
+        }
+        let attempt = Task { await self.connectAttempt(id) }
+        let started = WallClock.monotonicNanoseconds()
+        return await withCheckedContinuation { continuation in
+            let resumed = NIOLockedValueBox(false)
+            let finish: @Sendable (ConnectOutcome) -> Void = { outcome in
+                let first = resumed.withLockedValue { done -> Bool in
+                    defer { done = true }
+                    return !done
+                }
+                if first { continuation.resume(returning: outcome) }
+            }
+            Task { finish(await attempt.value) }
+            Task {
+                while !resumed.withLockedValue({ $0 }) {
+                    try? await Task.sleep(for: .milliseconds(100))
+                    let now = WallClock.monotonicNanoseconds()
+                    let (up, lastHeard, period) = self.state.withLockedValue {
+                        ($0.writer != nil && $0.lastHeard > started, $0.lastHeard, $0.heartbeatSeconds)
+                    }
+                    let abandon: (String, ConnectOutcome)?
+                    if !up, Double(now - started) / 1e9 > self.configuration.connectTimeout {
+                        abandon = ("connect_timeout", .unreachable)
+                    } else if up, Double(now &- lastHeard) / 1e9 > period * self.configuration.missedHeartbeats {
+                        abandon = ("heartbeat_timeout", .accepted)
+                    } else {
+                        abandon = nil
+                    }
+                    guard let (error, outcome) = abandon else { continue }
+                    let writer = self.state.withLockedValue { s -> WebSocketOutboundWriter? in
+                        s.statistics.errors[error, default: 0] += 1
+                        let writer = s.writer
+                        if s.attempt == id {
+                            s.attempt += 1  // whatever the abandoned attempt does now is ignored
+                            if writer != nil { s.statistics.disconnects += 1 }
+                            s.writer = nil
+                            s.disconnectedAt = s.disconnectedAt ?? WallClock.nowMicroseconds()
+                        }
+                        return writer
+                    }
+                    attempt.cancel()
+                    if let writer { Task { try? await writer.close(.goingAway, reason: error) } }
+                    finish(outcome)
+                    return
+                }
+            }
+        }
+    }
+
+    private func connectAttempt(_ id: Int) async -> ConnectOutcome {
         var url = configuration.url + "/ws"
         if let token = configuration.token { url += "?token=" + token }
         var refused = false
         do {
-            let frame = try await WebSocketClient.connect(url: url, configuration: .init(maxFrameSize: 1 << 22), logger: logger) {
+            // A close handshake over a dead link can never finish: give up on it after a second.
+            let frame = try await WebSocketClient.connect(
+                url: url,
+                configuration: .init(maxFrameSize: 1 << 22, closeTimeout: .seconds(1)),
+                logger: logger
+            ) {
                 inbound,
                 outbound,
                 _ in
+                let current = self.state.withLockedValue { $0.attempt == id }
+                guard current else { return }
                 self.state.withLockedValue {
                     $0.writer = outbound
                     $0.statistics.connects += 1
@@ -139,15 +207,19 @@ public final class BridgeClient: Sendable {
                     }
                 }
                 try await outbound.write(.text(self.subscribeMessage()))
+                self.state.withLockedValue { $0.lastHeard = WallClock.monotonicNanoseconds() }
                 for try await message in inbound.messages(maxSize: 1 << 24) {
-                    if self.stopped { break }  // stop means stop, not drain a backlog first
+                    // Stop means stop, not drain a backlog first; an abandoned attempt stops too.
+                    if self.stopped || self.state.withLockedValue({ $0.attempt != id }) { break }
                     guard case .text(let text) = message else { continue }
+                    self.state.withLockedValue { $0.lastHeard = WallClock.monotonicNanoseconds() }
                     // A frame carries one or more messages, one per line.
                     for line in text.split(separator: "\n") { await self.handle(String(line)) }
                 }
             }
             let code = frame.map { Int(UInt16(webSocketErrorCode: $0.closeCode)) } ?? 1006
             refused = [1013, 4401, 4404].contains(code)
+            guard state.withLockedValue({ $0.attempt == id }) else { return .accepted }
             state.withLockedValue {
                 $0.writer = nil
                 $0.disconnectedAt = $0.disconnectedAt ?? WallClock.nowMicroseconds()
@@ -157,6 +229,7 @@ public final class BridgeClient: Sendable {
             }
             return refused ? .refused : .accepted
         } catch {
+            guard state.withLockedValue({ $0.attempt == id }) else { return .unreachable }
             let wasConnected = state.withLockedValue { s -> Bool in
                 let had = s.writer != nil
                 s.writer = nil
@@ -215,6 +288,8 @@ public final class BridgeClient: Sendable {
             case "stats":
                 if let volume = message.volume { s.views[contract]?.volume = volume }
                 s.views[contract]?.updatedAt = receivedAt
+            case "hello":
+                if let period = message.heartbeat, period > 0 { s.heartbeatSeconds = period }
             case "resumed":
                 s.statistics.resumesRecovered += 1
             case "not_recovered":

@@ -23,6 +23,11 @@ public struct BridgeClientConfiguration: Sendable {
     /// …this often, and try the WebSocket again every `webSocketRetryInterval` seconds.
     public var pollInterval = 0.25
     public var webSocketRetryInterval = 5.0
+    /// Seconds a connection attempt may take (TCP, upgrade, `hello`) before it is abandoned.
+    public var connectTimeout = 5.0
+    /// A connection silent for this many heartbeat periods (announced in `hello`) is taken for
+    /// dead: the client drops it and reconnects.
+    public var missedHeartbeats = 2.0
 
     public init(url: String, symbols: [String]) {
         self.url = url

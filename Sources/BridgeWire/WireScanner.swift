@@ -14,6 +14,8 @@ public struct WireScanner {
     public private(set) var bid: Float?
     public private(set) var ask: Float?
     public private(set) var volume: Int64?
+    /// `heartbeat_s` of a `hello`.
+    public private(set) var heartbeat: Double?
     public private(set) var code: Substring = ""
     public private(set) var reason: Substring = ""
     /// Byte ranges of nested objects by key (`last`, `depth`, `symbols`), for the rare callers that
@@ -116,6 +118,7 @@ public struct WireScanner {
         case "bid": bid = Float(text)
         case "ask": ask = Float(text)
         case "volume": volume = Int64(text)
+        case "heartbeat_s": heartbeat = Double(text)
         case "code": code = text
         case "reason": reason = text
         default:

@@ -75,6 +75,13 @@ struct LoadGenCommand: AsyncParsableCommand {
     )
     var faults: [String] = []
 
+    @Option(
+        name: .customLong("bridge-command"),
+        help:
+            "Start the bridge with this command (e.g. \"/path/to/bridge --data-dir D --port 8080\") and stop it at the end; the kill:AT[:DOWN] fault SIGKILLs and restarts it."
+    )
+    var bridgeCommand: String?
+
     func parsedMix() throws -> [(kind: ClientKind, weight: Double)] {
         try kind.split(separator: ",").map { part in
             let pieces = part.split(separator: "=")
@@ -110,6 +117,7 @@ struct LoadGenCommand: AsyncParsableCommand {
         configuration.token = token ?? ProcessInfo.processInfo.environment["BRIDGE_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
         configuration.progress = !noProgress
         configuration.proxy = proxy
+        configuration.bridgeCommand = bridgeCommand.map { $0.split(separator: " ").map(String.init) }
         do {
             configuration.faults = try faults.map { try ScheduledFault(parsing: $0) }
             try configuration.validate()

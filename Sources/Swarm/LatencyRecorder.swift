@@ -10,7 +10,7 @@ import SierraFormat
 public final class LatencyRecorder: Sendable {
     /// `update`: write → decode for well-behaved clients (ws, sse); `update_slow`: the same for
     /// deliberately slow readers, kept apart so they do not hide the others' latency.
-    public static let histogramNames = ["update", "update_slow", "poll_request", "poll_staleness", "subscribe_to_snapshot", "reconnect"]
+    public static let histogramNames = ["update", "update_slow", "poll_request", "poll_staleness", "connect", "subscribe_to_snapshot", "reconnect"]
 
     private struct State {
         var histograms: [String: Histogram<UInt64>] = [:]

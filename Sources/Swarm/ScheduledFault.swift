@@ -15,6 +15,15 @@ public struct ScheduledFault: Sendable, Equatable {
         case slowClose(milliseconds: Double)
         /// Remove latency, bandwidth and slow-close toxics.
         case clear
+        /// SIGKILL the bridge (started by loadgen with `--bridge-command`), start it again after
+        /// this many seconds.
+        case kill(downSeconds: Double)
+    }
+
+    /// Whether the fault needs the proxy (all but `kill`, which acts on the bridge process).
+    var needsProxy: Bool {
+        if case .kill = fault { return false }
+        return true
     }
 
     public var at: Double
@@ -48,7 +57,8 @@ public struct ScheduledFault: Sendable, Equatable {
         case "blackhole": fault = .blackhole(seconds: try number(2))
         case "slowclose": fault = .slowClose(milliseconds: try number(2))
         case "clear": fault = .clear
-        default: throw SwarmError("fault '\(text)': unknown kind '\(parts[0])' (cut, latency, bandwidth, reset, blackhole, slowclose, clear)")
+        case "kill": fault = .kill(downSeconds: parts.count > 2 ? try number(2) : 1)
+        default: throw SwarmError("fault '\(text)': unknown kind '\(parts[0])' (cut, latency, bandwidth, reset, blackhole, slowclose, clear, kill)")
         }
     }
 
@@ -72,6 +82,8 @@ public struct ScheduledFault: Sendable, Equatable {
             proxy.toxics.slowCloseMilliseconds = milliseconds
         case .clear:
             proxy.toxics = Toxics()
+        case .kill:
+            break  // applied to the bridge process, not the proxy
         }
     }
 }

@@ -20,6 +20,7 @@ public final class Swarm: Sendable {
     /// Where clients connect: the bridge, or the fault proxy in front of it.
     private let target = NIOLockedValueBox<(host: String, port: Int)>(("127.0.0.1", 0))
     public let faultProxy: FaultProxy?
+    let bridgeProcess: BridgeProcessController?
 
     var host: String { target.withLockedValue { $0.host } }
     var port: Int { target.withLockedValue { $0.port } }
@@ -31,14 +32,20 @@ public final class Swarm: Sendable {
         self.logger = logger
         let journal = configuration.dataDirectory.map { JournalIndex(path: $0 + "/bridgelab-journal.tsv") }
         self.recorder = LatencyRecorder(journal: journal)
+        self.bridgeProcess = configuration.bridgeCommand.map(BridgeProcessController.init)
         self.faultProxy =
-            configuration.proxy || !configuration.faults.isEmpty
+            configuration.proxy || configuration.faults.contains(where: \.needsProxy)
             ? FaultProxy(upstreamHost: configuration.host == "localhost" ? "127.0.0.1" : configuration.host, upstreamPort: configuration.port) : nil
         target.withLockedValue { $0 = (configuration.host, configuration.port) }
     }
 
     /// Runs the swarm for the configured duration and returns its summary.
     public func run() async throws -> SwarmSummary {
+        if let bridgeProcess {
+            try bridgeProcess.start()
+            try await waitUntilHealthy(seconds: 15)
+        }
+        defer { bridgeProcess?.stop() }
         try await checkReachable()
         if let faultProxy {
             let port = try await faultProxy.start()
@@ -54,10 +61,18 @@ public final class Swarm: Sendable {
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.resolveLoop(until: end) }
             if configuration.progress { group.addTask { await self.progressLoop(start: start, end: end) } }
-            if let faultProxy {
-                for fault in configuration.faults {
-                    group.addTask {
-                        try? await Self.sleep(until: start + UInt64(fault.at * 1e9))
+            for fault in configuration.faults {
+                group.addTask {
+                    try? await Self.sleep(until: start + UInt64(fault.at * 1e9))
+                    if case .kill(let down) = fault.fault, let bridgeProcess = self.bridgeProcess {
+                        bridgeProcess.kill()
+                        try? await Task.sleep(for: .milliseconds(Int64(down * 1000)))
+                        do {
+                            try bridgeProcess.restart()
+                        } catch {
+                            self.totals.error("bridge_restart")
+                        }
+                    } else if let faultProxy = self.faultProxy {
                         await fault.apply(to: faultProxy)
                     }
                 }
@@ -91,6 +106,16 @@ public final class Swarm: Sendable {
         )
         if let directory = configuration.outputDirectory { try summary.write(to: directory, recorder: recorder) }
         return summary
+    }
+
+    /// Waits for a bridge loadgen started to answer /health.
+    private func waitUntilHealthy(seconds: Double) async throws {
+        let deadline = WallClock.monotonicNanoseconds() + UInt64(seconds * 1e9)
+        while WallClock.monotonicNanoseconds() < deadline {
+            if (try? await checkReachable()) != nil { return }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw SwarmError("the bridge started with --bridge-command did not answer /health within \(Int(seconds)) s")
     }
 
     /// A clear error before anything else when the bridge is not there.
@@ -161,9 +186,22 @@ public final class Swarm: Sendable {
         return client
     }
 
-    private func observe(_ message: ReceivedMessage, started: Int64, firstSnapshot: inout Bool, histogram: String = "update") {
+    /// Accounts for one message. `milestones` holds when the client started and when its first
+    /// `hello` (connected) arrived; the first `snapshot` ends the subscribe measurement.
+    private func observe(
+        _ message: ReceivedMessage,
+        started: Int64,
+        firstSnapshot: inout Bool,
+        histogram: String = "update",
+        connectedAt: inout Int64?
+    ) {
         totals.message(bytes: message.bytes)
         switch message.type {
+        case "hello":
+            if connectedAt == nil {
+                connectedAt = message.receivedAt
+                recorder.record("connect", microseconds: message.receivedAt - started)
+            }
         case "trade", "quote", "stats":
             if let seq = message.seq {
                 recorder.update(contract: message.contract, seq: seq, receivedAt: message.receivedAt, histogram: histogram)
@@ -172,7 +210,7 @@ public final class Swarm: Sendable {
         case "snapshot":
             if !firstSnapshot {
                 firstSnapshot = true
-                recorder.record("subscribe_to_snapshot", microseconds: message.receivedAt - started)
+                recorder.record("subscribe_to_snapshot", microseconds: message.receivedAt - (connectedAt ?? started))
             }
         default:
             break
@@ -190,8 +228,10 @@ public final class Swarm: Sendable {
         let histogram = kind == .slow ? "update_slow" : "update"
         let client = BridgeClient(configuration: settings, logger: logger) { message in
             var seen = first.value
-            self.observe(message, started: started, firstSnapshot: &seen, histogram: histogram)
+            var connectedAt = first.connectedAt
+            self.observe(message, started: started, firstSnapshot: &seen, histogram: histogram, connectedAt: &connectedAt)
             first.value = seen
+            first.connectedAt = connectedAt
         }
         let delay = configuration.slowDelayMilliseconds
         await withTaskGroup(of: Void.self) { group in
@@ -229,6 +269,8 @@ public final class Swarm: Sendable {
                         guard head.status == .ok else { throw SwarmError("SSE answered \(head.status.code)") }
                         if !client.connected {
                             client.connected = true
+                            client.connectedAt = WallClock.nowMicroseconds()
+                            self.recorder.record("connect", microseconds: client.connectedAt! - started)
                             self.totals.update { $0.connected[.sse, default: 0] += 1 }
                         }
                         var parser = SSEParser()
@@ -252,6 +294,8 @@ public final class Swarm: Sendable {
                                     break
                                 }
                                 var first = client.firstSnapshot
+                                // SSE has no hello: the response head was the moment it connected.
+                                var connectedAt: Int64? = client.connectedAt
                                 self.observe(
                                     ReceivedMessage(
                                         type: message.type,
@@ -262,7 +306,8 @@ public final class Swarm: Sendable {
                                         verdict: verdict
                                     ),
                                     started: started,
-                                    firstSnapshot: &first
+                                    firstSnapshot: &first,
+                                    connectedAt: &connectedAt
                                 )
                                 client.firstSnapshot = first
                             }
@@ -453,6 +498,7 @@ public final class Swarm: Sendable {
 /// A Bool a @Sendable closure can set (each client's callbacks run one at a time).
 final class FirstFlag: @unchecked Sendable {
     var value = false
+    var connectedAt: Int64?
 }
 
 /// An SSE client's state across its reconnections (used by one task at a time).
@@ -462,6 +508,7 @@ final class SSEClientState: @unchecked Sendable {
     var retry = 2.0
     var firstSnapshot = false
     var connected = false
+    var connectedAt: Int64?
 }
 
 /// A poller's state across reconnections (used by one task at a time).

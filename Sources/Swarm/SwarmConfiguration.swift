@@ -53,8 +53,11 @@ public struct SwarmConfiguration: Sendable {
     public var progress = true
     /// Put a fault-injecting proxy between the clients and the bridge.
     public var proxy = false
-    /// Faults the proxy applies, by time into the run (they imply `proxy`).
+    /// Faults the proxy applies, by time into the run (they imply `proxy`, except `kill`).
     public var faults: [ScheduledFault] = []
+    /// Start the bridge with this command (executable path and arguments) and stop it at the end;
+    /// needed by the `kill` fault.
+    public var bridgeCommand: [String]?
 
     public init(url: String) {
         self.url = url
@@ -89,6 +92,9 @@ public struct SwarmConfiguration: Sendable {
         if let arrivalRate { guard arrivalRate > 0 else { throw SwarmError("--arrival-rate must be positive") } }
         guard pollRate > 0, pollRate <= 1_000 else { throw SwarmError("--poll-rate must be between 0 and 1000 per second") }
         guard rampDown >= 0, rampDown < duration else { throw SwarmError("--ramp-down must be shorter than --duration") }
+        if faults.contains(where: { !$0.needsProxy }), bridgeCommand == nil {
+            throw SwarmError("the kill fault needs --bridge-command: loadgen must start the bridge to kill and restart it")
+        }
     }
 
     /// The kind of every client: weights turned into a fixed pattern (largest deficit first).

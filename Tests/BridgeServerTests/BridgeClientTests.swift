@@ -1,6 +1,10 @@
 import BridgeClient
 import Foundation
+import Hummingbird
+import HummingbirdWebSocket
 import Logging
+import NIOConcurrencyHelpers
+import Swarm
 import Testing
 
 extension BridgeSuites {
@@ -98,6 +102,42 @@ extension BridgeSuites {
                 client.updates.finish()
                 await task.value
             }
+        }
+
+        @Test("a bridge gone silent (no data, no heartbeats) is dropped and reconnected")
+        func heartbeatWatchdog() async throws {
+            // A fake bridge: says hello with a 0.2 s heartbeat, then never sends anything (and
+            // sends no pings), keeping the connection open.
+            let connections = NIOLockedValueBox(0)
+            let router = Router(context: BasicWebSocketRequestContext.self)
+            router.ws("/ws") { _, outbound, _ in
+                connections.withLockedValue { $0 += 1 }
+                try? await outbound.write(.text(#"{"type":"hello","protocol":1,"heartbeat_s":0.2,"contracts":[],"roots":{}}"#))
+                try? await Task.sleep(for: .seconds(30))
+            }
+            let (ports, continuation) = AsyncStream<Int>.makeStream()
+            let app = Application(
+                router: router,
+                server: .http1WebSocketUpgrade(webSocketRouter: router, configuration: .init(ws: .init(autoPing: .disabled))),
+                configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+                onServerRunning: { continuation.yield($0.localAddress?.port ?? 0) },
+                logger: logger()
+            )
+            let server = Task { try await app.runService() }
+            defer { server.cancel() }
+            var iterator = ports.makeAsyncIterator()
+            let port = try #require(await iterator.next())
+
+            var configuration = BridgeClientConfiguration(url: "ws://127.0.0.1:\(port)", symbols: ["NQ"])
+            configuration.initialBackoff = 0.02
+            let client = BridgeClient(configuration: configuration, logger: logger())
+            let task = Task { await client.run() }
+            let deadline = Date().addingTimeInterval(6)
+            while client.statistics.errors["heartbeat_timeout", default: 0] < 2, Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
+            #expect(client.statistics.errors["heartbeat_timeout", default: 0] >= 2)
+            #expect(connections.withLockedValue { $0 } >= 2, "it reconnected after each silent connection")
+            client.stop()
+            await task.value
         }
 
         @Test("backoff: the first retry is fast, then it doubles up to the cap, with jitter")

@@ -61,8 +61,22 @@ extension BridgeSuites {
                     }
                 }
                 #expect(!quotes.isEmpty && !stats.isEmpty && !depths.isEmpty)
-                // A delta carries only what changed: some quotes move one side only.
-                #expect(quotes.contains { ($0["bid"] == nil) != ($0["ask"] == nil) })
+                // A delta carries only what changed: a side that is present differs from the last
+                // value seen (full values, after conflation, may repeat it).
+                var lastBid = (snapshot["bid"] as? NSNumber)?.floatValue
+                var lastAsk = (snapshot["ask"] as? NSNumber)?.floatValue
+                for quote in quotes {
+                    let full = quote["full"] as? Bool == true
+                    let bid = (quote["bid"] as? NSNumber)?.floatValue
+                    let ask = (quote["ask"] as? NSNumber)?.floatValue
+                    #expect(bid != nil || ask != nil)
+                    if !full {
+                        if let bid { #expect(bid != lastBid, "a delta repeated an unchanged bid") }
+                        if let ask { #expect(ask != lastAsk, "a delta repeated an unchanged ask") }
+                    }
+                    lastBid = bid ?? lastBid
+                    lastAsk = ask ?? lastAsk
+                }
                 #expect(stats.allSatisfy { $0["volume"] != nil })
                 #expect(stats.contains { $0["open"] == nil })
                 // Depth deltas carry changed levels only, not the whole book.
@@ -284,6 +298,24 @@ extension BridgeSuites {
                 let health = try #require(data["bridge"] as? JSON)
                 #expect(health["mode"] as? String == "event")
                 #expect((health["connections"] as? JSON)?["sse"] as? Int == 1)
+            }
+        }
+
+        @Test("a per-symbol price multiplier scales every price the bridge serves")
+        func priceMultiplier() async throws {
+            let folder = try SimulatedFolder(roots: ["NQ", "ES"])
+            defer { folder.cleanup() }
+            try await withBridge(settings(folder.path) { $0.priceMultipliers = ["NQ": 0.5] }) { bridge in
+                let records = try folder.records("NQZ25-CME")
+                let nq = parseJSON(try await RawHTTP.fetch(port: bridge.port, "/api/live_data/NQ").body)
+                let es = parseJSON(try await RawHTTP.fetch(port: bridge.port, "/api/live_data/ES").body)
+                let last = try #require(records.last { $0.isTrade })
+                #expect(((nq["last"] as? JSON)?["price"] as? NSNumber)?.floatValue == last.close * 0.5)
+                let esLast = try #require(try folder.records("ESZ25-CME").last { $0.isTrade })
+                #expect(((es["last"] as? JSON)?["price"] as? NSNumber)?.floatValue == esLast.close, "other roots unscaled")
+                let depth = try #require(nq["depth"] as? JSON)
+                let bestBid = try #require((depth["bids"] as? [[NSNumber]])?.first?.first?.floatValue)
+                #expect(bestBid < 15_000, "depth prices are scaled too")
             }
         }
 

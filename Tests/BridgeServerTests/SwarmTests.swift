@@ -67,6 +67,7 @@ extension BridgeSuites {
                 #expect(summary.int("latency_us.update.count") == summary.int("updates.measured"))
                 #expect(summary.int("latency_us.update.p50") > 0)
                 #expect(summary.int("latency_us.subscribe_to_snapshot.count") == 5)
+                #expect(summary.int("latency_us.connect.count") == 5)
             }
         }
 
@@ -109,6 +110,39 @@ extension BridgeSuites {
             }
         }
 
+        @Test("zero loss when the bridge is killed with SIGKILL and restarted mid-run")
+        func killAndRestart() async throws {
+            let folder = try SimulatedFolder(roots: ["NQ"], rate: 400, flushMilliseconds: 50)
+            defer { folder.cleanup() }
+            let executable = try BridgeProcess.executable.path
+            let port = 19_000 + Int.random(in: 0..<500)
+            var configuration = SwarmConfiguration(url: "ws://127.0.0.1:\(port)")
+            configuration.duration = 7
+            configuration.dataDirectory = folder.path
+            configuration.progress = false
+            configuration.clients = 3
+            configuration.bridgeCommand = [executable, "--data-dir", folder.path, "--port", String(port), "--safety-poll-ms", "100"]
+            configuration.faults = [ScheduledFault(at: 2, fault: .kill(downSeconds: 1))]
+            var logger = Logger(label: "swarm-kill")
+            logger.logLevel = .critical
+            let swarm = try Swarm(configuration: configuration, logger: logger)
+            let writer = Task {
+                for _ in 0..<90 {
+                    try folder.advance(by: 0.1)
+                    try await Task.sleep(for: .milliseconds(100))
+                }
+            }
+            let result = try await swarm.run()
+            writer.cancel()
+            _ = await writer.result
+            let summary = try JSONSerialization.jsonObject(with: JSONSerialization.data(withJSONObject: result.json)) as! [String: Any]
+            #expect(summary.int("updates.lost") == 0)
+            #expect(summary.int("updates.gaps") == 0)
+            #expect(summary.int("resumes.recovered") >= 3, "every client resumed on the restarted bridge")
+            #expect(summary.int("latency_us.reconnect.min") >= 900_000, "the bridge was down for a second")
+            #expect(summary.int("updates.trades") > 100)
+        }
+
         @Test("loadgen refuses targets that are not loopback, and bad faults")
         func validation() throws {
             var remote = SwarmConfiguration(url: "ws://10.0.0.5:8080")
@@ -118,6 +152,9 @@ extension BridgeSuites {
             #expect(throws: SwarmError.self) { try ScheduledFault(parsing: "explode:1") }
             #expect(throws: SwarmError.self) { try ScheduledFault(parsing: "cut") }
             #expect(try ScheduledFault(parsing: "latency:2:50:10") == ScheduledFault(at: 2, fault: .latency(milliseconds: 50, jitter: 10)))
+            var kill = SwarmConfiguration(url: "ws://127.0.0.1:8080")
+            kill.faults = [try ScheduledFault(parsing: "kill:3:2")]
+            #expect(throws: SwarmError.self) { try kill.validate() }
         }
     }
 
