@@ -309,8 +309,9 @@ public final class BridgeClient: Sendable {
         if message.type == "rollover", let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
             let root = object["root"] as? String, let to = object["to"] as? String
         {
+            // A root subscription now means the new contract.
             state.withLockedValue { s in
-                for (symbol, _) in s.resolved where symbol == root { s.resolved[symbol] = to }
+                if s.resolved[root] != nil { s.resolved[root] = to }
             }
         }
         let received = ReceivedMessage(

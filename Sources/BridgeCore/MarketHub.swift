@@ -64,7 +64,7 @@ public final class MarketHub: @unchecked Sendable {
     /// Looks for new contracts and new depth days, and loads them. Returns the contracts found.
     @discardableResult
     public func refresh() -> [String] {
-        let files = folder.intradayFiles(referenceYear: Self.currentYear)
+        let files = folder.intradayFiles()
         let depth = folder.latestDepthFiles()
         return lock.withLock {
             for file in files where feeds[file.contract.name] == nil && (configuration.includeRoots?.contains(file.contract.root) ?? true) {
@@ -455,10 +455,6 @@ public final class MarketHub: @unchecked Sendable {
         String(text.unicodeScalars.prefix(64).map { $0.value < 0x20 || $0.value == 0x7F ? "?" : Character($0) })
     }
 
-    static var currentYear: Int {
-        let days = Int(WallClock.nowMicroseconds() / SCDateTime.microsecondsPerDay)
-        return CivilDate.fromDaysSinceUnixEpoch(days).year
-    }
 }
 
 /// A value computed at most once, on first use (full messages for conflation are rarely needed).

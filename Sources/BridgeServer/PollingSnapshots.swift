@@ -29,7 +29,7 @@ struct DiskSnapshotReader: Sendable {
     /// The snapshot JSON, or nil for an unknown symbol.
     func read(_ symbol: String) -> [UInt8]? {
         let folder = DataFolder(path: configuration.dataDirectory)
-        let files = folder.intradayFiles(referenceYear: 2025)
+        let files = folder.intradayFiles()
         let contract: ContractSymbol
         if let exact = files.first(where: { $0.contract.name == symbol }) {
             contract = exact.contract
@@ -53,7 +53,7 @@ struct DiskSnapshotReader: Sendable {
     }
 
     func symbols() -> [String: String] {
-        let files = DataFolder(path: configuration.dataDirectory).intradayFiles(referenceYear: 2025)
+        let files = DataFolder(path: configuration.dataDirectory).intradayFiles()
         var result: [String: String] = [:]
         for file in files { result[file.contract.name] = file.contract.root }
         return result

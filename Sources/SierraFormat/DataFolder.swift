@@ -43,8 +43,13 @@ public struct DataFolder: Sendable {
         public var fileName: String
     }
 
+    /// The current UTC year: what one-digit contract years (`ESU5`) are read against.
+    public static var currentYear: Int {
+        CivilDate.fromDaysSinceUnixEpoch(Int(WallClock.nowMicroseconds() / SCDateTime.microsecondsPerDay)).year
+    }
+
     /// The `.scid` files, sorted by root then expiry.
-    public func intradayFiles(referenceYear: Int = 2025) -> [IntradayFile] {
+    public func intradayFiles(referenceYear: Int = DataFolder.currentYear) -> [IntradayFile] {
         Self.listDirectory(path).compactMap { entry -> IntradayFile? in
             guard entry.hasSuffix(Self.intradayExtension), entry.count > Self.intradayExtension.count else { return nil }
             let name = String(entry.dropLast(Self.intradayExtension.count))

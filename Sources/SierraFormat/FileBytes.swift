@@ -7,11 +7,14 @@ import Darwin
 /// Small POSIX helpers. The format library stays free of Foundation so it is cheap to link and
 /// its hot paths are plain system calls.
 public enum FileBytes {
-    /// Reads a whole file. The file is opened read-only and never locked.
-    public static func readAll(path: String) throws(SierraFormatError) -> [UInt8] {
+    /// Reads a file from `offset` (default: all of it). The file is opened read-only and never locked.
+    public static func readAll(path: String, from offset: Int = 0) throws(SierraFormatError) -> [UInt8] {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw SierraFormatError(file: path, reason: .io(operation: "open", errno: errno)) }
         defer { close(fd) }
+        if offset > 0, lseek(fd, off_t(offset), SEEK_SET) < 0 {
+            throw SierraFormatError(file: path, reason: .io(operation: "seek", errno: errno))
+        }
         var result: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 1 << 16)
         while true {

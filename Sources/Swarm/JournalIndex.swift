@@ -16,9 +16,10 @@ public final class JournalIndex: @unchecked Sendable {
 
     /// Reads what was appended since the last call.
     public func refresh() {
-        guard let bytes = try? FileBytes.readAll(path: path), bytes.count > offset else { return }
-        pending += bytes[offset...]
-        offset = bytes.count
+        // Only what was appended since the last call: the journal grows for the whole run.
+        guard let bytes = try? FileBytes.readAll(path: path, from: offset), !bytes.isEmpty else { return }
+        pending += bytes
+        offset += bytes.count
         guard let lastNewline = pending.lastIndex(of: UInt8(ascii: "\n")) else { return }
         let text = String(decoding: pending[...lastNewline], as: UTF8.self)
         pending.removeSubrange(...lastNewline)

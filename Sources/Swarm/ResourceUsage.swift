@@ -14,7 +14,7 @@ struct ResourceUsage {
 
     static func now() -> ResourceUsage {
         var usage = rusage()
-        getrusage(RUSAGE_SELF.rawValue == 0 ? __rusage_who_t(0) : __rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
         var ts = timespec()
         clock_gettime(CLOCK_MONOTONIC, &ts)
         return ResourceUsage(
