@@ -1,6 +1,14 @@
-/// Bursty event arrivals: a Markov-modulated Poisson process.
+/// How arrivals are spread in time.
+public enum ArrivalPattern: String, Sendable, CaseIterable {
+    /// Quiet stretches, normal trading and news spikes (a Markov-modulated Poisson process).
+    case bursty
+    /// A plain Poisson process at the mean rate: a sustained load, measured apart from spikes.
+    case steady
+}
+
+/// Event arrivals: bursty (a Markov-modulated Poisson process) or steady (Poisson).
 ///
-/// The market switches between quiet stretches, normal trading and news spikes; within a regime
+/// Bursty: the market switches between quiet stretches, normal trading and news spikes; within a regime
 /// arrivals are Poisson at the regime's intensity. Multipliers are normalised so that the long-run
 /// mean rate equals `meanRate`. Scripted bursts multiply on top.
 public struct ArrivalProcess: Sendable {
@@ -24,12 +32,14 @@ public struct ArrivalProcess: Sendable {
     ]
 
     public var meanRate: Double
+    public let pattern: ArrivalPattern
     public private(set) var regimeIndex = 1
     private var regimeEnds: Double = 0
     private let normaliser: Double
 
-    public init(meanRate: Double) {
+    public init(meanRate: Double, pattern: ArrivalPattern = .bursty) {
         self.meanRate = meanRate
+        self.pattern = pattern
         // Share of time in each regime: visits (the jump chain's stationary distribution, by power
         // iteration) times mean duration. The normaliser makes the time-average multiplier 1.
         var visits = [1.0, 1.0, 1.0]
@@ -50,6 +60,9 @@ public struct ArrivalProcess: Sendable {
 
     /// The time of the next arrival after `time`, given an extra multiplier (scripted bursts).
     public mutating func next(after time: Double, burst: Double, random: inout SeededRandom) -> Double {
+        if pattern == .steady {
+            return time + random.exponential(rate: max(1e-6, meanRate * burst))
+        }
         if time >= regimeEnds {
             // Leave for a different regime; spikes are reached mostly from normal trading.
             let roll = random.unit()

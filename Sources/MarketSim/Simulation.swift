@@ -59,7 +59,7 @@ public final class Simulation {
         self.journal = try WriteJournal(path: config.dataDirectory + "/" + config.journalFileName)
         self.startUnixMicroseconds = config.startUnixMicroseconds ?? WallClock.nowMicroseconds()
         self.random = SeededRandom(seed: config.seed)
-        self.arrivals = ArrivalProcess(meanRate: config.rate)
+        self.arrivals = ArrivalProcess(meanRate: config.rate, pattern: config.arrivals)
         self.script = config.script.sorted { $0.time < $1.time }
         self.nextFlush = Double(config.flushMilliseconds) / 1000
         self.nextArrival = 0

@@ -5,6 +5,8 @@ public struct SimulationConfig: Sendable {
     public var roots: [String]
     /// Mean `.scid` records per second, over all symbols (depth records come in addition).
     public var rate: Double
+    /// Bursty (regimes and spikes) or steady (Poisson) arrivals at that mean rate.
+    public var arrivals: ArrivalPattern = .bursty
     /// Seconds to run; nil runs until stopped.
     public var duration: Double?
     public var seed: UInt64

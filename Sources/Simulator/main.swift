@@ -47,6 +47,9 @@ struct Run: ParsableCommand {
     @Option(help: "Mean .scid records per second over all symbols (depth records come in addition).")
     var rate: Double = 2_000
 
+    @Option(help: "How arrivals are spread: bursty (quiet, normal and news-spike regimes) or steady (Poisson at --rate).")
+    var arrivals: String = "bursty"
+
     @Option(help: "Seconds to run; omit to run until stopped.")
     var duration: Double?
 
@@ -80,6 +83,10 @@ struct Run: ParsableCommand {
     @Flag(name: .shortAndLong, help: "Print nothing but errors.")
     var quiet = false
 
+    func validate() throws {
+        guard ArrivalPattern(rawValue: arrivals) != nil else { throw ValidationError("--arrivals must be bursty or steady, got '\(arrivals)'") }
+    }
+
     func run() throws {
         // SimulatorError reads as a sentence; ArgumentParser prints it as "Error: …" and exits 1.
         try execute()
@@ -89,7 +96,7 @@ struct Run: ParsableCommand {
         do {
             var script: [ScriptedEvent] = []
             for text in events { script.append(try ScriptedEvent(parsing: text)) }
-            let config = SimulationConfig(
+            var config = SimulationConfig(
                 dataDirectory: dataDirectory,
                 roots: symbols.split(separator: ",").map { String($0) },
                 rate: rate,
@@ -104,6 +111,7 @@ struct Run: ParsableCommand {
                 script: script,
                 startUnixMicroseconds: startUnixMicroseconds
             )
+            config.arrivals = ArrivalPattern(rawValue: arrivals) ?? .bursty
             let simulation = try Simulation(config: config)
             let sources = installStopSignals()
             if !quiet {

@@ -164,6 +164,30 @@ struct SimulationTests {
         #expect(variance / mean > 5, "dispersion \(variance / mean)")
     }
 
+    @Test("steady arrivals are Poisson at the configured rate: no clustering")
+    func steadyArrivals() throws {
+        let folder = try TemporaryFolder()
+        defer { folder.cleanup() }
+        let simulation = try simulate(folder, seconds: 300) {
+            $0.rate = 200
+            $0.arrivals = .steady
+            $0.writeDepth = false
+            $0.flushMilliseconds = 5_000
+        }
+        var perSecond = [Int](repeating: 0, count: 300)
+        for contract in simulation.contracts {
+            for record in try IntradayFormat.readFile(atPath: folder.path + "/\(contract.name).scid").records {
+                let second = Int((record.dateTime.unixMicroseconds - fixedStart) / 1_000_000)
+                if (0..<300).contains(second) { perSecond[second] += 1 }
+            }
+        }
+        let mean = Double(perSecond.reduce(0, +)) / 300
+        let variance = perSecond.map { (Double($0) - mean) * (Double($0) - mean) }.reduce(0, +) / 300
+        #expect(mean > 0.9 * 200 && mean < 1.25 * 200, "\(mean) records/s")
+        // Poisson events (each 1–4 records): dispersion a little over 1, far from the bursty > 5.
+        #expect(variance / mean < 2.5, "dispersion \(variance / mean)")
+    }
+
     @Test("trade sizes are heavy-tailed; same-millisecond ticks carry a counter; unbundled trades exist")
     func tradeShape() throws {
         let folder = try TemporaryFolder()
