@@ -50,6 +50,12 @@ struct LoadGenCommand: AsyncParsableCommand {
     @Option(name: .customLong("poll-rate"), help: "Requests per second per poll client (the plan's 4).")
     var pollRate = 4.0
 
+    @Option(
+        name: .customLong("cache-reads"),
+        help: "Times per second each ws client's application reads BridgeClient.latest() (the cache hit rate is measured); 0: none."
+    )
+    var cacheReads = 4.0
+
     @Option(name: .customLong("slow-delay-ms"), help: "Milliseconds a slow client spends on each message.")
     var slowDelay = 20
 
@@ -112,6 +118,7 @@ struct LoadGenCommand: AsyncParsableCommand {
         configuration.rampDown = rampDown
         configuration.pollRate = pollRate
         configuration.slowDelayMilliseconds = slowDelay
+        configuration.cacheReadsPerSecond = cacheReads
         configuration.dataDirectory = dataDirectory
         configuration.outputDirectory = out
         configuration.token = token ?? ProcessInfo.processInfo.environment["BRIDGE_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }

@@ -36,15 +36,37 @@ public final class JournalIndex: @unchecked Sendable {
 
     /// When the write carrying record `index` of `file` (latest generation) reached the file.
     public func writtenAt(file: String, index: Int) -> Int64? {
-        guard let list = writes[file]?.list, !list.isEmpty else { return nil }
+        guard let list = writes[file]?.list, let position = Self.write(containing: index, in: list) else { return nil }
+        return list[position].at
+    }
+
+    /// The writes that carried records `after + 1 … through` of `file`: how many of those records
+    /// each carried, and when it reached the file. Nil until the journal has reached `through`.
+    public func writes(file: String, after: Int, through: Int) -> [(count: Int, at: Int64)]? {
+        guard through > after else { return [] }
+        guard let list = writes[file]?.list, let last = Self.write(containing: through, in: list) else { return nil }
+        var result: [(count: Int, at: Int64)] = []
+        var position = last
+        while position >= 0 {
+            let write = list[position]
+            let low = max(write.first, after + 1)
+            let high = min(write.first + write.count - 1, through)
+            if high >= low { result.append((high - low + 1, write.at)) }
+            if write.first <= after + 1 { break }
+            position -= 1
+        }
+        return result
+    }
+
+    /// The position in `list` of the write holding record `index`.
+    static func write(containing index: Int, in list: [(first: Int, count: Int, at: Int64)]) -> Int? {
         var low = 0
         var high = list.count
         while low < high {
             let mid = (low + high) / 2
             if list[mid].first <= index { low = mid + 1 } else { high = mid }
         }
-        guard low > 0 else { return nil }
-        let write = list[low - 1]
-        return index < write.first + write.count ? write.at : nil
+        guard low > 0, index < list[low - 1].first + list[low - 1].count else { return nil }
+        return low - 1
     }
 }

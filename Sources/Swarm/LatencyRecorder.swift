@@ -8,12 +8,24 @@ import SierraFormat
 /// reached the file, to the moment the client decoded the message. A sample whose journal line is
 /// not read yet waits, and is resolved when it is.
 public final class LatencyRecorder: Sendable {
-    /// `update`: write → decode for well-behaved clients (ws, sse); `update_slow`: the same for
-    /// deliberately slow readers, kept apart so they do not hide the others' latency.
-    public static let histogramNames = ["update", "update_slow", "poll_request", "poll_staleness", "connect", "subscribe_to_snapshot", "reconnect"]
+    /// `update`: write → decode for well-behaved clients (ws and sse together; `update_ws` and
+    /// `update_sse` apart); `update_slow`: the same for deliberately slow readers, kept apart so
+    /// they do not hide the others' latency.
+    public static let histogramNames = [
+        "update", "update_ws", "update_sse", "update_slow", "poll_request", "poll_staleness", "poll_delivery", "connect", "subscribe_to_snapshot",
+        "reconnect",
+    ]
+
+    /// Per-kind histograms whose samples also count in an aggregate one.
+    static let aggregates = ["update_ws": "update", "update_sse": "update"]
+
+    /// Histograms also kept per time window (the run's timeline): reset by ``takeWindow()``.
+    public static let windowNames = ["update", "poll_request"]
 
     private struct State {
         var histograms: [String: Histogram<UInt64>] = [:]
+        /// Two significant digits are plenty for a one-second window, and keep it small.
+        var windows: [String: Histogram<UInt64>] = [:]
         var pending: [Sample] = []
         var unresolved = 0
         var clampedNegative = 0
@@ -25,6 +37,8 @@ public final class LatencyRecorder: Sendable {
         var contract: Substring
         var seq: Int
         var receivedAt: Int64
+        /// For a poll answer's delivery: every record after this one up to `seq` arrived with it.
+        var after: Int?
     }
 
     private let state = NIOLockedValueBox(State())
@@ -38,15 +52,39 @@ public final class LatencyRecorder: Sendable {
                 histogram.autoResize = true
                 s.histograms[name] = histogram
             }
+            for name in Self.windowNames {
+                var histogram = Histogram<UInt64>(highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: .two)
+                histogram.autoResize = true
+                s.windows[name] = histogram
+            }
+        }
+    }
+
+    /// Records `value` in `name`, the aggregate it belongs to, and their windows.
+    private static func record(_ name: String, _ value: Int64, count: Int = 1, in s: inout State) {
+        if value < 0 { s.clampedNegative += count }
+        let value = UInt64(max(0, value))
+        let count = UInt64(count)
+        _ = s.histograms[name]?.record(value, count: count)
+        _ = s.windows[name]?.record(value, count: count)
+        if let aggregate = aggregates[name] {
+            _ = s.histograms[aggregate]?.record(value, count: count)
+            _ = s.windows[aggregate]?.record(value, count: count)
+        }
+    }
+
+    /// The window histograms since the last call (empty ones included), and a fresh window.
+    public func takeWindow() -> [String: Histogram<UInt64>] {
+        state.withLockedValue { s in
+            let taken = s.windows
+            for name in s.windows.keys { s.windows[name]?.reset() }
+            return taken
         }
     }
 
     /// Records a measured value (µs).
     public func record(_ name: String, microseconds: Int64) {
-        state.withLockedValue { s in
-            if microseconds < 0 { s.clampedNegative += 1 }
-            _ = s.histograms[name]?.record(UInt64(max(0, microseconds)))
-        }
+        state.withLockedValue { s in Self.record(name, microseconds, in: &s) }
     }
 
     /// An update decoded at `receivedAt` that carries record `seq` of `contract`'s `.scid` file.
@@ -57,6 +95,14 @@ public final class LatencyRecorder: Sendable {
     /// A poller's answer, received at `receivedAt`, whose newest record is `seq`: how old its data was.
     public func staleness(contract: Substring, seq: Int, receivedAt: Int64) {
         state.withLockedValue { $0.pending.append(Sample(histogram: "poll_staleness", contract: contract, seq: seq, receivedAt: receivedAt)) }
+    }
+
+    /// A poller's answer carried records `after + 1 … seq` for the first time: each was delivered
+    /// now, however long ago it was written (a record written just after a poll waits for the next).
+    public func delivery(contract: Substring, after: Int, seq: Int, receivedAt: Int64) {
+        state.withLockedValue {
+            $0.pending.append(Sample(histogram: "poll_delivery", contract: contract, seq: seq, receivedAt: receivedAt, after: after))
+        }
     }
 
     /// Reads the journal and resolves what it can; with `final`, the rest count as unresolved.
@@ -76,20 +122,23 @@ public final class LatencyRecorder: Sendable {
         }
         journal.refresh()
         var waiting: [Sample] = []
-        var values: [(String, Int64)] = []
+        var values: [(String, Int64, count: Int)] = []
         values.reserveCapacity(pending.count)
         for sample in pending {
-            if let at = journal.writtenAt(file: String(sample.contract), index: sample.seq) {
-                values.append((sample.histogram, sample.receivedAt - at))
+            if let after = sample.after {
+                guard let writes = journal.writes(file: String(sample.contract), after: after, through: sample.seq) else {
+                    waiting.append(sample)
+                    continue
+                }
+                for write in writes { values.append((sample.histogram, sample.receivedAt - write.at, write.count)) }
+            } else if let at = journal.writtenAt(file: String(sample.contract), index: sample.seq) {
+                values.append((sample.histogram, sample.receivedAt - at, 1))
             } else {
                 waiting.append(sample)
             }
         }
         state.withLockedValue { s in
-            for (name, value) in values {
-                if value < 0 { s.clampedNegative += 1 }
-                _ = s.histograms[name]?.record(UInt64(max(0, value)))
-            }
+            for (name, value, count) in values { Self.record(name, value, count: count, in: &s) }
             if final {
                 s.unresolved += waiting.count + s.pending.count
                 s.pending.removeAll()

@@ -1,17 +1,19 @@
 import NIOCore
 
 /// Splits an `text/event-stream` body into events, across chunk boundaries.
-struct SSEParser {
-    struct Event {
-        var id: String?
-        var event: String?
-        var data: String?
-        var retry: Double?
+public struct SSEParser {
+    public struct Event: Sendable {
+        public var id: String?
+        public var event: String?
+        public var data: String?
+        public var retry: Double?
     }
 
     private var buffer: [UInt8] = []
 
-    mutating func feed(_ chunk: ByteBuffer) -> [Event] {
+    public init() {}
+
+    public mutating func feed(_ chunk: ByteBuffer) -> [Event] {
         buffer += chunk.readableBytesView
         var events: [Event] = []
         while let end = blankLine() {

@@ -1,6 +1,7 @@
 import BridgeClient
 import BridgeWire
 import Foundation
+import Histogram
 import HummingbirdWSClient
 import Logging
 import NIOConcurrencyHelpers
@@ -58,8 +59,10 @@ public final class Swarm: Sendable {
         let end = start + UInt64(configuration.duration * 1e9)
         let kinds = configuration.assignedKinds()
 
+        let timeline = SwarmTimeline()
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.resolveLoop(until: end) }
+            group.addTask { await self.timelineLoop(timeline, start: start, end: end) }
             if configuration.progress { group.addTask { await self.progressLoop(start: start, end: end) } }
             for fault in configuration.faults {
                 group.addTask {
@@ -85,13 +88,18 @@ public final class Swarm: Sendable {
                 group.addTask {
                     try? await Self.sleep(until: start + arrival)
                     guard WallClock.monotonicNanoseconds() < leave else { return }
-                    self.totals.update { $0.started[kind, default: 0] += 1 }
+                    self.totals.update {
+                        $0.started[kind, default: 0] += 1
+                        $0.running += 1
+                    }
                     await self.runClient(index: index, kind: kind, until: max(leave, start + arrival))
+                    self.totals.update { $0.running -= 1 }
                 }
             }
             await group.waitForAll()
         }
         recorder.resolve(final: true)
+        timeline.append(row(start: start, totals: totals.values, window: recorder.takeWindow(), timeline: timeline))
         let usage = ResourceUsage.now().since(usageBefore)
         let elapsed = Double(WallClock.monotonicNanoseconds() - start) / 1e9
         let summary = SwarmSummary.make(
@@ -104,7 +112,7 @@ public final class Swarm: Sendable {
             elapsed: elapsed,
             usage: usage
         )
-        if let directory = configuration.outputDirectory { try summary.write(to: directory, recorder: recorder) }
+        if let directory = configuration.outputDirectory { try summary.write(to: directory, recorder: recorder, timeline: timeline) }
         return summary
     }
 
@@ -143,6 +151,31 @@ public final class Swarm: Sendable {
             try? await Task.sleep(for: .milliseconds(100))
             recorder.resolve()
         }
+    }
+
+    /// One row a second: how many clients ran, what they received, and that second's latency.
+    private func timelineLoop(_ timeline: SwarmTimeline, start: UInt64, end: UInt64) async {
+        var next = start
+        while true {
+            next += 1_000_000_000
+            guard next <= end else { return }
+            try? await Self.sleep(until: next)
+            timeline.append(row(start: start, totals: totals.values, window: recorder.takeWindow(), timeline: timeline))
+        }
+    }
+
+    private func row(start: UInt64, totals v: SwarmTotals.Values, window: [String: Histogram<UInt64>], timeline: SwarmTimeline) -> SwarmTimeline.Row {
+        SwarmTimeline.Row(
+            seconds: Double(WallClock.monotonicNanoseconds() - start) / 1e9,
+            running: v.running,
+            messages: v.messages,
+            measured: v.measuredUpdates,
+            bytes: v.bytes,
+            httpRequests: v.httpRequests,
+            errors: v.errors.values.reduce(0, +),
+            update: window["update"],
+            pollRequest: window["poll_request"]
+        )
     }
 
     private func progressLoop(start: UInt64, end: UInt64) async {
@@ -195,7 +228,7 @@ public final class Swarm: Sendable {
         histogram: String = "update",
         connectedAt: inout Int64?
     ) {
-        totals.message(bytes: message.bytes)
+        totals.message(bytes: message.bytes, type: message.type)
         switch message.type {
         case "hello":
             if connectedAt == nil {
@@ -225,7 +258,7 @@ public final class Swarm: Sendable {
             settings.queueLimit = 64
         }
         let first = FirstFlag()
-        let histogram = kind == .slow ? "update_slow" : "update"
+        let histogram = kind == .slow ? "update_slow" : "update_ws"
         let client = BridgeClient(configuration: settings, logger: logger) { message in
             var seen = first.value
             var connectedAt = first.connectedAt
@@ -236,6 +269,22 @@ public final class Swarm: Sendable {
         let delay = configuration.slowDelayMilliseconds
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await client.run() }
+            if kind == .ws, configuration.cacheReadsPerSecond > 0 {
+                // The application asks for the latest data as often as the old client polled;
+                // the local view answers (a hit) while it is younger than the cache TTL.
+                let symbols = configuration.symbols
+                let interval = UInt64(1e9 / configuration.cacheReadsPerSecond)
+                group.addTask {
+                    var read = 0
+                    var next = WallClock.monotonicNanoseconds() + interval
+                    while next < end, !Task.isCancelled {
+                        try? await Self.sleep(until: next)
+                        _ = client.latest(symbols[read % symbols.count])
+                        read += 1
+                        next += interval
+                    }
+                }
+            }
             if kind == .slow {
                 group.addTask {
                     while await client.updates.next() != nil { try? await Task.sleep(for: .milliseconds(delay)) }
@@ -307,6 +356,7 @@ public final class Swarm: Sendable {
                                     ),
                                     started: started,
                                     firstSnapshot: &first,
+                                    histogram: "update_sse",
                                     connectedAt: &connectedAt
                                 )
                                 client.firstSnapshot = first
@@ -361,6 +411,11 @@ public final class Swarm: Sendable {
                                 let message = WireScanner(String(buffer: response.body))
                                 if let seq = message.seq, seq >= 0 {
                                     self.recorder.staleness(contract: message.contract, seq: seq, receivedAt: receivedAt)
+                                    let contract = String(message.contract)
+                                    if let seen = poller.seen[contract], seq > seen {
+                                        self.recorder.delivery(contract: message.contract, after: seen, seq: seq, receivedAt: receivedAt)
+                                    }
+                                    if seq > poller.seen[contract, default: -1] { poller.seen[contract] = seq }
                                 }
                             }
                             if response.headers["connection"].first?.lowercased() == "close" { return }
@@ -515,6 +570,8 @@ final class SSEClientState: @unchecked Sendable {
 final class PollerState: @unchecked Sendable {
     var request = 0
     var connected = false
+    /// Per contract, the newest record an answer carried.
+    var seen: [String: Int] = [:]
 }
 
 /// Runs `body`, cancelling it at the monotonic `deadline`.

@@ -43,6 +43,9 @@ public struct SwarmConfiguration: Sendable {
     public var rampDown = 0.0
     /// Requests per second of each `poll` client (the plan's figure: 4).
     public var pollRate = 4.0
+    /// How often each `ws` client's application asks `BridgeClient.latest(_:)` for a symbol (the
+    /// rate the old client polled at): the local cache answers, and its hit rate is measured.
+    public var cacheReadsPerSecond = 4.0
     /// Where the simulator writes (its journal gives latency; its files the loss count).
     public var dataDirectory: String?
     /// Where the summary JSON and `.hgrm` files go.
@@ -91,6 +94,7 @@ public struct SwarmConfiguration: Sendable {
         guard !mix.isEmpty, mix.allSatisfy({ $0.weight > 0 }) else { throw SwarmError("--kind must name at least one kind with a positive weight") }
         if let arrivalRate { guard arrivalRate > 0 else { throw SwarmError("--arrival-rate must be positive") } }
         guard pollRate > 0, pollRate <= 1_000 else { throw SwarmError("--poll-rate must be between 0 and 1000 per second") }
+        guard cacheReadsPerSecond >= 0, cacheReadsPerSecond <= 1_000 else { throw SwarmError("--cache-reads must be between 0 and 1000 per second") }
         guard rampDown >= 0, rampDown < duration else { throw SwarmError("--ramp-down must be shorter than --duration") }
         if faults.contains(where: { !$0.needsProxy }), bridgeCommand == nil {
             throw SwarmError("the kill fault needs --bridge-command: loadgen must start the bridge to kill and restart it")

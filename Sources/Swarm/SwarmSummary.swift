@@ -54,6 +54,7 @@ public struct SwarmSummary: Sendable {
                 "arrival_rate": configuration.arrivalRate ?? 0,
                 "ramp_down_s": configuration.rampDown,
                 "poll_rate": configuration.pollRate,
+                "cache_reads_per_s": configuration.cacheReadsPerSecond,
                 "data_dir": configuration.dataDirectory ?? "",
             ] as [String: any Sendable],
             "clients": [
@@ -70,6 +71,7 @@ public struct SwarmSummary: Sendable {
                 "duplicates": totals.duplicates,
                 "out_of_order": totals.outOfOrder,
             ] as [String: any Sendable],
+            "payload": payload(totals.payload),
             "latency_us": latency,
             "latency_unresolved": recorder.unresolved,
             "latency_negative": recorder.negative,
@@ -119,11 +121,34 @@ public struct SwarmSummary: Sendable {
         return SwarmSummary(json: json, text: text)
     }
 
-    /// `summary.json` and one `.hgrm` file per non-empty histogram.
-    public func write(to directory: String, recorder: LatencyRecorder) throws {
+    /// Messages and bytes per type, and the mean size of a delta against a snapshot's.
+    static func payload(_ counts: PayloadCounts) -> [String: any Sendable] {
+        var result: [String: any Sendable] = [:]
+        var deltaMessages = 0
+        var deltaBytes = 0
+        for kind in PayloadCounts.Kind.allCases {
+            let messages = counts.messages[kind.rawValue]
+            let bytes = counts.bytes[kind.rawValue]
+            result[kind.name] = ["messages": messages, "bytes": bytes] as [String: Int]
+            if kind.isDelta {
+                deltaMessages += messages
+                deltaBytes += bytes
+            }
+        }
+        let snapshots = counts.messages[PayloadCounts.Kind.snapshot.rawValue]
+        let snapshotMean = snapshots > 0 ? Double(counts.bytes[PayloadCounts.Kind.snapshot.rawValue]) / Double(snapshots) : 0
+        let deltaMean = deltaMessages > 0 ? Double(deltaBytes) / Double(deltaMessages) : 0
+        result["snapshot_mean_bytes"] = (snapshotMean * 10).rounded() / 10
+        result["delta_mean_bytes"] = (deltaMean * 10).rounded() / 10
+        return result
+    }
+
+    /// `summary.json`, `timeline.csv` and one `.hgrm` file per non-empty histogram.
+    public func write(to directory: String, recorder: LatencyRecorder, timeline: SwarmTimeline? = nil) throws {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let data = try JSONSerialization.data(withJSONObject: json, options: [.prettyPrinted, .sortedKeys])
         try data.write(to: URL(fileURLWithPath: directory + "/summary.json"))
+        if let timeline { try Data(timeline.csv.utf8).write(to: URL(fileURLWithPath: directory + "/timeline.csv")) }
         for name in LatencyRecorder.histogramNames {
             guard let histogram = recorder.histogram(name), histogram.totalCount > 0 else { continue }
             var text = ""

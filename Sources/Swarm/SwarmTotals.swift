@@ -5,11 +5,15 @@ import NIOConcurrencyHelpers
 final class SwarmTotals: Sendable {
     struct Values {
         var started: [ClientKind: Int] = [:]
+        /// Clients whose task is running now (arrived and not yet left).
+        var running = 0
         var connected: [ClientKind: Int] = [:]
         var messages = 0
         /// Trades, quotes and stats decoded by ws and sse clients: each must get a latency sample.
         var measuredUpdates = 0
         var bytes = 0
+        /// Messages and bytes by message type: snapshots against the deltas that follow them.
+        var payload = PayloadCounts()
         var trades = 0
         var duplicates = 0
         var outOfOrder = 0
@@ -38,10 +42,12 @@ final class SwarmTotals: Sendable {
 
     var values: Values { box.withLockedValue { $0 } }
 
-    func message(bytes: Int) {
+    func message(bytes: Int, type: Substring = "") {
+        let kind = PayloadCounts.Kind(type)
         box.withLockedValue {
             $0.messages += 1
             $0.bytes += bytes
+            $0.payload.add(kind, bytes: bytes)
         }
     }
 
@@ -78,5 +84,35 @@ final class SwarmTotals: Sendable {
                 v.owed.append((tracker.contract, first, tracker.lastTrade, tracker.trades))
             }
         }
+    }
+}
+
+/// Messages and bytes per message type, without a dictionary lookup per message.
+struct PayloadCounts {
+    enum Kind: Int, CaseIterable {
+        case snapshot, trade, quote, depth, stats, other
+
+        init(_ type: Substring) {
+            switch type {
+            case "snapshot": self = .snapshot
+            case "trade": self = .trade
+            case "quote": self = .quote
+            case "depth": self = .depth
+            case "stats": self = .stats
+            default: self = .other
+            }
+        }
+
+        var name: String { "\(self)" }
+        /// Trades, quotes, depth and stats follow a snapshot as deltas.
+        var isDelta: Bool { self != .snapshot && self != .other }
+    }
+
+    var messages = [Int](repeating: 0, count: Kind.allCases.count)
+    var bytes = [Int](repeating: 0, count: Kind.allCases.count)
+
+    mutating func add(_ kind: Kind, bytes count: Int) {
+        messages[kind.rawValue] += 1
+        bytes[kind.rawValue] += count
     }
 }

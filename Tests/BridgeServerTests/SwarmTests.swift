@@ -68,6 +68,40 @@ extension BridgeSuites {
                 #expect(summary.int("latency_us.update.p50") > 0)
                 #expect(summary.int("latency_us.subscribe_to_snapshot.count") == 5)
                 #expect(summary.int("latency_us.connect.count") == 5)
+                // Per kind, adding up to the whole.
+                #expect(summary.int("latency_us.update_ws.count") > 0 && summary.int("latency_us.update_sse.count") > 0)
+                #expect(
+                    summary.int("latency_us.update_ws.count") + summary.int("latency_us.update_sse.count") == summary.int("latency_us.update.count"))
+                // Bytes by message type: snapshots against the deltas after them.
+                #expect(summary.int("payload.snapshot.messages") >= 5 * 2)
+                let deltas = ["trade", "quote", "depth", "stats"].map { summary.int("payload.\($0).messages") }.reduce(0, +)
+                #expect(deltas + summary.int("payload.snapshot.messages") + summary.int("payload.other.messages") == summary.int("updates.messages"))
+                #expect((summary.at("payload.snapshot_mean_bytes") as? Double ?? 0) > (summary.at("payload.delta_mean_bytes") as? Double ?? 0))
+                // The ws clients' applications read their cache four times a second.
+                #expect(summary.int("cache.hits") + summary.int("cache.misses") >= 3 * 4 * 2)
+            }
+        }
+
+        @Test("timeline.csv has a row a second; its counters add up to the summary's")
+        func timeline() async throws {
+            let folder = try SimulatedFolder(roots: ["NQ"], rate: 400, flushMilliseconds: 50)
+            defer { folder.cleanup() }
+            let out = NSTemporaryDirectory() + "bridgelab-timeline-\(UUID().uuidString)"
+            defer { try? FileManager.default.removeItem(atPath: out) }
+            try await withBridge(folder.path) { bridge in
+                let summary = try await runSwarm(folder, bridge: bridge, seconds: 3) {
+                    $0.clients = 3
+                    $0.outputDirectory = out
+                }
+                let lines = try String(contentsOfFile: out + "/timeline.csv", encoding: .utf8).split(separator: "\n")
+                #expect(lines.first.map(String.init) == SwarmTimeline.header)
+                // Three one-second rows and the final one.
+                #expect(lines.count == 1 + 4, "\(lines)")
+                let last = lines.last!.split(separator: ",", omittingEmptySubsequences: false)
+                #expect(Int(last[2]) == summary.int("updates.messages"))
+                #expect(Int(last[3]) == summary.int("updates.measured"))
+                let windowed = lines.dropFirst().map { Int($0.split(separator: ",", omittingEmptySubsequences: false)[7]) ?? 0 }.reduce(0, +)
+                #expect(windowed == summary.int("latency_us.update.count"))
             }
         }
 
@@ -86,6 +120,10 @@ extension BridgeSuites {
                 #expect(summary.int("http.status.200") == summary.int("http.requests"))
                 #expect(summary.int("latency_us.poll_request.count") == summary.int("http.requests"))
                 #expect(summary.int("latency_us.poll_staleness.count") == summary.int("http.requests"))
+                // Delivery: every record after a poller's first answer is delivered by a later one,
+                // and waits for it: the median delivery is longer than the median staleness.
+                #expect(summary.int("latency_us.poll_delivery.count") > 20)
+                #expect(summary.int("latency_us.poll_delivery.p50") > summary.int("latency_us.poll_staleness.p50"))
             }
         }
 
