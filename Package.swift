@@ -17,6 +17,8 @@ let package = Package(
         .executable(name: "loadgen", targets: ["LoadGen"]),
         .executable(name: "simulator", targets: ["Simulator"]),
         .executable(name: "bridge", targets: ["Bridge"]),
+        .library(name: "Lab", targets: ["Lab"]),
+        .executable(name: "bridgelab", targets: ["BridgeLab"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -30,6 +32,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird-websocket.git", from: "2.8.1"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/ordo-one/benchmark.git", from: "1.38.1", traits: ["MallocInterposer"]),
     ],
     targets: [
@@ -139,6 +142,28 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The runner: scenarios, processes, /proc sampling, probes, KPI judgement, reports.
+        .target(
+            name: "Lab",
+            dependencies: [
+                "Swarm",
+                "BridgeClient",
+                "BridgeWire",
+                "MarketSim",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]
+        ),
+        .executableTarget(
+            name: "BridgeLab",
+            dependencies: [
+                "Lab",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "LabTests", dependencies: ["Lab", "Swarm", "MarketSim"]),
         .testTarget(name: "SierraFormatTests", dependencies: ["SierraFormat"], exclude: ["Vectors"]),
         .testTarget(name: "MarketSimTests", dependencies: ["MarketSim", "SierraFormat"]),
         .testTarget(name: "BridgeWireTests", dependencies: ["BridgeWire", "SierraFormat"]),

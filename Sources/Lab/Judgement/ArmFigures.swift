@@ -1,0 +1,43 @@
+/// The key figures of one arm, each computed from the saved measurements (samples, scrapes,
+/// probes, loadgen's summary); the report shows them and the history keeps them.
+public struct ArmFigures: Sendable, Codable, Equatable {
+    /// Mean over the measured window, % of one core.
+    public var bridgeCPU: Double?
+    public var bridgeCPUUser: Double?
+    public var bridgeCPUSystem: Double?
+    public var bridgePeakRSSMB: Double?
+    public var bridgeMaxThreads: Int?
+    public var bridgeMaxDescriptors: Int?
+    /// RSS trend after warm-up, MB per minute.
+    public var memoryTrend: Trend?
+    public var loadgenCPU: Double?
+    public var loadgenPeakRSSMB: Double?
+    public var simulatorCPU: Double?
+    public var machineCPU: Double?
+    /// Share of the measured window's samples with every core busy (≥ 95 %).
+    public var machineSaturatedShare: Double?
+    public var maxSockets: [String: Int] = [:]
+    /// Messages the bridge sent per second in the window (its own counter).
+    public var bridgeMessagesPerSecond: Double?
+    /// Bridge CPU µs per message sent, and loadgen's per message received.
+    public var bridgeMicrosecondsPerMessage: Double?
+    public var loadgenMicrosecondsPerMessage: Double?
+    /// Client HTTP requests in the window, and that rate per hour.
+    public var clientRequests: Double?
+    public var requestsPerHour: Double?
+    /// Write → decode (streaming clients), µs.
+    public var updateLatency: LoadgenReport.Percentiles?
+    /// Pollers: request time from the intended send, and the age of the data received, µs.
+    public var pollRequest: LoadgenReport.Percentiles?
+    public var pollStaleness: LoadgenReport.Percentiles?
+    /// Pollers: from a record's write to the first answer that carried it, µs.
+    public var pollDelivery: LoadgenReport.Percentiles?
+    /// Inside the bridge: wake-up → queued for every subscriber (bucket upper bounds, ms).
+    public var detectToSendP50: Double?
+    public var detectToSendP99: Double?
+    public var healthProbes = 0
+    public var healthAnswered = 0
+    public var healthP99Milliseconds: Double?
+    public var dashboardEvents = 0
+    public var dashboardMaxGap: Double?
+}

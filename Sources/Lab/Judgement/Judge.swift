@@ -1,0 +1,282 @@
+import Foundation
+
+/// Judges an arm's saved measurements against the plan's KPIs (and BridgeLab's tighter targets).
+public struct Judge: Sendable {
+    public let scenario: Scenario
+
+    public init(scenario: Scenario) { self.scenario = scenario }
+
+    static let webSocketKinds: Set<String> = ["ws", "slow", "stuck", "vanish", "churn", "malformed"]
+    static let streamingKinds: Set<String> = ["ws", "sse", "slow"]
+
+    // MARK: - Figures
+
+    public func figures(_ arm: ArmData) -> ArmFigures {
+        var f = ArmFigures()
+        let window = arm.measuredSamples.filter(\.bridgeAlive)
+        if !window.isEmpty {
+            let n = Double(window.count)
+            f.bridgeCPUUser = window.map(\.bridgeUserPercent).reduce(0, +) / n
+            f.bridgeCPUSystem = window.map(\.bridgeSystemPercent).reduce(0, +) / n
+            f.bridgeCPU = (f.bridgeCPUUser ?? 0) + (f.bridgeCPUSystem ?? 0)
+            f.loadgenCPU = window.map(\.loadgenPercent).reduce(0, +) / n
+            f.simulatorCPU = window.map(\.simulatorPercent).reduce(0, +) / n
+            f.machineCPU = window.map(\.machinePercent).reduce(0, +) / n
+            f.machineSaturatedShare = Double(window.filter { $0.machinePercent >= 95 }.count) / n
+            f.memoryTrend = Trend(x: window.map { Double($0.at - window[0].at) / 60e6 }, y: window.map(\.bridgeRSSMB))
+        }
+        let alive = arm.samples.filter(\.bridgeAlive)
+        if !alive.isEmpty {
+            f.bridgePeakRSSMB = alive.map(\.bridgePeakRSSMB).max()
+            f.bridgeMaxThreads = alive.map(\.bridgeThreads).max()
+            f.bridgeMaxDescriptors = alive.map(\.bridgeDescriptors).max()
+            f.loadgenPeakRSSMB = arm.samples.map(\.loadgenRSSMB).max()
+            for state in ResourceSample.socketColumns { f.maxSockets[state] = alive.map { $0.sockets[state] }.max() ?? 0 }
+        }
+        // The bridge's own counters, across the measured window.
+        let scrapes = arm.metrics.filter { $0.at >= arm.record.measureFrom && $0.at <= arm.record.measureTo }
+        if let first = scrapes.first, let last = scrapes.last, last.at > first.at, arm.record.crashes.isEmpty {
+            let seconds = Double(last.at - first.at) / 1e6
+            f.clientRequests = last.clientRequests - first.clientRequests
+            f.requestsPerHour = (last.clientRequests - first.clientRequests) / seconds * 3600
+            let sent = last.messagesSent - first.messagesSent
+            f.bridgeMessagesPerSecond = sent / seconds
+            if sent > 0, let cpu = f.bridgeCPU { f.bridgeMicrosecondsPerMessage = cpu / 100 * seconds * 1e6 / sent }
+        }
+        if let last = arm.metrics.last {
+            f.detectToSendP50 = last.detectToSendPercentile(50).map { $0 * 1000 }
+            f.detectToSendP99 = last.detectToSendPercentile(99).map { $0 * 1000 }
+        }
+        if let loadgen = arm.loadgen {
+            f.updateLatency = loadgen.latency("update")
+            f.pollRequest = loadgen.latency("poll_request")
+            f.pollStaleness = loadgen.latency("poll_staleness")
+            f.pollDelivery = loadgen.latency("poll_delivery")
+            f.loadgenMicrosecondsPerMessage = loadgen.generator.cpu_us_per_message
+        }
+        let probes = arm.health.filter { $0.at >= arm.record.swarmStart && $0.at <= arm.record.swarmEnd }
+        f.healthProbes = probes.count
+        f.healthAnswered = probes.filter { $0.milliseconds != nil }.count
+        let answers = probes.compactMap(\.milliseconds).sorted()
+        if !answers.isEmpty { f.healthP99Milliseconds = answers[min(answers.count - 1, Int(Double(answers.count) * 0.99))] }
+        let events = arm.record.dashboardEvents.filter { $0 >= arm.record.swarmStart && $0 <= arm.record.swarmEnd }
+        f.dashboardEvents = events.count
+        if events.count >= 2 { f.dashboardMaxGap = zip(events.dropFirst(), events).map { Double($0 - $1) / 1e6 }.max() }
+        return f
+    }
+
+    // MARK: - KPIs
+
+    /// Every KPI of the catalogue for `arm`; `baselines` are the scenario's baseline arms' figures.
+    public func judge(_ arm: ArmData, figures f: ArmFigures, baselines: [(name: String, figures: ArmFigures)]) -> [KPIResult] {
+        KPI.catalog.map { kpi in
+            var plan = kpi.plan
+            var lab = kpi.lab
+            if let override = scenario.kpis[kpi.id] {
+                if !override.enabled { return result(kpi, plan, lab, nil, .notApplicable, "left out by the scenario") }
+                plan = override.plan ?? plan
+                lab = override.lab ?? lab
+            }
+            switch measure(kpi.id, arm, f, baselines) {
+            case .notApplicable(let why): return result(kpi, plan, lab, nil, .notApplicable, why)
+            case .notMeasured(let why): return result(kpi, plan, lab, nil, .notMeasured, why)
+            case .value(let measured, let note): return result(kpi, plan, lab, measured, kpi.meets(measured, plan) ? .pass : .fail, note)
+            }
+        }
+    }
+
+    func result(_ kpi: KPI, _ plan: Double, _ lab: Double, _ measured: Double?, _ status: KPIResult.Status, _ note: String) -> KPIResult {
+        var labStatus = status
+        if let measured, status == .pass || status == .fail { labStatus = kpi.meets(measured, lab) ? .pass : .fail }
+        return KPIResult(
+            id: kpi.id,
+            title: kpi.title,
+            unit: kpi.unit,
+            direction: kpi.direction,
+            plan: plan,
+            lab: lab,
+            measured: measured,
+            status: status,
+            labStatus: labStatus,
+            note: note
+        )
+    }
+
+    /// What one KPI found for one arm.
+    enum Measurement {
+        case notApplicable(String)
+        case notMeasured(String)
+        case value(Double, String)
+
+        /// A value when there is one, else "not measured" with `why`.
+        static func value(_ value: Double?, _ note: String, else why: String) -> Measurement {
+            value.map { .value($0, note) } ?? .notMeasured(why)
+        }
+    }
+
+    func measure(_ id: String, _ arm: ArmData, _ f: ArmFigures, _ baselines: [(name: String, figures: ArmFigures)]) -> Measurement {
+        let record = arm.record
+        let kinds = record.kinds.filter { $0.value > 0 }.map(\.key)
+        let streaming = kinds.contains { Self.streamingKinds.contains($0) }
+        let pollers = kinds.contains("poll")
+        let noClients = "no client of this arm measures it"
+        guard let loadgen = arm.loadgen else {
+            // Without loadgen's summary only the bridge-side KPIs can be judged.
+            if ["cpu", "cpu_vs_baseline", "memory", "memory_trend", "ws_clients", "requests_per_hour", "dashboard", "leaks", "uptime"].contains(id) {
+                return bridgeSide(id, arm, f, baselines)
+            }
+            return .notMeasured("loadgen wrote no summary")
+        }
+        func ms(_ value: Int?) -> Double? { value.map { Double($0) / 1000 } }
+        switch id {
+        case "latency_e2e":
+            if streaming {
+                let update = loadgen.latency("update")
+                return .value(ms(update?.p99), "write → decode over \(update?.count ?? 0) updates", else: "no update was measured")
+            }
+            if pollers {
+                let delivery = loadgen.latency("poll_delivery")
+                return .value(
+                    ms(delivery?.p99),
+                    "pollers: write → the first answer that carried it, over \(delivery?.count ?? 0) records",
+                    else: "no poll answer carried new data"
+                )
+            }
+            return .notApplicable(noClients)
+        case "detection":
+            guard record.isEventMode else { return .notApplicable("a polling bridge detects nothing: it reads on request (see staleness)") }
+            guard streaming else { return .notApplicable(noClients) }
+            let inside = f.detectToSendP99.map { "; inside the bridge, wake → queued p99 ≤ \(Format.number($0)) ms" } ?? ""
+            return .value(ms(loadgen.latency("update")?.p99), "upper bound: write → decode p99\(inside)", else: "no update was measured")
+        case "reconnect":
+            guard !scenario.faults.isEmpty || kinds.contains("churn") else { return .notApplicable("no fault or churn in this scenario") }
+            guard streaming else { return .notApplicable(noClients) }
+            guard let reconnect = loadgen.latency("reconnect") else { return .notMeasured("no client reconnected") }
+            return .value(Double(reconnect.p99 ?? 0) / 1e6, "\(reconnect.count) reconnects")
+        case "loss":
+            guard streaming else { return .notApplicable(noClients) }
+            let u = loadgen.updates
+            guard u.lost >= 0 else { return .notMeasured("loadgen had no data folder to count against") }
+            return .value(
+                Double(u.lost + u.gaps + u.duplicates + u.out_of_order),
+                "lost \(u.lost), gaps \(u.gaps), duplicates \(u.duplicates), out of order \(u.out_of_order) of \(u.trades) trades"
+            )
+        case "delta_size":
+            guard streaming else { return .notApplicable(noClients) }
+            guard let payload = loadgen.payload, payload.snapshot_mean_bytes > 0, payload.delta_mean_bytes > 0 else {
+                return .notMeasured("no snapshots or no deltas received")
+            }
+            return .value(
+                (1 - payload.delta_mean_bytes / payload.snapshot_mean_bytes) * 100,
+                "delta \(Format.number(payload.delta_mean_bytes)) B vs snapshot \(Format.number(payload.snapshot_mean_bytes)) B on average"
+            )
+        case "sync":
+            guard streaming else { return .notApplicable(noClients) }
+            return .value(ms(loadgen.latency("subscribe_to_snapshot")?.p99), "connected → first snapshot", else: "no snapshot was received")
+        case "cache_hit":
+            guard kinds.contains("ws"), scenario.swarm.cacheReads > 0 else { return .notApplicable("no ws client reads a cache") }
+            let lookups = loadgen.cache.hits + loadgen.cache.misses
+            guard lookups > 0 else { return .notMeasured("no cache reads") }
+            return .value(loadgen.cache.hit_rate * 100, "\(loadgen.cache.hits) hits, \(loadgen.cache.misses) misses")
+        case "staleness":
+            if pollers {
+                return .value(
+                    ms(loadgen.latency("poll_staleness")?.p99),
+                    "pollers: age of the newest record in each answer",
+                    else: "no poll answer carried data"
+                )
+            }
+            if streaming {
+                return .value(
+                    ms(loadgen.latency("update")?.p99),
+                    "pushed: data is as old as its delivery (write → decode p99)",
+                    else: "no update was measured"
+                )
+            }
+            return .notApplicable(noClients)
+        case "polling_loops":
+            return .value(
+                Double(loadgen.http.requests),
+                pollers ? "pollers at \(Format.number(scenario.swarm.pollRate))/s each" : "HTTP polls by clients"
+            )
+        default:
+            return bridgeSide(id, arm, f, baselines)
+        }
+    }
+
+    /// The KPIs judged from the bridge's side alone (samples, scrapes, probes).
+    func bridgeSide(_ id: String, _ arm: ArmData, _ f: ArmFigures, _ baselines: [(name: String, figures: ArmFigures)]) -> Measurement {
+        let record = arm.record
+        let noBridge = "no samples of a live bridge"
+        switch id {
+        case "cpu":
+            return .value(f.bridgeCPU, "mean over the measured window", else: noBridge)
+        case "cpu_vs_baseline":
+            guard record.role == .candidate, !baselines.isEmpty else { return .notApplicable("no baseline arm to compare with") }
+            guard let cpu = f.bridgeCPU else { return .notMeasured(noBridge) }
+            let measured = baselines.compactMap { b in b.figures.bridgeCPU.map { (b.name, $0) } }.filter { $0.1 > 0 }
+            guard let cheapest = measured.min(by: { $0.1 < $1.1 }) else { return .notMeasured("the baselines have no CPU samples") }
+            return .value((1 - cpu / cheapest.1) * 100, "against \(cheapest.0) (\(Format.number(cheapest.1)) % of a core), the cheapest baseline")
+        case "memory":
+            return .value(f.bridgePeakRSSMB, "peak resident memory", else: noBridge)
+        case "memory_trend":
+            let minutes = Double(record.measureTo - record.measureFrom) / 60e6
+            // A slope over a few seconds measures start-up allocation, not a leak.
+            guard minutes >= Self.minimumTrendMinutes else {
+                return .notApplicable(
+                    "the measured window is under \(Format.number(Self.minimumTrendMinutes)) min: start-up growth (history filling) cannot be told from a leak; see the soak scenario"
+                )
+            }
+            guard let trend = f.memoryTrend else { return .notMeasured("too few samples for a trend") }
+            return .value(max(0, trend.upper), String(format: "slope %.3f ± %.3f MB/min over %.1f min", trend.slope, trend.slopeMargin, minutes))
+        case "ws_clients":
+            let planned = plannedClients(of: Self.webSocketKinds, in: record)
+            guard record.isEventMode, planned >= 10 else { return .notApplicable("\(planned) WebSocket clients planned (under 10)") }
+            let window = arm.metrics.filter { $0.at >= record.measureFrom && $0.at <= record.measureTo }.map { $0.connections["ws"] ?? 0 }
+            guard !window.isEmpty else { return .notMeasured("no /metrics scrapes in the window") }
+            return .value(median(window), "median over \(window.count) scrapes; \(planned) planned")
+        case "requests_per_hour":
+            return .value(
+                f.requestsPerHour,
+                "\(Format.number(f.clientRequests ?? 0)) requests in the window",
+                else: "no /metrics scrapes across the window"
+            )
+        case "dashboard":
+            guard record.isEventMode else { return .notApplicable("only event mode streams the dashboard") }
+            guard scenario.duration >= 12 else { return .notApplicable("the run is shorter than two dashboard intervals") }
+            return .value(f.dashboardMaxGap, "\(f.dashboardEvents) events", else: "fewer than two dashboard events")
+        case "leaks":
+            guard let before = record.before, let after = record.after else { return .notMeasured("the bridge was not running at the end") }
+            let extra = max(0, after.descriptors - before.descriptors - Self.descriptorTolerance)
+            let closeWait = after.sockets["CLOSE_WAIT"]
+            return .value(
+                Double(closeWait + extra),
+                "CLOSE_WAIT \(closeWait); descriptors \(before.descriptors) before, \(after.descriptors) after (tolerance \(Self.descriptorTolerance))"
+            )
+        case "uptime":
+            guard f.healthProbes > 0 else { return .notMeasured("no /health probes during the swarm") }
+            return .value(Double(f.healthAnswered) / Double(f.healthProbes) * 100, "\(f.healthAnswered) of \(f.healthProbes) probes answered")
+        default:
+            return .notApplicable("unknown KPI")
+        }
+    }
+
+    /// Shorter windows see bounded start-up growth (trade history and allocator pools filling)
+    /// that a slope cannot tell from a leak; the soak scenario runs long enough.
+    static let minimumTrendMinutes = 2.0
+
+    /// Descriptors a bridge may keep open after its clients leave (a data file opened lazily).
+    static let descriptorTolerance = 2
+
+    func plannedClients(of kinds: Set<String>, in record: ArmRecord) -> Int {
+        let total = record.kinds.values.reduce(0, +)
+        guard total > 0 else { return 0 }
+        let share = record.kinds.filter { kinds.contains($0.key) }.values.reduce(0, +) / total
+        return Int((Double(record.clients) * share).rounded())
+    }
+
+    func median(_ values: [Double]) -> Double {
+        let sorted = values.sorted()
+        return sorted[sorted.count / 2]
+    }
+}

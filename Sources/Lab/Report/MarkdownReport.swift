@@ -1,0 +1,99 @@
+/// `report.md`: the run's verdict, KPI tables, comparisons and key figures, for a terminal, a pull
+/// request or a CI job summary. Every number comes from the summary it is given.
+public enum MarkdownReport {
+    public static func render(_ summary: RunSummary) -> String {
+        var text = "# BridgeLab: \(summary.scenario.name) — \(summary.verdict.uppercased())\n\n"
+        if !summary.scenario.description.isEmpty { text += summary.scenario.description + "\n\n" }
+        let env = summary.environment
+        text +=
+            "Run \(summary.startedUTC) → \(summary.finishedUTC) · \(env.buildConfiguration) build · commit \(env.commit)\(env.dirty ? " (modified)" : "")"
+        text += " · \(env.cpuModel), \(env.cores) cores · Linux \(env.kernel) · \(env.swiftVersion)\n\n"
+        for warning in summary.warnings { text += "> **Warning:** \(warning)\n\n" }
+        if let scale = summary.scale {
+            if let knee = scale.kneeClients {
+                text += "**Knee:** \(knee) clients held every KPI"
+                text += scale.brokenAt.map { "; \($0) clients broke \(scale.brokenBy.joined(separator: ", "))." } ?? " (no step broke)."
+                text += "\n\n"
+            } else {
+                text += "**Knee:** none — the first step already broke \(scale.brokenBy.joined(separator: ", ")).\n\n"
+            }
+        }
+        if !summary.comparisons.isEmpty {
+            text += "## Side by side\n\n"
+            for comparison in summary.comparisons { text += "- \(comparison.sentence)\n" }
+            text += "\n"
+        }
+        for arm in summary.arms { text += armSection(arm) }
+        text += "## Files\n\n`summary.json` (this report's numbers), `report.html`, and per arm in `arms/NAME/`: `samples.csv` (bridge, generator, "
+        text += "simulator and machine every 100 ms), `health.csv`, `metrics/*.prom` (every /metrics scrape), `loadgen/summary.json`, "
+        text +=
+            "`loadgen/timeline.csv`, `loadgen/*.hgrm`, and the bridge's, simulator's and loadgen's logs. `bridgelab report DIR` renders this again.\n"
+        return text
+    }
+
+    static func armSection(_ arm: RunSummary.Arm) -> String {
+        var text = "## \(arm.name) — \(arm.mode), \(arm.role.rawValue): \(arm.verdict.uppercased())\n\n"
+        text +=
+            "\(arm.clients) clients (\(arm.kinds.sorted { $0.key < $1.key }.map { "\($0.key) \(Format.number($0.value))" }.joined(separator: ", ")))"
+        text += arm.status == .completed ? "\n\n" : " · status: \(arm.status.rawValue)\(arm.error.map { " — \($0)" } ?? "")\n\n"
+        for warning in arm.warnings { text += "> **Warning:** \(warning)\n\n" }
+        guard !arm.kpis.isEmpty else { return text }
+        text += "| KPI | plan target | measured | plan | BridgeLab target | BridgeLab | how |\n|---|---|---|---|---|---|---|\n"
+        for kpi in arm.kpis {
+            let measured = kpi.measured.map { "\(Format.number($0)) \(kpi.unit)" } ?? "—"
+            let labStatus = kpi.status == .pass || kpi.status == .fail ? mark(kpi.labStatus) : ""
+            text +=
+                "| \(kpi.title) | \(kpi.target(kpi.plan)) | \(measured) | \(mark(kpi.status)) | \(kpi.target(kpi.lab)) | \(labStatus) | \(kpi.note) |\n"
+        }
+        text += "\n" + figuresTable(arm.figures) + "\n"
+        return text
+    }
+
+    static func mark(_ status: KPIResult.Status) -> String {
+        switch status {
+        case .pass: return "✅ pass"
+        case .fail: return "❌ FAIL"
+        case .notApplicable: return "n/a"
+        case .notMeasured: return "⚠️ not measured"
+        }
+    }
+
+    /// Who spent what, and where the time goes.
+    static func figuresTable(_ f: ArmFigures) -> String {
+        func value(_ number: Double?, _ unit: String) -> String { number.map { "\(Format.number($0)) \(unit)" } ?? "—" }
+        func ms(_ micros: Int?) -> String { micros.map { "\(Format.number(Double($0) / 1000)) ms" } ?? "—" }
+        func spread(_ p: LoadgenReport.Percentiles?) -> String {
+            guard let p else { return "—" }
+            return "\(ms(p.p50)) / \(ms(p.p99)) / \(ms(p.p99_9)) / \(ms(p.max)) (\(p.count))"
+        }
+        var rows: [(String, String)] = [
+            ("bridge CPU (user + system)", "\(value(f.bridgeCPU, "% of a core")) (\(value(f.bridgeCPUUser, "")) + \(value(f.bridgeCPUSystem, "")))"),
+            (
+                "bridge memory peak · threads · descriptors",
+                "\(value(f.bridgePeakRSSMB, "MB")) · \(f.bridgeMaxThreads.map(String.init) ?? "—") · \(f.bridgeMaxDescriptors.map(String.init) ?? "—")"
+            ),
+            ("generator (loadgen) CPU · memory", "\(value(f.loadgenCPU, "% of a core")) · \(value(f.loadgenPeakRSSMB, "MB"))"),
+            ("simulator CPU · machine CPU (all cores)", "\(value(f.simulatorCPU, "% of a core")) · \(value(f.machineCPU, "%"))"),
+            ("messages sent by the bridge", value(f.bridgeMessagesPerSecond, "/s")),
+            (
+                "CPU per message: bridge (sent) · generator (received)",
+                "\(value(f.bridgeMicrosecondsPerMessage, "µs")) · \(value(f.loadgenMicrosecondsPerMessage, "µs"))"
+            ),
+            ("write → decode p50 / p99 / p99.9 / max (count)", spread(f.updateLatency)),
+            ("  of which inside the bridge: wake → queued p50 / p99", "≤ \(value(f.detectToSendP50, "ms")) / ≤ \(value(f.detectToSendP99, "ms"))"),
+            ("poll request (from intended send) p50 / p99 / p99.9 / max", spread(f.pollRequest)),
+            ("poll delivery (write → first answer carrying it) p50 / p99 / p99.9 / max", spread(f.pollDelivery)),
+            ("poll staleness (age of the newest record received) p50 / p99 / p99.9 / max", spread(f.pollStaleness)),
+            ("client requests in the window · per hour", "\(value(f.clientRequests, "")) · \(value(f.requestsPerHour, "/h"))"),
+            ("/health answered · p99", "\(f.healthAnswered)/\(f.healthProbes) · \(value(f.healthP99Milliseconds, "ms"))"),
+            (
+                "sockets at most: ESTABLISHED · CLOSE_WAIT · TIME_WAIT",
+                "\(f.maxSockets["ESTABLISHED"] ?? 0) · \(f.maxSockets["CLOSE_WAIT"] ?? 0) · \(f.maxSockets["TIME_WAIT"] ?? 0)"
+            ),
+        ]
+        if let trend = f.memoryTrend {
+            rows.append(("memory trend after warm-up", String(format: "%+.3f ± %.3f MB/min", trend.slope, trend.slopeMargin)))
+        }
+        return "| figure | value |\n|---|---|\n" + rows.map { "| \($0.0) | \($0.1) |" }.joined(separator: "\n") + "\n"
+    }
+}

@@ -1,0 +1,65 @@
+/// What the runner saw of one arm, saved as `arm.json` beside the raw samples: everything a
+/// report needs that is not a sample, a scrape or loadgen's summary.
+public struct ArmRecord: Sendable, Codable, Equatable {
+    public enum Status: String, Sendable, Codable {
+        /// Ran its whole course (the bridge may still have failed KPIs).
+        case completed
+        /// The bridge process ended by itself during the run.
+        case crashed
+        /// Ctrl-C: cut short, its figures are partial.
+        case interrupted
+        /// The harness could not run it (a bridge that never started, loadgen that failed).
+        case error
+        /// A scale step after the knee, or an arm after an interruption.
+        case notRun = "not-run"
+    }
+
+    /// A moment worth marking on the time axis.
+    public struct Marker: Sendable, Codable, Equatable {
+        public enum Kind: String, Sendable, Codable { case fault, event, crash, hang, restart, phase }
+        /// Unix µs.
+        public var at: Int64
+        public var kind: Kind
+        public var label: String
+    }
+
+    public struct Connections: Sendable, Codable, Equatable {
+        public var descriptors: Int
+        public var sockets: SocketStates
+    }
+
+    public var name: String
+    public var mode: String
+    public var role: Scenario.Role
+    public var status: Status = .notRun
+    public var error: String?
+    public var clients = 0
+    public var kinds: [String: Double] = [:]
+    public var port = 0
+    public var commands: [String: String] = [:]
+    /// Unix µs: when the swarm started and ended (the time axis's zero and end).
+    public var swarmStart: Int64 = 0
+    public var swarmEnd: Int64 = 0
+    /// Warm-up end: resource figures start here.
+    public var measureFrom: Int64 = 0
+    /// Ramp-down start (or the swarm's end): steady-state figures stop here.
+    public var measureTo: Int64 = 0
+    public var markers: [Marker] = []
+    /// Every way a bridge process ended; those not requested are crashes.
+    public var bridgeEndings: [ChildProcess.Ending] = []
+    /// Before the swarm connected, and after it left and the settle time passed.
+    public var before: Connections?
+    public var after: Connections?
+    public var dashboardEvents: [Int64] = []
+    public var hangs: [Int64] = []
+    public var loadgenStatus: Int32?
+
+    public init(name: String, mode: String, role: Scenario.Role) {
+        self.name = name
+        self.mode = mode
+        self.role = role
+    }
+
+    public var crashes: [ChildProcess.Ending] { bridgeEndings.filter { !$0.requested } }
+    public var isEventMode: Bool { mode == "event" }
+}

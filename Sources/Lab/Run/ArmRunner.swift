@@ -1,0 +1,355 @@
+import Foundation
+import NIOConcurrencyHelpers
+import Swarm
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Runs one arm: a fresh simulator and bridge, the swarm, and everything watching them; then
+/// stops them all and leaves the arm's folder with its raw measurements.
+///
+/// The time axis: the simulator starts first, the bridge next; the swarm starts `lead` seconds
+/// after the simulator (later only if the bridge was slow to come up), and scripted market events
+/// and faults are timed from the swarm's start.
+final class ArmRunner: Sendable {
+    let scenario: Scenario
+    let arm: Scenario.Arm
+    let plan: Scenario.SwarmPlan
+    let executables: Executables
+    let directory: String
+    let console: Console
+    let interruption: Interruption
+    let label: String
+
+    /// Seconds from the simulator's start to the swarm's.
+    static let lead = 3.0
+
+    private let pids = NIOLockedValueBox(ResourceSampler.Targets())
+    /// Everything started, stopped on every way out (an error included).
+    private let children = NIOLockedValueBox<[ChildProcess]>([])
+    private let tasks = NIOLockedValueBox<[Task<Void, Never>]>([])
+
+    init(
+        scenario: Scenario,
+        arm: Scenario.Arm,
+        executables: Executables,
+        directory: String,
+        console: Console,
+        interruption: Interruption,
+        label: String
+    ) {
+        self.scenario = scenario
+        self.arm = arm
+        self.plan = scenario.swarm(for: arm)
+        self.executables = executables
+        self.directory = directory
+        self.console = console
+        self.interruption = interruption
+        self.label = label
+    }
+
+    static func now() -> Int64 { Int64(Date().timeIntervalSince1970 * 1e6) }
+
+    /// Runs the arm and returns its record (also saved in its folder with the raw data).
+    func run() async -> ArmRecord {
+        var record = ArmRecord(name: arm.name, mode: arm.mode, role: arm.role)
+        record.clients = plan.clients
+        record.kinds = plan.kinds
+        let data = NSTemporaryDirectory() + "bridgelab-\(getpid())-\(arm.name)-\(UUID().uuidString.prefix(8))"
+        defer { try? FileManager.default.removeItem(atPath: data) }
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
+            try await execute(&record, data: data)
+        } catch {
+            record.status = .error
+            record.error = "\(error)"
+            console.say("  \(arm.name): \(error)")
+        }
+        for task in tasks.withLockedValue({ $0 }) { task.cancel() }
+        for child in children.withLockedValue({ $0 }) { await child.stop() }
+        do {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try encoder.encode(record).write(to: URL(fileURLWithPath: directory + "/" + ArmData.recordFile))
+        } catch {
+            console.say("  \(arm.name): could not save arm.json: \(error)")
+        }
+        return record
+    }
+
+    private func execute(_ record: inout ArmRecord, data: String) async throws {
+        // The market.
+        let simulator = ChildProcess(
+            name: "simulator",
+            executable: executables.simulator,
+            arguments: simulatorArguments(data: data),
+            logPath: directory + "/simulator.log"
+        )
+        record.commands["simulator"] = simulator.commandLine
+        try start(simulator)
+        let simulatorStart = Self.now()
+        pids.withLockedValue { $0.simulator = simulator.pid }
+        try await waitForFiles(in: data, simulator: simulator)
+
+        // The bridge, on a free port it picks and prints.
+        var bridge = try await startBridge(data: data, port: 0, record: &record)
+        record.port = try await bridgePort(bridge)
+        try await waitUntilHealthy(bridge, port: record.port)
+
+        let probe = BridgeProbe(port: record.port)
+        let sampler = ResourceSampler(port: record.port) { [pids] in pids.withLockedValue { $0 } }
+        let bridgeBox = NIOLockedValueBox(bridge)
+        let watchers = [
+            Task { await sampler.run() },
+            Task { await probe.probeHealth(alive: { bridgeBox.withLockedValue { $0.isRunning } }) },
+            Task { await probe.scrapeMetrics(saveTo: self.directory + "/" + ArmData.metricsFolder) },
+        ]
+        let dashboard = arm.mode == "event" ? Task { await probe.followDashboard() } : nil
+        tasks.withLockedValue { $0 = watchers + (dashboard.map { [$0] } ?? []) }
+        try? await Task.sleep(for: .milliseconds(400))
+        record.before = connections(bridge.pid, port: record.port)
+
+        // The swarm, `lead` seconds after the simulator started.
+        let wait = Double(simulatorStart - Self.now()) / 1e6 + Self.lead
+        if wait > 0 { try? await Task.sleep(for: .milliseconds(Int64(wait * 1000))) }
+        let loadgen = ChildProcess(
+            name: "loadgen",
+            executable: executables.loadgen,
+            arguments: loadgenArguments(data: data, port: record.port),
+            logPath: directory + "/loadgen.log"
+        )
+        record.commands["loadgen"] = loadgen.commandLine
+        try start(loadgen)
+        record.swarmStart = Self.now()
+        pids.withLockedValue { $0.loadgen = loadgen.pid }
+        record.measureFrom = record.swarmStart + Int64(scenario.warmup * 1e6)
+        record.measureTo = record.swarmStart + Int64((scenario.duration - plan.rampDown) * 1e6)
+        addMarkers(&record, simulatorStart: simulatorStart)
+
+        // Kill faults are the runner's: it owns the bridge process.
+        var kills = killFaults()
+        var noticed = 0
+        let deadline = record.swarmStart + Int64((scenario.duration + 60) * 1e6)
+        while loadgen.isRunning {
+            let now = Self.now()
+            if interruption.isSet {
+                await loadgen.stop(grace: 2)
+                break
+            }
+            if now > deadline {
+                await loadgen.stop(grace: 2)
+                throw RunnerError("loadgen did not finish within 60 s of the run's end: \(loadgen.logTail())")
+            }
+            if let (at, down) = kills.first, now >= record.swarmStart + Int64(at * 1e6) {
+                kills.removeFirst()
+                await bridge.forceKill()
+                record.markers.append(.init(at: Self.now(), kind: .fault, label: "kill (SIGKILL)"))
+                try? await Task.sleep(for: .milliseconds(Int64(down * 1000)))
+                record.bridgeEndings += bridge.ending.map { [$0] } ?? []
+                bridge = try await startBridge(data: data, port: record.port, record: &record)
+                bridgeBox.withLockedValue { $0 = bridge }
+                record.markers.append(.init(at: Self.now(), kind: .restart, label: "bridge restarted"))
+            }
+            if let ending = bridge.ending, !ending.requested, noticed == 0 {
+                noticed += 1
+                record.markers.append(.init(at: ending.at, kind: .crash, label: "bridge \(ending.description)"))
+                console.say(
+                    "  \(arm.name): the bridge \(ending.description) at \(String(format: "%.1f", Double(ending.at - record.swarmStart) / 1e6)) s"
+                )
+            }
+            status(record: record, sampler: sampler, probe: probe)
+            try? await Task.sleep(for: .milliseconds(200))
+        }
+        record.loadgenStatus = loadgen.ending?.status
+        record.swarmEnd = Self.now()
+        pids.withLockedValue { $0.loadgen = nil }
+
+        // After the clients left: are connections and descriptors back where they were?
+        if !interruption.isSet {
+            console.status("[\(label)] settling \(Int(scenario.settle)) s, then checking for leaked connections")
+            try? await Task.sleep(for: .milliseconds(Int64(scenario.settle * 1000)))
+        }
+        if bridge.isRunning { record.after = connections(bridge.pid, port: record.port) }
+
+        for watcher in watchers { watcher.cancel() }
+        dashboard?.cancel()
+        let wasRunning = bridge.isRunning
+        await bridge.stop()
+        await simulator.stop()
+        for watcher in watchers { await watcher.value }
+        await dashboard?.value
+
+        if let ending = bridge.ending { record.bridgeEndings.append(ending) }
+        if interruption.isSet {
+            // Ctrl-C reaches every child of the terminal: their endings were asked for.
+            record.bridgeEndings = record.bridgeEndings.map { ending in
+                var ending = ending
+                if ending.at >= (interruption.at ?? 0) - 1_000_000 { ending.requested = true }
+                return ending
+            }
+        }
+        record.dashboardEvents = probe.dashboardEvents
+        record.hangs = probe.hangs
+        for hang in record.hangs { record.markers.append(.init(at: hang, kind: .hang, label: "no /health answer for 5 s")) }
+        record.status = interruption.isSet ? .interrupted : (record.crashes.isEmpty && wasRunning ? .completed : .crashed)
+        try ArmData(record: record, samples: sampler.all, health: probe.health).write(to: directory)
+    }
+
+    // MARK: - Processes
+
+    func simulatorArguments(data: String) -> [String] {
+        let market = scenario.market
+        var arguments = [
+            "--data-dir", data, "--symbols", market.symbols.joined(separator: ","), "--rate", Format.plain(market.rate),
+            "--flush-ms", String(market.flushMilliseconds), "--arrivals", market.arrivals, "--seed", String(market.seed),
+            "--split-writes", Format.plain(market.splitWrites),
+            "--duration", Format.plain(Self.lead + scenario.duration + scenario.settle + 30), "-q",
+        ]
+        for event in market.events { arguments += ["--event", Self.shifted(event, by: Self.lead)] }
+        return arguments
+    }
+
+    /// A simulator event timed from the swarm's start, retimed from the simulator's.
+    static func shifted(_ event: String, by seconds: Double) -> String {
+        var parts = event.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+        guard parts.count >= 2, let at = Double(parts[1]) else { return event }
+        parts[1] = Format.plain(at + seconds)
+        return parts.joined(separator: ":")
+    }
+
+    func loadgenArguments(data: String, port: Int) -> [String] {
+        var arguments = [
+            "--url", "ws://127.0.0.1:\(port)", "--clients", String(plan.clients),
+            "--kind", plan.kinds.sorted { $0.key < $1.key }.map { "\($0.key)=\(Format.plain($0.value))" }.joined(separator: ","),
+            "--symbols", (plan.symbols ?? scenario.market.symbols).joined(separator: ","), "--channels", plan.channels.joined(separator: ","),
+            "--duration", Format.plain(scenario.duration), "--ramp-down", Format.plain(plan.rampDown), "--poll-rate", Format.plain(plan.pollRate),
+            "--cache-reads", Format.plain(plan.cacheReads), "--slow-delay-ms", String(plan.slowDelayMilliseconds),
+            "--data-dir", data, "--out", directory + "/" + ArmData.loadgenFolder, "--no-progress",
+        ]
+        if let rate = plan.arrivalRate { arguments += ["--arrival-rate", Format.plain(rate)] }
+        for fault in scenario.faults where !fault.hasPrefix("kill") { arguments += ["--fault", fault] }
+        return arguments
+    }
+
+    /// (at, down) of each kill fault, in time order.
+    func killFaults() -> [(Double, Double)] {
+        scenario.faults.compactMap { text -> (Double, Double)? in
+            guard let fault = try? ScheduledFault(parsing: text), case .kill(let down) = fault.fault else { return nil }
+            return (fault.at, down)
+        }.sorted { $0.0 < $1.0 }
+    }
+
+    func startBridge(data: String, port: Int, record: inout ArmRecord) async throws -> ChildProcess {
+        let arguments =
+            ["--data-dir", data, "--port", String(port), "--mode", arm.mode, "--log-level", "warning"] + scenario.bridge.flags + arm.flags
+        let bridge = ChildProcess(
+            name: "bridge",
+            executable: executables.bridge,
+            arguments: arguments,
+            logPath: directory + (port == 0 ? "/bridge.log" : "/bridge-restart-\(Self.now()).log")
+        )
+        if record.commands["bridge"] == nil { record.commands["bridge"] = bridge.commandLine }
+        try start(bridge)
+        pids.withLockedValue { $0.bridge = bridge.pid }
+        return bridge
+    }
+
+    func start(_ child: ChildProcess) throws {
+        try child.start()
+        children.withLockedValue { $0.append(child) }
+    }
+
+    /// The port the bridge printed in its start-up line (`listening on http://127.0.0.1:PORT`).
+    func bridgePort(_ bridge: ChildProcess) async throws -> Int {
+        let deadline = Date().addingTimeInterval(30)
+        while Date() < deadline {
+            if let log = ProcReader.read(bridge.logPath), let range = log.range(of: "listening on http://") {
+                let rest = log[range.upperBound...]
+                if let colon = rest.firstIndex(of: ":") {
+                    let digits = rest[rest.index(after: colon)...].prefix { $0.isNumber }
+                    if let port = Int(digits), !digits.isEmpty { return port }
+                }
+            }
+            guard bridge.isRunning else { throw RunnerError("the bridge ended before it listened: \(bridge.logTail())") }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw RunnerError("the bridge printed no listening line within 30 s: \(bridge.logTail())")
+    }
+
+    func waitUntilHealthy(_ bridge: ChildProcess, port: Int) async throws {
+        let probe = BridgeProbe(port: port)
+        let deadline = Date().addingTimeInterval(20)
+        while Date() < deadline {
+            if let response = try? await probe.get("/health"), response.status == 200 { return }
+            guard bridge.isRunning else { throw RunnerError("the bridge ended before it answered /health: \(bridge.logTail())") }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw RunnerError("the bridge did not answer /health within 20 s")
+    }
+
+    func waitForFiles(in data: String, simulator: ChildProcess) async throws {
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline {
+            let files = (try? FileManager.default.contentsOfDirectory(atPath: data)) ?? []
+            if files.contains(where: { $0.hasSuffix(".scid") }) { return }
+            guard simulator.isRunning else { throw RunnerError("the simulator ended before writing: \(simulator.logTail())") }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw RunnerError("the simulator wrote no .scid file within 10 s")
+    }
+
+    func connections(_ pid: Int32, port: Int) -> ArmRecord.Connections? {
+        guard let descriptors = ProcReader.descriptors(pid) else { return nil }
+        return ArmRecord.Connections(descriptors: descriptors, sockets: SocketStates.read(port: port))
+    }
+
+    func addMarkers(_ record: inout ArmRecord, simulatorStart: Int64) {
+        for fault in scenario.faults {
+            guard let parsed = try? ScheduledFault(parsing: fault) else { continue }
+            record.markers.append(.init(at: record.swarmStart + Int64(parsed.at * 1e6), kind: .fault, label: fault))
+        }
+        for event in scenario.market.events {
+            let parts = event.split(separator: ":")
+            guard parts.count >= 2, let at = Double(parts[1]) else { continue }
+            record.markers.append(.init(at: simulatorStart + Int64((at + Self.lead) * 1e6), kind: .event, label: event))
+        }
+        if scenario.warmup > 0 { record.markers.append(.init(at: record.measureFrom, kind: .phase, label: "warm-up ends")) }
+        if plan.rampDown > 0 { record.markers.append(.init(at: record.measureTo, kind: .phase, label: "ramp-down")) }
+    }
+
+    // MARK: - Progress
+
+    func status(record: ArmRecord, sampler: ResourceSampler, probe: BridgeProbe) {
+        let elapsed = Double(Self.now() - record.swarmStart) / 1e6
+        let phase = elapsed < scenario.warmup ? "warm-up" : "measuring"
+        var line = "[\(label)] \(phase) \(Int(elapsed))/\(Int(scenario.duration)) s"
+        // CPU ticks are 10 ms: one 100 ms sample reads 0 % or 10 % for a light load, so the line
+        // shows the last second's mean.
+        let recent = sampler.recent(10)
+        if let sample = recent.last {
+            let bridge = recent.map(\.bridgePercent).reduce(0, +) / Double(recent.count)
+            let loadgen = recent.map(\.loadgenPercent).reduce(0, +) / Double(recent.count)
+            line += " · connections \(sample.sockets["ESTABLISHED"])"
+            line += String(format: " · bridge %.0f%% CPU %.0f MB · loadgen %.0f%%", bridge, sample.bridgeRSSMB, loadgen)
+        }
+        let metrics = probe.metrics.suffix(2)
+        if metrics.count == 2, let first = metrics.first, let last = metrics.last, last.at > first.at {
+            let seconds = Double(last.at - first.at) / 1e6
+            line += String(
+                format: " · %.0f msg/s · %.0f req/s",
+                (last.messagesSent - first.messagesSent) / seconds,
+                (last.clientRequests - first.clientRequests) / seconds
+            )
+        }
+        console.status(line)
+    }
+}
+
+extension Format {
+    /// A number for a command line: no exponent, no trailing zeros.
+    static func plain(_ value: Double) -> String {
+        value == value.rounded() && abs(value) < 1e15 ? String(Int(value)) : String(value)
+    }
+}

@@ -1,0 +1,90 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Reads what the kernel says of a process and of the machine, from `/proc`.
+public enum ProcReader {
+    /// Clock ticks per second (`utime`/`stime` in /proc/PID/stat count these).
+    static let ticksPerSecond = Double(sysconf(Int32(_SC_CLK_TCK)))
+
+    public struct ProcessFigures: Sendable, Equatable {
+        /// Cumulative CPU seconds.
+        public var userSeconds: Double
+        public var systemSeconds: Double
+        public var threads: Int
+        public var residentMB: Double
+        public var peakResidentMB: Double
+    }
+
+    /// CPU, threads and memory of `pid`, or nil if it is gone.
+    public static func process(_ pid: Int32) -> ProcessFigures? {
+        guard let stat = read("/proc/\(pid)/stat"), let close = stat.lastIndex(of: ")") else { return nil }
+        // Fields after "pid (comm)": state is field 3, utime 14, stime 15, num_threads 20.
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        guard fields.count > 17, let utime = Double(fields[11]), let stime = Double(fields[12]), let threads = Int(fields[17]) else { return nil }
+        var rss = 0.0
+        var hwm = 0.0
+        if let status = read("/proc/\(pid)/status") {
+            for line in status.split(separator: "\n") {
+                if line.hasPrefix("VmRSS:") { rss = kilobytes(line) / 1024 }
+                if line.hasPrefix("VmHWM:") { hwm = kilobytes(line) / 1024 }
+            }
+        }
+        return ProcessFigures(
+            userSeconds: utime / ticksPerSecond,
+            systemSeconds: stime / ticksPerSecond,
+            threads: threads,
+            residentMB: rss,
+            peakResidentMB: hwm
+        )
+    }
+
+    /// Open descriptors of `pid`.
+    public static func descriptors(_ pid: Int32) -> Int? {
+        (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd"))?.count
+    }
+
+    /// The whole machine's CPU: busy and total jiffies over every core, and the core count.
+    public struct MachineCPU: Sendable, Equatable {
+        public var busy: Double
+        public var total: Double
+
+        /// Busy share of every core between two readings, 0–100.
+        public func percent(since earlier: MachineCPU) -> Double {
+            let total = self.total - earlier.total
+            return total > 0 ? (busy - earlier.busy) / total * 100 : 0
+        }
+    }
+
+    public static func machineCPU() -> MachineCPU? {
+        guard let stat = read("/proc/stat"), let line = stat.split(separator: "\n").first, line.hasPrefix("cpu ") else { return nil }
+        let values = line.split(separator: " ").dropFirst().compactMap { Double($0) }
+        guard values.count >= 5 else { return nil }
+        // user nice system idle iowait irq softirq steal …: idle and iowait are not busy.
+        let total = values.prefix(8).reduce(0, +)
+        return MachineCPU(busy: total - values[3] - values[4], total: total)
+    }
+
+    static func kilobytes(_ line: Substring) -> Double {
+        Double(line.split(separator: " ").dropFirst().first ?? "") ?? 0
+    }
+
+    /// A whole file, read until end of file: `/proc` files report a size of 0 and hand out a page
+    /// per read, so a single read (or a size-based one) would cut `/proc/net/tcp` short.
+    static func read(_ path: String) -> String? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            guard count > 0 else { break }
+            bytes += chunk[0..<count]
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}

@@ -1,0 +1,36 @@
+/// TCP sockets on one local port, counted by state from `/proc/net/tcp` and `/proc/net/tcp6`:
+/// the bridge's side of every connection (CLOSE_WAIT piling up is a leak; TIME_WAIT is churn).
+public struct SocketStates: Sendable, Equatable, Codable {
+    /// The kernel's state names, in `/proc/net/tcp`'s numbering (1…11).
+    public static let names = [
+        "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT1", "FIN_WAIT2", "TIME_WAIT", "CLOSE", "CLOSE_WAIT", "LAST_ACK", "LISTEN", "CLOSING",
+    ]
+
+    public var counts: [String: Int] = [:]
+
+    public init(counts: [String: Int] = [:]) { self.counts = counts }
+
+    public subscript(_ state: String) -> Int { counts[state, default: 0] }
+
+    /// Counts the sockets whose local port is `port` in the tables' text.
+    public static func parse(tables: [String], port: Int) -> SocketStates {
+        var result = SocketStates()
+        for table in tables {
+            for line in table.split(separator: "\n").dropFirst() {
+                // "  sl  local_address rem_address   st …": local is HEXADDR:HEXPORT, st is hex.
+                let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+                guard fields.count > 3, let colon = fields[1].lastIndex(of: ":"),
+                    let local = Int(fields[1][fields[1].index(after: colon)...], radix: 16), local == port,
+                    let state = Int(fields[3], radix: 16), (1...names.count).contains(state)
+                else { continue }
+                result.counts[names[state - 1], default: 0] += 1
+            }
+        }
+        return result
+    }
+
+    /// The machine's sockets on `port` now.
+    public static func read(port: Int) -> SocketStates {
+        parse(tables: ["/proc/net/tcp", "/proc/net/tcp6"].compactMap(ProcReader.read), port: port)
+    }
+}

@@ -1,0 +1,135 @@
+/// A scenario: one market, one swarm, one fault timeline, run against one or more bridge arms, one
+/// after the other, each with a fresh bridge process (docs/SCENARIOS.md).
+public struct Scenario: Sendable, Codable, Equatable {
+    public var name: String
+    public var description: String = ""
+    /// Seconds the swarm runs in each arm.
+    public var duration: Double = 40
+    /// Seconds at the start of the swarm's run left out of the resource figures (CPU, memory trend).
+    public var warmup: Double = 5
+    /// Seconds after the swarm has left before connections and descriptors are checked for leaks.
+    public var settle: Double = 3
+    public var market = Market()
+    public var swarm = SwarmPlan()
+    /// loadgen faults, timed from the swarm's start: `cut:15:3`, `kill:20:1`, … (docs/LOADGEN.md).
+    public var faults: [String] = []
+    public var bridge = BridgeSettings()
+    public var arms: [Arm] = []
+    /// Steps of a `scale` scenario: the candidate arm runs once per client count, in order.
+    public var scale: Scale?
+    /// Overrides of the KPI targets, by KPI id.
+    public var kpis: [String: KPIOverride] = [:]
+
+    public init(name: String) { self.name = name }
+
+    /// The simulated Sierra Chart.
+    public struct Market: Sendable, Codable, Equatable {
+        public var symbols = ["NQ", "ES", "VX"]
+        /// Records per second over all symbols.
+        public var rate: Double = 300
+        /// The simulator's flush interval (0: every record).
+        public var flushMilliseconds = 0
+        /// `bursty` (quiet, normal and spike regimes) or `steady` (Poisson).
+        public var arrivals = "bursty"
+        public var seed: UInt64 = 7
+        /// simulator events, timed from the swarm's start: `burst:10:5:3`, `rollover:20:NQ`, …
+        public var events: [String] = []
+        public var splitWrites: Double = 0
+        public init() {}
+    }
+
+    /// The clients, as loadgen runs them.
+    public struct SwarmPlan: Sendable, Codable, Equatable {
+        public var clients = 20
+        /// Kind → weight: `{ws: 8, poll: 2}`.
+        public var kinds: [String: Double] = ["ws": 1]
+        /// Default: the market's symbols.
+        public var symbols: [String]?
+        public var channels = ["trades", "quotes", "depth", "stats"]
+        public var arrivalRate: Double?
+        public var rampDown: Double = 0
+        public var pollRate: Double = 4
+        public var cacheReads: Double = 4
+        public var slowDelayMilliseconds = 20
+        public init() {}
+    }
+
+    /// Flags every arm's bridge gets, before the arm's own.
+    public struct BridgeSettings: Sendable, Codable, Equatable {
+        public var flags: [String] = []
+        public init() {}
+    }
+
+    /// One bridge configuration to measure.
+    public struct Arm: Sendable, Codable, Equatable {
+        public var name: String
+        /// `event`, `polling-naive` or `polling-cached`.
+        public var mode = "event"
+        /// A baseline is measured and judged like any arm, but its KPIs do not decide the exit
+        /// code: it is what the candidates are compared with.
+        public var role = Role.candidate
+        public var flags: [String] = []
+        /// This arm's clients, where they differ from the scenario's (pollers for a polling bridge).
+        public var swarm: SwarmOverride?
+
+        public init(name: String, mode: String = "event") {
+            self.name = name
+            self.mode = mode
+        }
+    }
+
+    public enum Role: String, Sendable, Codable, Equatable {
+        case candidate, baseline
+    }
+
+    /// What an arm may change of the swarm.
+    public struct SwarmOverride: Sendable, Codable, Equatable {
+        public var clients: Int?
+        public var kinds: [String: Double]?
+        public var channels: [String]?
+        public init() {}
+    }
+
+    public struct Scale: Sendable, Codable, Equatable {
+        /// Client counts, one step each, ascending.
+        public var clients: [Int]
+        /// Stop at the first step that fails a KPI (the knee is the step before).
+        public var stopAtFailure = true
+    }
+
+    public struct KPIOverride: Sendable, Codable, Equatable {
+        public var plan: Double?
+        public var lab: Double?
+        /// `false` leaves the KPI out of this scenario (it shows as not applicable, with why).
+        public var enabled = true
+        public init() {}
+    }
+
+    /// The arms actually run: a `scale` scenario repeats its candidate once per step.
+    public var expandedArms: [Arm] {
+        guard let scale else { return arms }
+        var result = arms.filter { $0.role == .baseline }
+        guard let candidate = arms.first(where: { $0.role == .candidate }) else { return result }
+        for clients in scale.clients {
+            var step = candidate
+            step.name = "\(candidate.name)@\(clients)"
+            var swarm = step.swarm ?? SwarmOverride()
+            swarm.clients = clients
+            step.swarm = swarm
+            result.append(step)
+        }
+        return result
+    }
+
+    /// The swarm an arm runs.
+    public func swarm(for arm: Arm) -> SwarmPlan {
+        var plan = swarm
+        if let override = arm.swarm {
+            if let clients = override.clients { plan.clients = clients }
+            if let kinds = override.kinds { plan.kinds = kinds }
+            if let channels = override.channels { plan.channels = channels }
+        }
+        if plan.symbols == nil { plan.symbols = market.symbols }
+        return plan
+    }
+}

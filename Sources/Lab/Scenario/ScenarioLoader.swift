@@ -1,0 +1,259 @@
+import BridgeWire
+import Foundation
+import MarketSim
+import Swarm
+import Yams
+
+/// Reads scenario files strictly: unknown fields, wrong types and impossible values are refused
+/// with the file, the line and the field, before anything starts.
+public enum ScenarioLoader {
+    public static let bridgeModes = ["event", "polling-naive", "polling-cached"]
+
+    /// A scenario file by path, or by name from a `scenarios/` folder (`smoke` → `scenarios/smoke.yaml`).
+    public static func locate(_ nameOrPath: String, searching folders: [String]) throws(ScenarioError) -> String {
+        let candidates =
+            nameOrPath.hasSuffix(".yaml") || nameOrPath.hasSuffix(".yml") || nameOrPath.contains("/")
+            ? [nameOrPath] : folders.map { "\($0)/\(nameOrPath).yaml" }
+        guard let path = candidates.first(where: { FileManager.default.fileExists(atPath: $0) }) else {
+            let known = folders.flatMap { folder in
+                ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).filter { $0.hasSuffix(".yaml") }.map { String($0.dropLast(5)) }
+            }
+            let hint = known.isEmpty ? "" : "; scenarios: \(Set(known).sorted().joined(separator: ", "))"
+            throw ScenarioError(file: nameOrPath, line: nil, field: "", problem: "no such scenario file\(hint)")
+        }
+        return path
+    }
+
+    /// Locates, reads and parses a scenario, with `--set` overrides applied.
+    public static func load(
+        _ nameOrPath: String,
+        searching folders: [String],
+        overrides: [String] = []
+    ) throws(ScenarioError) -> (
+        scenario: Scenario, path: String
+    ) {
+        let path = try locate(nameOrPath, searching: folders)
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ScenarioError(file: path, line: nil, field: "", problem: "cannot be read")
+        }
+        return (try parse(String(decoding: data, as: UTF8.self), file: path, overrides: overrides), path)
+    }
+
+    /// Parses and validates a scenario's YAML text.
+    public static func parse(_ text: String, file: String) throws(ScenarioError) -> Scenario {
+        let node: Node?
+        do {
+            node = try Yams.compose(yaml: text)
+        } catch let error as YamlError {
+            throw ScenarioError(file: file, line: yamlLine(error), field: "", problem: "not valid YAML: \(yamlProblem(error))")
+        } catch {
+            throw ScenarioError(file: file, line: nil, field: "", problem: "not valid YAML: \(error)")
+        }
+        guard let node else { throw ScenarioError(file: file, line: nil, field: "", problem: "the file is empty") }
+        return try scenario(YAMLField(file: file, path: "", node: node))
+    }
+
+    static func yamlLine(_ error: YamlError) -> Int? {
+        switch error {
+        case .scanner(_, _, let mark, _), .parser(_, _, let mark, _), .composer(_, _, let mark, _): return mark.line
+        default: return nil
+        }
+    }
+
+    static func yamlProblem(_ error: YamlError) -> String {
+        switch error {
+        case .scanner(_, let problem, _, _), .parser(_, let problem, _, _), .composer(_, let problem, _, _): return problem
+        default: return "\(error)"
+        }
+    }
+
+    static func scenario(_ root: YAMLField) throws(ScenarioError) -> Scenario {
+        let fields = try root.mapping(known: [
+            "name", "description", "duration", "warmup", "settle", "market", "swarm", "faults", "bridge", "arms", "scale", "kpis",
+        ])
+        guard let nameField = fields["name"] else { throw root.error("a scenario needs a name") }
+        let name = try nameField.string()
+        guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }) else {
+            throw nameField.error("must be letters, digits, - and _ (it names the report folder), got '\(name)'")
+        }
+        var scenario = Scenario(name: name)
+        if let field = fields["description"] { scenario.description = try field.string() }
+        if let field = fields["duration"] { scenario.duration = try field.number(1...86_400, unit: "seconds") }
+        if let field = fields["warmup"] {
+            scenario.warmup = try field.number(0...86_400, unit: "seconds")
+            guard scenario.warmup < scenario.duration else { throw field.error("must be shorter than duration (\(scenario.duration) s)") }
+        }
+        if let field = fields["settle"] { scenario.settle = try field.number(0...600, unit: "seconds") }
+        if let field = fields["market"] { scenario.market = try market(field, duration: scenario.duration) }
+        if let field = fields["swarm"] { scenario.swarm = try swarm(field, duration: scenario.duration) }
+        if let field = fields["faults"] {
+            for item in try field.list() {
+                let text = try item.string()
+                do {
+                    let fault = try ScheduledFault(parsing: text)
+                    guard fault.at < scenario.duration else { throw SwarmError("comes at \(fault.at) s, after the run's \(scenario.duration) s") }
+                } catch {
+                    throw item.error("'\(text)' is not a fault: \(error)")
+                }
+            }
+            scenario.faults = try field.strings()
+        }
+        if let field = fields["bridge"] {
+            let bridge = try field.mapping(known: ["flags"])
+            if let flags = bridge["flags"] { scenario.bridge.flags = try flags.strings() }
+        }
+        guard let armsField = fields["arms"] else { throw root.error("a scenario needs arms: at least one bridge to run") }
+        var names = Set<String>()
+        for item in try armsField.list() {
+            let arm = try arm(item)
+            guard names.insert(arm.name).inserted else { throw item.error("two arms are named '\(arm.name)'") }
+            scenario.arms.append(arm)
+        }
+        guard !scenario.arms.isEmpty else { throw armsField.error("needs at least one arm") }
+        guard scenario.arms.contains(where: { $0.role == .candidate }) else {
+            throw armsField.error("needs at least one arm with role candidate (baselines are only compared with)")
+        }
+        if let field = fields["scale"] {
+            let scale = try field.mapping(known: ["clients", "stop_at_failure"])
+            guard let clientsField = scale["clients"] else { throw field.error("needs clients: the client count of each step") }
+            var steps: [Int] = []
+            for item in try clientsField.list() { steps.append(try item.integer(1...100_000)) }
+            guard !steps.isEmpty, steps == steps.sorted(), Set(steps).count == steps.count else {
+                throw clientsField.error("must be a non-empty list of client counts in ascending order")
+            }
+            guard scenario.arms.filter({ $0.role == .candidate }).count == 1 else {
+                throw field.error("a scale scenario has exactly one candidate arm (it runs once per step)")
+            }
+            scenario.scale = Scenario.Scale(clients: steps, stopAtFailure: try scale["stop_at_failure"]?.bool() ?? true)
+        }
+        if let field = fields["kpis"] {
+            for (id, value) in try field.entries() {
+                guard let kpi = KPI.catalog.first(where: { $0.id == id }) else {
+                    throw value.error("unknown KPI; KPIs: \(KPI.ids.joined(separator: ", "))")
+                }
+                scenario.kpis[id] = try override(value, kpi: kpi)
+            }
+        }
+        return scenario
+    }
+
+    static func market(_ field: YAMLField, duration: Double) throws(ScenarioError) -> Scenario.Market {
+        let fields = try field.mapping(known: ["symbols", "rate", "flush_ms", "arrivals", "seed", "events", "split_writes"])
+        var market = Scenario.Market()
+        if let field = fields["symbols"] { market.symbols = try roots(field) }
+        if let field = fields["rate"] { market.rate = try field.number(1...1_000_000, unit: "records per second") }
+        if let field = fields["flush_ms"] { market.flushMilliseconds = try field.integer(0...60_000) }
+        if let field = fields["arrivals"] { market.arrivals = try field.oneOf(ArrivalPattern.allCases.map(\.rawValue)) }
+        if let field = fields["seed"] { market.seed = UInt64(try field.integer(0...Int.max)) }
+        if let field = fields["split_writes"] { market.splitWrites = try field.number(0...1) }
+        if let field = fields["events"] {
+            for item in try field.list() {
+                let text = try item.string()
+                do {
+                    let event = try ScriptedEvent(parsing: text)
+                    guard event.time < duration else { throw item.error("'\(text)' comes after the run's \(duration) s") }
+                } catch let error as ScenarioError {
+                    throw error
+                } catch {
+                    throw item.error("'\(text)' is not a simulator event: \(error)")
+                }
+            }
+            market.events = try field.strings()
+        }
+        return market
+    }
+
+    static func roots(_ field: YAMLField) throws(ScenarioError) -> [String] {
+        let symbols = try field.strings()
+        guard !symbols.isEmpty else { throw field.error("needs at least one symbol") }
+        let known = Instrument.known.map(\.root)
+        for (index, symbol) in symbols.enumerated() where !known.contains(symbol) {
+            throw try field.list()[index].error("unknown root '\(symbol)'; the simulator knows \(known.joined(separator: ", "))")
+        }
+        return symbols
+    }
+
+    static func swarm(_ field: YAMLField, duration: Double) throws(ScenarioError) -> Scenario.SwarmPlan {
+        let fields = try field.mapping(known: [
+            "clients", "kinds", "symbols", "channels", "arrival_rate", "ramp_down", "poll_rate", "cache_reads", "slow_delay_ms",
+        ])
+        var swarm = Scenario.SwarmPlan()
+        if let field = fields["clients"] { swarm.clients = try field.integer(1...100_000) }
+        if let field = fields["kinds"] { swarm.kinds = try kinds(field) }
+        if let field = fields["symbols"] { swarm.symbols = try roots(field) }
+        if let field = fields["channels"] { swarm.channels = try channels(field) }
+        if let field = fields["arrival_rate"] { swarm.arrivalRate = try field.number(0.001...1_000_000, unit: "clients per second") }
+        if let field = fields["ramp_down"] {
+            swarm.rampDown = try field.number(0...86_400, unit: "seconds")
+            guard swarm.rampDown < duration else { throw field.error("must be shorter than duration (\(duration) s)") }
+        }
+        if let field = fields["poll_rate"] { swarm.pollRate = try field.number(0.001...1_000, unit: "requests per second") }
+        if let field = fields["cache_reads"] { swarm.cacheReads = try field.number(0...1_000, unit: "reads per second") }
+        if let field = fields["slow_delay_ms"] { swarm.slowDelayMilliseconds = try field.integer(0...60_000) }
+        return swarm
+    }
+
+    static func kinds(_ field: YAMLField) throws(ScenarioError) -> [String: Double] {
+        var kinds: [String: Double] = [:]
+        for (name, value) in try field.entries() {
+            guard ClientKind(rawValue: name) != nil else {
+                throw value.error("unknown client kind; kinds: \(ClientKind.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            kinds[name] = try value.number(0.000_001...1_000_000, unit: "a weight")
+        }
+        guard !kinds.isEmpty else { throw field.error("needs at least one client kind") }
+        return kinds
+    }
+
+    static func channels(_ field: YAMLField) throws(ScenarioError) -> [String] {
+        let channels = try field.strings()
+        guard !channels.isEmpty else { throw field.error("needs at least one channel") }
+        for (index, channel) in channels.enumerated() where MarketChannel(rawValue: channel) == nil {
+            throw try field.list()[index].error(
+                "unknown channel '\(channel)'; channels: \(MarketChannel.allCases.map(\.rawValue).joined(separator: ", "))"
+            )
+        }
+        return channels
+    }
+
+    static func arm(_ field: YAMLField) throws(ScenarioError) -> Scenario.Arm {
+        let fields = try field.mapping(known: ["name", "mode", "role", "flags", "swarm"])
+        guard let nameField = fields["name"] else { throw field.error("an arm needs a name") }
+        let name = try nameField.string()
+        guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }) else {
+            throw nameField.error("must be letters, digits, - and _, got '\(name)'")
+        }
+        var arm = Scenario.Arm(name: name)
+        if let mode = fields["mode"] { arm.mode = try mode.oneOf(bridgeModes) }
+        if let role = fields["role"] { arm.role = Scenario.Role(rawValue: try role.oneOf(["candidate", "baseline"])) ?? .candidate }
+        if let flags = fields["flags"] {
+            arm.flags = try flags.strings()
+            for (index, flag) in arm.flags.enumerated() where ["--port", "--data-dir", "--mode", "--demo", "--host"].contains(flag) {
+                throw try flags.list()[index].error("\(flag) is set by the runner (use mode: for the bridge mode)")
+            }
+        }
+        if let swarmField = fields["swarm"] {
+            let swarm = try swarmField.mapping(known: ["clients", "kinds", "channels"])
+            var override = Scenario.SwarmOverride()
+            if let field = swarm["clients"] { override.clients = try field.integer(1...100_000) }
+            if let field = swarm["kinds"] { override.kinds = try kinds(field) }
+            if let field = swarm["channels"] { override.channels = try channels(field) }
+            arm.swarm = override
+        }
+        return arm
+    }
+
+    static func override(_ field: YAMLField, kpi: KPI) throws(ScenarioError) -> Scenario.KPIOverride {
+        var result = Scenario.KPIOverride()
+        if case .scalar = field.node {
+            guard try field.bool() == false else { throw field.error("write off to leave the KPI out, or a mapping of plan, lab, enabled") }
+            result.enabled = false
+            return result
+        }
+        let fields = try field.mapping(known: ["plan", "lab", "enabled"])
+        if let value = fields["plan"] { result.plan = try value.number(-1e12...1e12, unit: kpi.unit) }
+        if let value = fields["lab"] { result.lab = try value.number(-1e12...1e12, unit: kpi.unit) }
+        if let value = fields["enabled"] { result.enabled = try value.bool() }
+        return result
+    }
+}

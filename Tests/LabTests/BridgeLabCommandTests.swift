@@ -1,0 +1,131 @@
+import Foundation
+import Testing
+
+@testable import Lab
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Runs the built `bridgelab` (and through it the bridge, simulator and loadgen) as a user would.
+@Suite("bridgelab command line", .serialized)
+struct BridgeLabCommandTests {
+    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+
+    /// The build folder holding every executable (debug first: `swift build --build-tests` makes it).
+    static func binDirectory() throws -> String {
+        for configuration in ["debug", "release"] {
+            let directory = "\(packageRoot)/.build/\(configuration)"
+            if Executables(directory: directory).missing.isEmpty, FileManager.default.isExecutableFile(atPath: directory + "/bridgelab") {
+                return directory
+            }
+        }
+        throw RunnerError("build the executables first (swift build)")
+    }
+
+    struct Outcome {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    /// Runs bridgelab; `interruptAfter` sends SIGINT that many seconds in.
+    static func bridgelab(_ arguments: [String], interruptAfter: Double? = nil, pid: ((Int32) -> Void)? = nil) throws -> Outcome {
+        let bin = try binDirectory()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: bin + "/bridgelab")
+        process.arguments = arguments + (arguments.first == "run" ? ["--bin-dir", bin] : [])
+        process.currentDirectoryURL = URL(fileURLWithPath: packageRoot)
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        pid?(process.processIdentifier)
+        if let interruptAfter {
+            let target = process.processIdentifier
+            DispatchQueue.global().asyncAfter(deadline: .now() + interruptAfter) { kill(target, SIGINT) }
+        }
+        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        let errData = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Outcome(
+            status: process.terminationStatus,
+            stdout: String(decoding: outData, as: UTF8.self),
+            stderr: String(decoding: errData, as: UTF8.self)
+        )
+    }
+
+    static func temporaryFolder() -> String {
+        NSTemporaryDirectory() + "bridgelab-run-" + UUID().uuidString
+    }
+
+    @Test("a bad scenario is refused before anything starts: exit 2, the file, the line, the field")
+    func badScenario() throws {
+        let folder = Self.temporaryFolder()
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let file = folder + "/bad.yaml"
+        try Data("name: bad\narms:\n  - name: event\n    mode: event\nswarm:\n  clients: -4\n".utf8).write(to: URL(fileURLWithPath: file))
+        let outcome = try Self.bridgelab(["run", file, "--out", folder + "/run"])
+        #expect(outcome.status == 2)
+        #expect(outcome.stderr.contains("\(file):6: swarm.clients: must be between 1 and 100000"), "\(outcome.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: folder + "/run"))
+        let unknown = try Self.bridgelab(["run", "no-such-scenario"])
+        #expect(unknown.status == 2)
+        #expect(unknown.stderr.contains("polling-vs-event"))
+        let override = try Self.bridgelab(["run", "smoke", "--set", "market.rate=-1"])
+        #expect(override.status == 2)
+        #expect(override.stderr.contains("market.rate"))
+    }
+
+    @Test("bridgelab run smoke: every part runs, every KPI that applies is measured, the report renders again the same")
+    func smokeRun() throws {
+        let folder = Self.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let outcome = try Self.bridgelab(["run", "smoke", "--out", folder])
+        // A debug build may fail a speed KPI; the harness itself must not fail.
+        #expect(outcome.status == 0 || outcome.status == 1, "\(outcome.stderr)")
+        #expect(outcome.stdout.contains("End-to-end latency p99"))
+        #expect(outcome.stdout.contains("report: \(folder)/report.html"))
+        let summary = try JSONDecoder().decode(RunSummary.self, from: Data(contentsOf: URL(fileURLWithPath: folder + "/summary.json")))
+        #expect(summary.schema == RunSummary.schema)
+        #expect(summary.exitCode == outcome.status)
+        let arm = try #require(summary.arms.first)
+        #expect(arm.status == .completed)
+        for kpi in arm.kpis { #expect(kpi.status != .notMeasured, "\(kpi.id): \(kpi.note)") }
+        #expect(arm.kpis.first { $0.id == "loss" }?.measured == 0)
+        #expect(arm.kpis.first { $0.id == "uptime" }?.status == .pass)
+        #expect(arm.kpis.first { $0.id == "leaks" }?.status == .pass)
+        #expect((arm.figures.updateLatency?.count ?? 0) > 100)
+        #expect((arm.figures.bridgeCPU ?? 0) > 0)
+        let data = try ArmData.load(from: folder + "/arms/event")
+        #expect(data.samples.count > 100)
+        #expect(data.metrics.count > 10)
+        #expect(data.loadgen != nil)
+        #expect(!(data.timeline["t_s"] ?? []).isEmpty)
+        #expect(data.spectra["update"]?.isEmpty == false)
+        for log in ["bridge.log", "simulator.log", "loadgen.log"] { #expect(FileManager.default.fileExists(atPath: "\(folder)/arms/event/\(log)")) }
+        #expect(ReportReader.read(try String(contentsOfFile: folder + "/report.html", encoding: .utf8)).error == nil)
+        let again = try Self.bridgelab(["report", folder])
+        #expect(again.status == 0)
+        let rerendered = try JSONDecoder().decode(RunSummary.self, from: Data(contentsOf: URL(fileURLWithPath: folder + "/summary.json")))
+        #expect(rerendered.arms == summary.arms)
+    }
+
+    @Test("Ctrl-C stops every child and still writes a partial report (exit 130)")
+    func interrupted() throws {
+        let folder = Self.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        var runner: Int32 = 0
+        let outcome = try Self.bridgelab(["run", "smoke", "--out", folder], interruptAfter: 9) { runner = $0 }
+        #expect(outcome.status == 130, "\(outcome.stderr)")
+        let summary = try JSONDecoder().decode(RunSummary.self, from: Data(contentsOf: URL(fileURLWithPath: folder + "/summary.json")))
+        #expect(summary.partial)
+        #expect(summary.arms.first?.status == .interrupted)
+        #expect(try String(contentsOfFile: folder + "/report.md", encoding: .utf8).contains("interrupted"))
+        // Nothing the run started is left: their command lines name the run's data folders.
+        let leftovers = RunEnvironment.output(["pgrep", "-f", "bridgelab-\(runner)-"], in: nil)
+        #expect(leftovers.isEmpty, "left running: \(leftovers)")
+    }
+}

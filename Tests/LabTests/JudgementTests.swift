@@ -1,0 +1,208 @@
+import Foundation
+import Testing
+
+@testable import Lab
+
+@Suite("KPI judgement")
+struct JudgementTests {
+    var scenario: Scenario {
+        var scenario = Scenario(name: "test")
+        scenario.arms = [Scenario.Arm(name: "event")]
+        return scenario
+    }
+
+    func kpi(_ summary: RunSummary, _ arm: String, _ id: String) -> KPIResult? {
+        summary.arms.first { $0.name == arm }?.kpis.first { $0.id == id }
+    }
+
+    @Test("a healthy event-mode arm passes; KPIs that do not apply say why, none passes silently")
+    func healthy() throws {
+        let summary = Fixtures.summarize(scenario, [Fixtures.arm()])
+        #expect(summary.exitCode == 0)
+        #expect(summary.verdict == "pass")
+        let arm = try #require(summary.arms.first)
+        #expect(arm.kpis.count == KPI.catalog.count)
+        for result in arm.kpis {
+            #expect(result.status == .pass || result.status == .notApplicable, "\(result.id): \(result.status) \(result.note)")
+            if result.status == .notApplicable { #expect(!result.note.isEmpty) }
+        }
+        #expect(kpi(summary, "event", "latency_e2e")?.measured == 3.0)
+        #expect(kpi(summary, "event", "reconnect")?.status == .notApplicable)
+        #expect(kpi(summary, "event", "cpu_vs_baseline")?.status == .notApplicable)
+        #expect(kpi(summary, "event", "uptime")?.measured == 100)
+        #expect(kpi(summary, "event", "cache_hit")?.measured == 95)
+        #expect(kpi(summary, "event", "delta_size").map { abs(($0.measured ?? 0) - (1 - 80.0 / 650) * 100) < 1e-9 } == true)
+        #expect(kpi(summary, "event", "dashboard")?.measured == 5)
+        #expect(kpi(summary, "event", "ws_clients")?.measured == 20)
+        #expect(abs((kpi(summary, "event", "cpu")?.measured ?? 0) - 5) < 1e-9)
+        #expect(arm.figures.detectToSendP99 == 10)
+    }
+
+    @Test("plan and BridgeLab targets are judged apart")
+    func twoTargets() {
+        // 50 ms p99: within the plan's 100 ms, outside BridgeLab's 10 ms.
+        let arm = Fixtures.arm(loadgen: Fixtures.loadgen(update: Fixtures.percentiles(p50: 5_000, p99: 50_000)))
+        let result = kpi(Fixtures.summarize(scenario, [arm]), "event", "latency_e2e")
+        #expect(result?.status == .pass)
+        #expect(result?.labStatus == .fail)
+        let slow = Fixtures.arm(loadgen: Fixtures.loadgen(update: Fixtures.percentiles(p50: 50_000, p99: 150_000)))
+        let summary = Fixtures.summarize(scenario, [slow])
+        #expect(kpi(summary, "event", "latency_e2e")?.status == .fail)
+        #expect(summary.exitCode == 1)
+    }
+
+    @Test("a KPI that applies but has no measurement fails the run")
+    func notMeasured() {
+        let summary = Fixtures.summarize(scenario, [Fixtures.arm(loadgen: nil)])
+        #expect(kpi(summary, "event", "latency_e2e")?.status == .notMeasured)
+        #expect(kpi(summary, "event", "cpu")?.status == .pass)
+        #expect(summary.arms[0].verdict == "fail")
+        #expect(summary.exitCode == 1)
+        #expect(summary.arms[0].warnings.contains { $0.contains("loadgen wrote no summary") })
+    }
+
+    @Test("loss, leaks, crashes and unanswered probes fail")
+    func failures() {
+        let lossy = Fixtures.summarize(scenario, [Fixtures.arm(loadgen: Fixtures.loadgen(lost: 3, gaps: 1))])
+        #expect(kpi(lossy, "event", "loss")?.measured == 4)
+        #expect(kpi(lossy, "event", "loss")?.status == .fail)
+        let leaky = Fixtures.summarize(scenario, [Fixtures.arm(closeWaitAfter: 2, descriptorsAfter: 40)])
+        // 2 CLOSE_WAIT + (40 − 30 − tolerance 2) descriptors.
+        #expect(kpi(leaky, "event", "leaks")?.measured == 10)
+        #expect(kpi(leaky, "event", "leaks")?.status == .fail)
+        let tolerated = Fixtures.summarize(scenario, [Fixtures.arm(descriptorsAfter: 32)])
+        #expect(kpi(tolerated, "event", "leaks")?.status == .pass)
+        let crashed = Fixtures.summarize(scenario, [Fixtures.arm(crashed: true, healthFailures: 4)])
+        #expect(crashed.arms[0].verdict == "fail")
+        #expect(kpi(crashed, "event", "uptime")?.measured == 95)
+        #expect(crashed.arms[0].warnings.contains { $0.contains("signal 11") })
+    }
+
+    @Test("memory that grows is caught by its slope's confidence interval; flat memory is not")
+    func memoryTrend() {
+        let growing = Fixtures.summarize(scenario, [Fixtures.arm(seconds: 180, growth: 3)])
+        #expect(kpi(growing, "event", "memory_trend")?.status == .fail)
+        let flat = Fixtures.summarize(scenario, [Fixtures.arm(seconds: 180, growth: 0)])
+        #expect(kpi(flat, "event", "memory_trend")?.status == .pass)
+        let short = Fixtures.summarize(scenario, [Fixtures.arm(seconds: 60, growth: 3)])
+        #expect(kpi(short, "event", "memory_trend")?.status == .notApplicable)
+    }
+
+    @Test("a least-squares slope and its 95 % interval")
+    func trend() throws {
+        let x = (0..<50).map(Double.init)
+        let exact = try #require(Trend(x: x, y: x.map { 2 * $0 + 1 }))
+        #expect(abs(exact.slope - 2) < 1e-12 && abs(exact.intercept - 1) < 1e-9 && exact.slopeMargin < 1e-9)
+        let noisy = try #require(Trend(x: x, y: x.map { 5 + ($0.truncatingRemainder(dividingBy: 2) == 0 ? 1 : -1) }))
+        #expect(noisy.lower < 0 && noisy.upper > 0)
+        #expect(Trend(x: [1, 2], y: [1, 2]) == nil)
+        #expect(Trend(x: [1, 1, 1], y: [1, 2, 3]) == nil)
+    }
+
+    @Test("polling arms: staleness stands for latency, detection and loss do not apply, baselines do not decide the exit code")
+    func pollingBaseline() throws {
+        var scenario = self.scenario
+        scenario.arms = [Scenario.Arm(name: "naive", mode: "polling-naive"), Scenario.Arm(name: "event")]
+        scenario.arms[0].role = .baseline
+        let naive = Fixtures.arm(
+            name: "naive",
+            mode: "polling-naive",
+            role: .baseline,
+            kinds: ["poll": 1],
+            cpu: 40,
+            requestsPerSecond: 80,
+            loadgen: Fixtures.loadgen(
+                update: nil,
+                staleness: Fixtures.percentiles(p50: 5_000, p99: 40_000),
+                delivery: Fixtures.percentiles(p50: 200_000, p99: 900_000),
+                pollRequests: 3200
+            )
+        )
+        let event = Fixtures.arm(cpu: 4)
+        let summary = Fixtures.summarize(scenario, [naive, event])
+        // Pollers: a record's delivery waits for the next poll; staleness is the newest record's age.
+        #expect(kpi(summary, "naive", "latency_e2e")?.measured == 900)
+        #expect(kpi(summary, "naive", "latency_e2e")?.status == .fail)
+        #expect(kpi(summary, "naive", "staleness")?.measured == 40)
+        #expect(kpi(summary, "naive", "detection")?.status == .notApplicable)
+        #expect(kpi(summary, "naive", "loss")?.status == .notApplicable)
+        #expect(kpi(summary, "naive", "polling_loops")?.status == .fail)
+        #expect(kpi(summary, "naive", "requests_per_hour").map { abs(($0.measured ?? 0) - 80 * 3600) < 1e-6 } == true)
+        #expect(kpi(summary, "event", "cpu_vs_baseline").map { abs(($0.measured ?? 0) - 90) < 1e-9 } == true)
+        #expect(summary.exitCode == 0)
+        let comparison = try #require(summary.comparisons.first)
+        #expect(comparison.arm == "event" && comparison.baseline == "naive")
+        #expect(comparison.cpuFactor.map { abs($0 - 10) < 1e-9 } == true)
+        #expect(comparison.latencyFactor == 300)
+        #expect(comparison.sentence.contains("90 % less CPU"))
+    }
+
+    @Test("a scenario can retarget or leave out a KPI")
+    func overrides() {
+        var scenario = self.scenario
+        var tight = Scenario.KPIOverride()
+        tight.plan = 2
+        scenario.kpis["latency_e2e"] = tight
+        var off = Scenario.KPIOverride()
+        off.enabled = false
+        scenario.kpis["cache_hit"] = off
+        let summary = Fixtures.summarize(scenario, [Fixtures.arm()])
+        #expect(kpi(summary, "event", "latency_e2e")?.plan == 2)
+        #expect(kpi(summary, "event", "latency_e2e")?.status == .fail)
+        #expect(kpi(summary, "event", "cache_hit")?.status == .notApplicable)
+        #expect(kpi(summary, "event", "cache_hit")?.note == "left out by the scenario")
+    }
+
+    @Test("exit codes: harness error 2, interrupted 130; a debug build is warned about")
+    func exitCodes() {
+        var broken = Fixtures.arm()
+        broken.record.status = .error
+        broken.record.error = "the bridge ended before it listened"
+        #expect(Fixtures.summarize(scenario, [broken]).exitCode == 2)
+        let interrupted = Fixtures.summarize(scenario, [Fixtures.arm()], interrupted: true)
+        #expect(interrupted.exitCode == 130)
+        #expect(interrupted.partial)
+        let debug = Fixtures.summarize(scenario, [Fixtures.arm()], configuration: "debug")
+        #expect(debug.warnings.contains { $0.contains("debug") })
+    }
+
+    @Test("the knee of a scale run is the last step that held")
+    func knee() {
+        var scenario = self.scenario
+        scenario.scale = Scenario.Scale(clients: [10, 100, 400])
+        var steps = [
+            Fixtures.arm(name: "event@10", clients: 10, cpu: 5), Fixtures.arm(name: "event@100", clients: 100, cpu: 25),
+            Fixtures.arm(name: "event@400", clients: 400, cpu: 80),
+        ]
+        steps[2].record.status = .completed
+        let summary = Fixtures.summarize(scenario, steps)
+        #expect(summary.scale?.kneeClients == 100)
+        #expect(summary.scale?.brokenAt == 400)
+        #expect(summary.scale?.brokenBy.contains("Bridge CPU") == true)
+        #expect(summary.exitCode == 0)
+    }
+
+    @Test("the generator is flagged when it costs more than the bridge, and a saturated machine when every core is busy")
+    func bottlenecks() {
+        var arm = Fixtures.arm(cpu: 1)
+        arm.samples = arm.samples.map {
+            var sample = $0
+            sample.loadgenPercent = 95
+            sample.machinePercent = 99
+            return sample
+        }
+        let warnings = Fixtures.summarize(scenario, [arm]).arms[0].warnings
+        #expect(warnings.contains { $0.contains("generator used") })
+        #expect(warnings.contains { $0.contains("every core was busy") })
+    }
+
+    @Test("Prometheus text: client requests leave out the runner's own routes; histogram buckets give percentile bounds")
+    func metricsParsing() {
+        let reading = Fixtures.metrics(seconds: 2, requestsPerSecond: 5)[2]
+        #expect(reading.clientRequests == 10)
+        #expect(reading.connections == ["ws": 20])
+        #expect(reading.detectToSendPercentile(50) == 0.001)
+        #expect(reading.detectToSendPercentile(99) == 0.01)
+        #expect(MetricsReading(at: 0, text: "garbage\n# HELP x\nx{a=\"b\"} notanumber").clientRequests == 0)
+    }
+}

@@ -1,0 +1,130 @@
+import Foundation
+import Testing
+
+@testable import Lab
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@Suite("sampling /proc", .serialized)
+struct SamplingTests {
+    /// A child that waits for "go", then allocates and touches `megabytes`, spends exactly
+    /// `cpu` seconds of CPU, reports its own CPU time, and idles until killed.
+    static let script = """
+        import sys, time
+        megabytes = int(sys.argv[1]); cpu = float(sys.argv[2])
+        sys.stdin.readline()
+        t0 = time.process_time()
+        block = b'\\x01' * (megabytes * 1024 * 1024)
+        while time.process_time() - t0 < cpu:
+            pass
+        print(time.process_time() - t0, flush=True)
+        time.sleep(30)
+        """
+
+    @Test("the sampler's CPU and memory of a child agree with what the child did (within 5 %)")
+    func knownChild() async throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "-c", Self.script, "200", "1.5"]
+        let input = Pipe()
+        let output = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        try process.run()
+        defer { process.terminate() }
+        let pid = process.processIdentifier
+        let sampler = ResourceSampler(port: 1, interval: .milliseconds(100)) { ResourceSampler.Targets(loadgen: pid) }
+        let sampling = Task { await sampler.run() }
+        try await Task.sleep(for: .milliseconds(600))
+        let base = sampler.latest?.loadgenRSSMB ?? 0
+        input.fileHandleForWriting.write(Data("go\n".utf8))
+        // The child's own account of the CPU it spent, once it has spent it.
+        let reported = await Task.detached { () -> Double in
+            var line = Data()
+            while let byte = try? output.fileHandleForReading.read(upToCount: 1), !byte.isEmpty, byte != Data("\n".utf8) { line += byte }
+            return Double(String(decoding: line, as: UTF8.self)) ?? -1
+        }.value
+        try await Task.sleep(for: .milliseconds(400))
+        sampling.cancel()
+        await sampling.value
+        let samples = sampler.all
+        #expect(reported >= 1.5)
+        // CPU: the per-sample percentages integrated over time are the CPU seconds spent.
+        var cpuSeconds = 0.0
+        for (earlier, later) in zip(samples, samples.dropFirst()) {
+            cpuSeconds += later.loadgenPercent / 100 * Double(later.at - earlier.at) / 1e6
+        }
+        #expect(abs(cpuSeconds - reported) / reported < 0.05, "sampled \(cpuSeconds) s, the child spent \(reported) s")
+        // Memory: the peak above the idle baseline is the block it touched.
+        let peak = samples.map(\.loadgenRSSMB).max() ?? 0
+        #expect(abs((peak - base) - 200) / 200 < 0.05, "sampled \(peak - base) MB over a \(base) MB baseline, the child touched 200 MB")
+        // And the machine-wide CPU saw at least that child's share.
+        #expect(samples.contains { $0.machinePercent > 0 })
+    }
+
+    @Test("/proc/net/tcp lines are counted by state for the local port only")
+    func parseTable() {
+        let table = """
+              sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+               0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1 1 0000000000000000 100 0 0 10 0
+               1: 0100007F:1F90 0100007F:C350 01 00000000:00000000 00:00000000 00000000     0        0 2 1 0000000000000000 20 4 30 10 -1
+               2: 0100007F:C350 0100007F:1F90 01 00000000:00000000 00:00000000 00000000     0        0 3 1 0000000000000000 20 4 30 10 -1
+               3: 0100007F:1F90 0100007F:C351 08 00000000:00000000 00:00000000 00000000     0        0 4 1 0000000000000000 20 4 30 10 -1
+               4: 0100007F:1F90 0100007F:C352 06 00000000:00000000 00:00000000 00000000     0        0 0 0 0000000000000000
+            """
+        let states = SocketStates.parse(tables: [table], port: 8080)
+        #expect(states.counts == ["LISTEN": 1, "ESTABLISHED": 1, "CLOSE_WAIT": 1, "TIME_WAIT": 1])
+        #expect(SocketStates.parse(tables: [table], port: 50000).counts == ["ESTABLISHED": 1])
+    }
+
+    @Test("live sockets: established connections, then CLOSE_WAIT when clients leave and the server does not close")
+    func liveSockets() throws {
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(listener) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, length) } }
+        listen(listener, 16)
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &length) } }
+        let port = Int(UInt16(bigEndian: address.sin_port))
+        var clients: [Int32] = []
+        var accepted: [Int32] = []
+        for _ in 0..<25 {
+            let client = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(client, $0, length) } }
+            clients.append(client)
+            accepted.append(accept(listener, nil, nil))
+        }
+        defer { for socket in accepted { close(socket) } }
+        let open = SocketStates.read(port: port)
+        #expect(open["LISTEN"] == 1)
+        #expect(open["ESTABLISHED"] == 25)
+        for client in clients { close(client) }
+        usleep(100_000)
+        let left = SocketStates.read(port: port)
+        #expect(left["CLOSE_WAIT"] == 25)
+        #expect(left["ESTABLISHED"] == 0)
+    }
+
+    @Test("a whole /proc file is read, not its first page")
+    func wholeProcFile() throws {
+        // /proc/self/smaps is many pages long for any process.
+        let text = try #require(ProcReader.read("/proc/self/smaps"))
+        #expect(text.utf8.count > 8192)
+        #expect(text.hasSuffix("\n"))
+    }
+
+    @Test("process figures of this process are sensible")
+    func ownFigures() throws {
+        let figures = try #require(ProcReader.process(getpid()))
+        #expect(figures.threads >= 1)
+        #expect(figures.residentMB > 1)
+        #expect(figures.peakResidentMB >= figures.residentMB)
+        #expect(ProcReader.descriptors(getpid()).map { $0 >= 3 } == true)
+        #expect(ProcReader.process(999_999_999) == nil)
+    }
+}

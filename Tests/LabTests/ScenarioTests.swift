@@ -1,0 +1,144 @@
+import Foundation
+import Testing
+
+@testable import Lab
+
+@Suite("scenario files")
+struct ScenarioTests {
+    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+
+    static let minimal = """
+        name: tiny
+        duration: 10
+        arms:
+          - name: event
+            mode: event
+        """
+
+    func parse(_ text: String, overrides: [String] = []) throws(ScenarioError) -> Scenario {
+        try ScenarioLoader.parse(text, file: "test.yaml", overrides: overrides)
+    }
+
+    /// The error a text gets (nil if it parses).
+    func error(_ text: String, overrides: [String] = []) -> ScenarioError? {
+        do {
+            _ = try parse(text, overrides: overrides)
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    @Test("every shipped scenario parses, and polling-vs-event compares three modes at equal client count")
+    func shippedScenarios() throws {
+        let folder = Self.packageRoot + "/scenarios"
+        let files = try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasSuffix(".yaml") }
+        for required in ["polling-vs-event", "smoke", "burst", "rollover-and-rewrite", "reconnect-storm", "slow-consumers", "scale"] {
+            #expect(files.contains("\(required).yaml"), "scenarios/\(required).yaml is missing")
+        }
+        for file in files {
+            let (scenario, _) = try ScenarioLoader.load("\(folder)/\(file)", searching: [])
+            #expect(scenario.name + ".yaml" == file)
+        }
+        let (comparison, _) = try ScenarioLoader.load("polling-vs-event", searching: [folder])
+        #expect(comparison.arms.map(\.mode) == ["polling-naive", "polling-cached", "event"])
+        #expect(comparison.arms.filter { $0.role == .baseline }.count == 2)
+        let counts = Set(comparison.arms.map { comparison.swarm(for: $0).clients })
+        #expect(counts.count == 1)
+        #expect(comparison.swarm(for: comparison.arms[0]).kinds == ["poll": 1])
+        #expect(comparison.swarm(for: comparison.arms[2]).kinds == ["ws": 1])
+        #expect(comparison.swarm.pollRate == 4)
+        let (smoke, _) = try ScenarioLoader.load("smoke", searching: [folder])
+        #expect(smoke.duration + smoke.settle + ArmRunner.lead < 30)
+    }
+
+    @Test("defaults fill what a scenario leaves out")
+    func defaults() throws {
+        let scenario = try parse(Self.minimal)
+        #expect(scenario.name == "tiny")
+        #expect(scenario.duration == 10)
+        #expect(scenario.market.symbols == ["NQ", "ES", "VX"])
+        #expect(scenario.swarm(for: scenario.arms[0]).symbols == ["NQ", "ES", "VX"])
+        #expect(scenario.arms[0].role == .candidate)
+    }
+
+    @Test("a scale scenario runs its candidate once per step, named by client count")
+    func scaleExpansion() throws {
+        let scenario = try parse(Self.minimal + "\nscale:\n  clients: [5, 50]\n")
+        #expect(scenario.expandedArms.map(\.name) == ["event@5", "event@50"])
+        #expect(scenario.expandedArms.map { scenario.swarm(for: $0).clients } == [5, 50])
+    }
+
+    @Test(
+        "bad files get one error naming the line and the field",
+        arguments: [
+            ("name: x\nduraton: 5\narms: [{name: a}]", 2, "duraton", "unknown field"),
+            ("name: x\nduration: soon\narms: [{name: a}]", 2, "duration", "must be a number"),
+            ("name: x\nduration: -3\narms: [{name: a}]", 2, "duration", "between"),
+            ("name: x\nduration: 10\nwarmup: 10\narms: [{name: a}]", 3, "warmup", "shorter than duration"),
+            ("name: x\narms: [{name: a}]\nswarm:\n  clients: 0\n", 4, "swarm.clients", "between 1"),
+            ("name: x\narms: [{name: a}]\nswarm:\n  clients: many\n", 4, "swarm.clients", "whole number"),
+            ("name: x\narms: [{name: a}]\nswarm:\n  kinds: {ws: 1, robot: 2}\n", 4, "swarm.kinds.robot", "unknown client kind"),
+            ("name: x\narms: [{name: a}]\nswarm:\n  kinds: {ws: 0}\n", 4, "swarm.kinds.ws", "between"),
+            ("name: x\narms: [{name: a}]\nswarm:\n  channels: [trades, gossip]\n", 4, "swarm.channels[1]", "unknown channel"),
+            ("name: x\narms: [{name: a}]\nmarket:\n  symbols: [NQ, XYZ]\n", 4, "market.symbols[1]", "unknown root"),
+            ("name: x\narms: [{name: a}]\nmarket:\n  arrivals: random\n", 4, "market.arrivals", "one of bursty, steady"),
+            ("name: x\narms: [{name: a}]\nmarket:\n  events: ['explode:3']\n", 4, "market.events[0]", "not a simulator event"),
+            ("name: x\nduration: 10\narms: [{name: a}]\nmarket:\n  events: ['burst:30:2:1']\n", 5, "market.events[0]", "after the run"),
+            ("name: x\narms: [{name: a}]\nfaults: ['cut:abc']\n", 3, "faults[0]", "not a fault"),
+            ("name: x\nduration: 10\narms: [{name: a}]\nfaults: ['cut:12:1']\n", 4, "faults[0]", "after the run"),
+            ("duration: 5\narms: [{name: a}]", 1, "", "needs a name"),
+            ("name: 'bad name'\narms: [{name: a}]", 1, "name", "letters, digits"),
+            ("name: x\n", 1, "", "needs arms"),
+            ("name: x\narms: []\n", 2, "arms", "at least one arm"),
+            ("name: x\narms:\n  - {name: a, role: baseline}\n", 3, "arms", "role candidate"),
+            ("name: x\narms:\n  - {name: a}\n  - {name: a}\n", 4, "arms[1]", "two arms"),
+            ("name: x\narms:\n  - {name: a, mode: turbo}\n", 3, "arms[0].mode", "one of event, polling-naive, polling-cached"),
+            ("name: x\narms:\n  - {name: a, flags: [--port, '9']}\n", 3, "arms[0].flags[0]", "set by the runner"),
+            ("name: x\narms:\n  - {name: a, colour: red}\n", 3, "arms[0].colour", "unknown field"),
+            ("name: x\narms: [{name: a}, {name: b}]\nscale:\n  clients: [10, 5]\n", 4, "scale.clients", "ascending"),
+            ("name: x\narms: [{name: a}, {name: b}]\nscale:\n  clients: [5, 10]\n", 4, "scale", "exactly one candidate"),
+            ("name: x\narms: [{name: a}]\nkpis:\n  happiness: {plan: 1}\n", 4, "kpis.happiness", "unknown KPI"),
+            ("name: x\narms: [{name: a}]\nkpis:\n  cpu: {plan: lots}\n", 4, "kpis.cpu.plan", "must be a number"),
+            ("name: x\narms: [{name: a}]\nmarket: [1, 2]\n", 3, "market", "must be a mapping"),
+            ("name: x\narms: [{name: a}\n", 3, "", "not valid YAML"),
+        ]
+    )
+    func validationErrors(text: String, line: Int, field: String, problem: String) {
+        guard let error = error(text) else {
+            Issue.record("accepted: \(text)")
+            return
+        }
+        #expect(error.file == "test.yaml")
+        #expect(error.line == line, "\(error)")
+        #expect(error.field == field, "\(error)")
+        #expect(error.problem.contains(problem), "\(error)")
+        #expect(error.description.hasPrefix("test.yaml:\(line): "))
+    }
+
+    @Test("--set overrides go through the same checks, and name themselves when wrong")
+    func overrides() throws {
+        let scenario = try parse(Self.minimal, overrides: ["swarm.clients=50", "market.rate=1000", "market.events=[burst:2:3:1]", "duration=20"])
+        #expect(scenario.swarm.clients == 50)
+        #expect(scenario.market.rate == 1000)
+        #expect(scenario.market.events == ["burst:2:3:1"])
+        #expect(scenario.duration == 20)
+        let wrongType = error(Self.minimal, overrides: ["swarm.clients=lots"])
+        #expect(wrongType?.field == "swarm.clients")
+        #expect(wrongType?.problem.contains("whole number") == true)
+        let unknown = error(Self.minimal, overrides: ["swarm.cliants=5"])
+        #expect(unknown?.field == "swarm.cliants")
+        let shape = error(Self.minimal, overrides: ["justtext"])
+        #expect(shape?.file == "--set justtext")
+    }
+
+    @Test("a missing scenario names the ones there are")
+    func missing() {
+        do {
+            _ = try ScenarioLoader.locate("nope", searching: [Self.packageRoot + "/scenarios"])
+            Issue.record("found a scenario that does not exist")
+        } catch {
+            #expect(error.problem.contains("smoke"))
+        }
+    }
+}
