@@ -12,6 +12,8 @@ public struct FeedChanges: Sendable {
     public var stats = StateChange()
     /// Changed depth levels (quantity 0 = removed), if a depth batch ended.
     public var depth: (bids: [DepthLevel], asks: [DepthLevel])?
+    /// The depth book started over (a new day's file): send it whole, not as a delta.
+    public var depthRestarted = false
     /// The file was rewritten or replaced: state restarted under a new epoch.
     public var reset: String?
     public var recordsRead = 0
@@ -82,7 +84,11 @@ public final class ContractFeed {
         state.depthSeq = -1
         state.bids = []
         state.asks = []
+        depthRestarted = true
     }
+
+    /// Set when a new depth file is followed, until its first book is published.
+    private var depthRestarted = false
 
     public var depthPath: String? { depthTailer?.path }
 
@@ -175,7 +181,11 @@ public final class ContractFeed {
         state.bids = book.bids
         state.asks = book.asks
         state.depthSeq = lastBatchSeq
-        if !bids.isEmpty || !asks.isEmpty { changes.depth = (bids, asks) }
+        if !bids.isEmpty || !asks.isEmpty {
+            changes.depth = (bids, asks)
+            changes.depthRestarted = depthRestarted
+            depthRestarted = false
+        }
     }
 
     /// Levels that are new or changed, and removed ones with quantity 0.

@@ -215,15 +215,17 @@ public final class MarketHub: @unchecked Sendable {
         }
         if let depth = changes.depth {
             let file = state.depthFile ?? ""
+            // The first book of a new day's file replaces the client's: it goes out whole.
+            let restarted = changes.depthRestarted
             let delta = market(
                 ServerMessages.depth(
                     source,
                     seq: state.depthSeq,
                     t: state.updatedUnixMicroseconds,
                     file: file,
-                    bids: depth.bids,
-                    asks: depth.asks,
-                    full: false
+                    bids: restarted ? state.bids : depth.bids,
+                    asks: restarted ? state.asks : depth.asks,
+                    full: restarted
                 ),
                 event: "depth",
                 source,

@@ -19,23 +19,31 @@ public enum ServerMessages {
         }
     }
 
+    /// Type, contract, root and epoch: what a snapshot, reset or resume answer tells a client once.
     private static func header(_ w: inout JSONWriter, _ type: StaticString, _ source: Source) {
-        w.beginObject()
-        w.key("type")
-        w.string(type)
-        w.key("contract")
-        w.string(source.contract)
+        updateHeader(&w, type, source)
         w.key("root")
         w.string(source.root)
         w.key("epoch")
         w.string(source.epoch)
     }
 
+    /// Type and contract only: updates (trades, quotes, stats, depth) follow a snapshot, whose
+    /// root and epoch stay true until a `reset` or `rollover` says otherwise, so every update
+    /// would repeat them for nothing (about 40 bytes of a 100-byte quote).
+    private static func updateHeader(_ w: inout JSONWriter, _ type: StaticString, _ source: Source) {
+        w.beginObject()
+        w.key("type")
+        w.string(type)
+        w.key("contract")
+        w.string(source.contract)
+    }
+
     /// One trade. `prev` is the seq of the contract's previous trade (-1 for the first), so a client
     /// that follows only trades can tell a gap from the quote records in between.
     public static func trade(_ source: Source, seq: Int, prev: Int, record: IntradayRecord) -> [UInt8] {
         var w = JSONWriter(capacity: 220)
-        header(&w, "trade", source)
+        updateHeader(&w, "trade", source)
         w.key("seq")
         w.int(seq)
         w.key("prev")
@@ -59,7 +67,7 @@ public enum ServerMessages {
     /// Best bid/ask. A delta carries only what changed; `full` carries both (after conflation).
     public static func quote(_ source: Source, seq: Int, t: Int64, bid: Float?, ask: Float?, full: Bool) -> [UInt8] {
         var w = JSONWriter(capacity: 160)
-        header(&w, "quote", source)
+        updateHeader(&w, "quote", source)
         w.key("seq")
         w.int(seq)
         w.key("t")
@@ -83,7 +91,7 @@ public enum ServerMessages {
     /// Session statistics; a delta carries only the fields in `change` (all when `full`).
     public static func stats(_ source: Source, state: MarketState, change: StateChange, full: Bool) -> [UInt8] {
         var w = JSONWriter(capacity: 200)
-        header(&w, "stats", source)
+        updateHeader(&w, "stats", source)
         w.key("seq")
         w.int(state.seq)
         w.key("t")
@@ -117,18 +125,20 @@ public enum ServerMessages {
     }
 
     /// Depth levels as `[price, quantity, orders]`; in a delta a quantity of 0 removes the level.
+    /// A full book (after conflation, or the first batch of a new day's file) replaces the client's.
     public static func depth(_ source: Source, seq: Int, t: Int64, file: String, bids: [DepthLevel], asks: [DepthLevel], full: Bool) -> [UInt8] {
         var w = JSONWriter(capacity: 128 + 40 * (bids.count + asks.count))
-        header(&w, "depth", source)
+        updateHeader(&w, "depth", source)
         w.key("seq")
         w.int(seq)
         w.key("t")
         w.int(t)
-        w.key("file")
-        w.string(file)
         if full {
+            // The day's file the book comes from: a delta always continues the last full book's.
             w.key("full")
             w.bool(true)
+            w.key("file")
+            w.string(file)
         }
         w.key("bids")
         levels(&w, bids)

@@ -61,8 +61,9 @@ extension BridgeSuites {
 
         @Test("a client that never reads is closed as a slow consumer; the others get every trade")
         func neverReadingClient() async throws {
-            // Enough data (~10 MB of trades) to fill the kernel's socket buffers and then the backlog.
-            let folder = try SimulatedFolder(roots: ["NQ"], rate: 30_000, flushMilliseconds: 20)
+            // Enough data (~10 MB of trades, ~150 bytes each) to fill the kernel's socket buffers and
+            // then the backlog.
+            let folder = try SimulatedFolder(roots: ["NQ"], rate: 50_000, flushMilliseconds: 20)
             defer { folder.cleanup() }
             try await withBridge(settings(folder.path) { $0.clientBacklog = 5_000 }) { bridge in
                 // Connected with a tiny receive buffer, subscribed, and then never read from again.

@@ -31,7 +31,31 @@ extension BridgeSuites {
                 #expect(expected > 50)
                 let received = try await client.collect("trade", count: expected)
                 expectTrades(received, match: records, after: start)
-                #expect(received.allSatisfy { $0["contract"] as? String == "NQZ25-CME" && $0["root"] as? String == "NQ" })
+                #expect(snapshot["root"] as? String == "NQ" && (snapshot["epoch"] as? String)?.isEmpty == false)
+                // Updates name their contract; root and epoch are the snapshot's.
+                #expect(received.allSatisfy { $0["contract"] as? String == "NQZ25-CME" && $0["root"] == nil && $0["epoch"] == nil })
+            }
+        }
+
+        @Test("a new day's depth file starts with a full book naming that file; depth deltas carry no file")
+        func newDayDepthIsFull() async throws {
+            let folder = try SimulatedFolder(roots: ["ES"], rate: 300, script: [.newDay(at: 2.0)])
+            defer { folder.cleanup() }
+            try await withBridge(folder.path) { bridge in
+                let client = try await TestWSClient(url: bridge.ws + "/ws/live_data/ES")
+                defer { Task { await client.close() } }
+                let (snapshot, _) = try await client.until("snapshot")
+                let firstDay = try #require((snapshot["depth"] as? JSON)?["file"] as? String)
+                try await folder.stream(seconds: 3, steps: 30)
+                var depths: [JSON] = []
+                while let message = try? await client.next(timeout: 1) {
+                    if message["type"] as? String == "depth" { depths.append(message) }
+                }
+                let newDay = try #require(depths.firstIndex { ($0["file"] as? String).map { $0 != firstDay } == true }, "no book from a new file")
+                #expect(depths[newDay]["full"] as? Bool == true)
+                #expect((depths[newDay]["bids"] as? [Any])?.isEmpty == false)
+                for depth in depths where depth["full"] as? Bool != true { #expect(depth["file"] == nil) }
+                #expect(depths.dropFirst(newDay + 1).contains { $0["full"] as? Bool != true }, "deltas continue after the new day's book")
             }
         }
 
