@@ -104,8 +104,9 @@ struct PayloadCounts {
         }
 
         var name: String { "\(self)" }
-        /// Trades, quotes, depth and stats follow a snapshot as deltas.
-        var isDelta: Bool { self != .snapshot && self != .other }
+        /// Quotes, depth and stats change the state a snapshot gave: they are its deltas. Trades
+        /// are events, each new data sent whole (and counted apart).
+        var isDelta: Bool { self == .quote || self == .depth || self == .stats }
     }
 
     var messages = [Int](repeating: 0, count: Kind.allCases.count)
