@@ -71,7 +71,8 @@ extension BridgeSuites {
                 // Per kind, adding up to the whole.
                 #expect(summary.int("latency_us.update_ws.count") > 0 && summary.int("latency_us.update_sse.count") > 0)
                 #expect(
-                    summary.int("latency_us.update_ws.count") + summary.int("latency_us.update_sse.count") == summary.int("latency_us.update.count"))
+                    summary.int("latency_us.update_ws.count") + summary.int("latency_us.update_sse.count") == summary.int("latency_us.update.count")
+                )
                 // Bytes by message type: snapshots against the deltas after them.
                 #expect(summary.int("payload.snapshot.messages") >= 5 * 2)
                 let deltas = ["trade", "quote", "depth", "stats"].map { summary.int("payload.\($0).messages") }.reduce(0, +)

@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 import Testing
 
 @testable import Lab
@@ -29,8 +30,13 @@ struct BridgeLabCommandTests {
         var stderr: String
     }
 
-    /// Runs bridgelab; `interruptAfter` sends SIGINT that many seconds in.
-    static func bridgelab(_ arguments: [String], interruptAfter: Double? = nil, pid: ((Int32) -> Void)? = nil) throws -> Outcome {
+    /// Runs bridgelab on a thread of its own (waiting on a process must not hold one of the
+    /// concurrency pool's few threads); `interruptAfter` sends SIGINT that many seconds in.
+    static func bridgelab(_ arguments: [String], interruptAfter: Double? = nil, pid: (@Sendable (Int32) -> Void)? = nil) async throws -> Outcome {
+        try await onThread { try runBridgelab(arguments, interruptAfter: interruptAfter, pid: pid) }
+    }
+
+    static func runBridgelab(_ arguments: [String], interruptAfter: Double?, pid: ((Int32) -> Void)?) throws -> Outcome {
         let bin = try binDirectory()
         let process = Process()
         process.executableURL = URL(fileURLWithPath: bin + "/bridgelab")
@@ -61,29 +67,29 @@ struct BridgeLabCommandTests {
     }
 
     @Test("a bad scenario is refused before anything starts: exit 2, the file, the line, the field")
-    func badScenario() throws {
+    func badScenario() async throws {
         let folder = Self.temporaryFolder()
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let file = folder + "/bad.yaml"
         try Data("name: bad\narms:\n  - name: event\n    mode: event\nswarm:\n  clients: -4\n".utf8).write(to: URL(fileURLWithPath: file))
-        let outcome = try Self.bridgelab(["run", file, "--out", folder + "/run"])
+        let outcome = try await Self.bridgelab(["run", file, "--out", folder + "/run"])
         #expect(outcome.status == 2)
         #expect(outcome.stderr.contains("\(file):6: swarm.clients: must be between 1 and 100000"), "\(outcome.stderr)")
         #expect(!FileManager.default.fileExists(atPath: folder + "/run"))
-        let unknown = try Self.bridgelab(["run", "no-such-scenario"])
+        let unknown = try await Self.bridgelab(["run", "no-such-scenario"])
         #expect(unknown.status == 2)
         #expect(unknown.stderr.contains("polling-vs-event"))
-        let override = try Self.bridgelab(["run", "smoke", "--set", "market.rate=-1"])
+        let override = try await Self.bridgelab(["run", "smoke", "--set", "market.rate=-1"])
         #expect(override.status == 2)
         #expect(override.stderr.contains("market.rate"))
     }
 
     @Test("bridgelab run smoke: every part runs, every KPI that applies is measured, the report renders again the same")
-    func smokeRun() throws {
+    func smokeRun() async throws {
         let folder = Self.temporaryFolder()
         defer { try? FileManager.default.removeItem(atPath: folder) }
-        let outcome = try Self.bridgelab(["run", "smoke", "--out", folder])
+        let outcome = try await Self.bridgelab(["run", "smoke", "--out", folder])
         // A debug build may fail a speed KPI; the harness itself must not fail.
         #expect(outcome.status == 0 || outcome.status == 1, "\(outcome.stderr)")
         #expect(outcome.stdout.contains("End-to-end latency p99"))
@@ -107,25 +113,32 @@ struct BridgeLabCommandTests {
         #expect(data.spectra["update"]?.isEmpty == false)
         for log in ["bridge.log", "simulator.log", "loadgen.log"] { #expect(FileManager.default.fileExists(atPath: "\(folder)/arms/event/\(log)")) }
         #expect(ReportReader.read(try String(contentsOfFile: folder + "/report.html", encoding: .utf8)).error == nil)
-        let again = try Self.bridgelab(["report", folder])
+        let again = try await Self.bridgelab(["report", folder])
         #expect(again.status == 0)
         let rerendered = try JSONDecoder().decode(RunSummary.self, from: Data(contentsOf: URL(fileURLWithPath: folder + "/summary.json")))
         #expect(rerendered.arms == summary.arms)
     }
 
     @Test("Ctrl-C stops every child and still writes a partial report (exit 130)")
-    func interrupted() throws {
+    func interrupted() async throws {
         let folder = Self.temporaryFolder()
         defer { try? FileManager.default.removeItem(atPath: folder) }
-        var runner: Int32 = 0
-        let outcome = try Self.bridgelab(["run", "smoke", "--out", folder], interruptAfter: 9) { runner = $0 }
+        let runner = NIOLockedValueBox<Int32>(0)
+        let outcome = try await Self.bridgelab(["run", "smoke", "--out", folder], interruptAfter: 9) { pid in runner.withLockedValue { $0 = pid } }
         #expect(outcome.status == 130, "\(outcome.stderr)")
         let summary = try JSONDecoder().decode(RunSummary.self, from: Data(contentsOf: URL(fileURLWithPath: folder + "/summary.json")))
         #expect(summary.partial)
         #expect(summary.arms.first?.status == .interrupted)
         #expect(try String(contentsOfFile: folder + "/report.md", encoding: .utf8).contains("interrupted"))
         // Nothing the run started is left: their command lines name the run's data folders.
-        let leftovers = RunEnvironment.output(["pgrep", "-f", "bridgelab-\(runner)-"], in: nil)
+        let leftovers = RunEnvironment.output(["pgrep", "-f", "bridgelab-\(runner.withLockedValue { $0 })-"], in: nil)
         #expect(leftovers.isEmpty, "left running: \(leftovers)")
+    }
+}
+
+/// Runs blocking work (a process, a pipe) on a thread of its own, off the Swift concurrency pool.
+func onThread<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread.detachNewThread { continuation.resume(with: Result { try work() }) }
     }
 }

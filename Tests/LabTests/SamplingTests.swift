@@ -14,6 +14,7 @@ struct SamplingTests {
     static let script = """
         import sys, time
         megabytes = int(sys.argv[1]); cpu = float(sys.argv[2])
+        print("ready", flush=True)
         sys.stdin.readline()
         t0 = time.process_time()
         block = b'\\x01' * (megabytes * 1024 * 1024)
@@ -37,15 +38,22 @@ struct SamplingTests {
         let pid = process.processIdentifier
         let sampler = ResourceSampler(port: 1, interval: .milliseconds(100)) { ResourceSampler.Targets(loadgen: pid) }
         let sampling = Task { await sampler.run() }
-        try await Task.sleep(for: .milliseconds(600))
+        // Lines from the child, read on a thread of their own (a blocking read must not hold one
+        // of the concurrency pool's threads).
+        @Sendable func line() async throws -> String {
+            try await onThread {
+                var line = Data()
+                while let byte = try? output.fileHandleForReading.read(upToCount: 1), !byte.isEmpty, byte != Data("\n".utf8) { line += byte }
+                return String(decoding: line, as: UTF8.self)
+            }
+        }
+        // Idle and fully started: the baseline.
+        #expect(try await line() == "ready")
+        try await Task.sleep(for: .milliseconds(500))
         let base = sampler.latest?.loadgenRSSMB ?? 0
         input.fileHandleForWriting.write(Data("go\n".utf8))
         // The child's own account of the CPU it spent, once it has spent it.
-        let reported = await Task.detached { () -> Double in
-            var line = Data()
-            while let byte = try? output.fileHandleForReading.read(upToCount: 1), !byte.isEmpty, byte != Data("\n".utf8) { line += byte }
-            return Double(String(decoding: line, as: UTF8.self)) ?? -1
-        }.value
+        let reported = Double(try await line()) ?? -1
         try await Task.sleep(for: .milliseconds(400))
         sampling.cancel()
         await sampling.value

@@ -23,13 +23,14 @@ public enum HTMLReport {
             for comparison in summary.comparisons { html += "<li>\(e(comparison.sentence))</li>" }
             html += "</ul></section>"
         }
-        html += "<section><h2>KPIs</h2>"
-        for arm in summary.arms { html += kpiTable(arm) }
-        html += "</section>"
+        html += "<section><h2>KPIs at a glance</h2>" + matrix(summary) + "</section>"
         html += charts(summary, arms: arms)
-        html += "<section><h2>Key figures</h2>"
-        for arm in summary.arms where !arm.kpis.isEmpty {
-            html += "<h3>\(e(arm.name))</h3>" + markdownTableToHTML(MarkdownReport.figuresTable(arm.figures))
+        html += "<section><h2>Each arm in detail</h2>"
+        for arm in summary.arms {
+            html += "<details\(arm.verdict == "pass" ? "" : " open=\"open\"")><summary>\(e(arm.name)): \(e(arm.verdict.uppercased()))</summary>"
+            html += kpiTable(arm)
+            if !arm.kpis.isEmpty { html += "<h4>Key figures</h4>" + markdownTableToHTML(MarkdownReport.figuresTable(arm.figures)) }
+            html += "</details>"
         }
         html += "</section>"
         html += environment(summary)
@@ -47,10 +48,43 @@ public enum HTMLReport {
         .pass{color:var(--pass);font-weight:600}.fail{color:var(--fail);font-weight:700}.na{color:var(--na)}.notmeasured{color:var(--fail)}
         .verdict{font-size:14px;padding:2px 8px;border-radius:4px;border:1px solid currentColor}.verdict.pass{color:var(--pass)}.verdict.fail,.verdict.error{color:var(--fail)}
         .warning{color:var(--fail);border:1px solid var(--fail);padding:6px 10px;border-radius:4px}
+        table.matrix td.pass{background:color-mix(in srgb,var(--pass) 12%,transparent)}
+        table.matrix td.fail,table.matrix td.notmeasured{background:color-mix(in srgb,var(--fail) 14%,transparent)}
+        details{margin:8px 0}summary{cursor:pointer;font-weight:600;padding:4px 0}
         .meta,.note{color:var(--muted)}svg.chart{max-width:100%;height:auto;display:block;margin:8px 0 18px}
         svg.chart text{font:11px system-ui,sans-serif;fill:var(--fg)}svg.chart .chart-title{font-weight:600;font-size:13px}
         svg.chart .axis line{stroke:var(--muted)}svg.chart line.grid{stroke:var(--line)}svg.chart .chart-empty{fill:var(--muted)}
         """
+
+    /// KPIs down, arms across: the whole verdict in one table.
+    static func matrix(_ summary: RunSummary) -> String {
+        let e = SVGChart.escape
+        let arms = summary.arms.filter { !$0.kpis.isEmpty }
+        guard !arms.isEmpty else { return "<p class=\"note\">No arm ran.</p>" }
+        var html = "<table class=\"matrix\"><thead><tr><th>KPI</th><th>plan target</th>"
+        for arm in arms {
+            html +=
+                "<th>\(e(arm.name))<br/><span class=\"note\">\(e(arm.mode)), \(arm.clients) clients\(arm.role == .baseline ? ", baseline" : "")</span></th>"
+        }
+        html += "</tr></thead><tbody>"
+        for (index, kpi) in KPI.catalog.enumerated() {
+            let results = arms.map { $0.kpis[index] }
+            guard results.contains(where: { $0.status != .notApplicable }) else { continue }
+            html += "<tr><td>\(e(kpi.title))</td><td class=\"num\">\(e(results[0].target(results[0].plan)))</td>"
+            for (arm, result) in zip(arms, results) {
+                let text = result.measured.map { Format.number($0) + " " + result.unit } ?? (result.status == .notMeasured ? "not measured" : "n/a")
+                html += "<td class=\"num measured \(statusClass(result.status))\" data-arm=\"\(e(arm.name))\" data-kpi=\"\(result.id)\" "
+                html += "data-value=\"\(result.measured.map { String($0) } ?? "")\" title=\"\(e(result.note))\">\(e(text))"
+                html += result.status == .pass ? " ✓" : result.status == .fail || result.status == .notMeasured ? " ✗" : ""
+                html += "</td>"
+            }
+            html += "</tr>"
+        }
+        html += "<tr><th>verdict</th><td></td>"
+        for arm in arms { html += "<th class=\"\(arm.verdict == "pass" ? "pass" : "fail")\">\(e(arm.verdict.uppercased()))</th>" }
+        html += "</tr></tbody></table><p class=\"note\">Baselines are judged too but do not decide the exit status. "
+        return html + "Hover a cell for how it was measured; each arm's details, with BridgeLab's tighter targets, are below.</p>"
+    }
 
     static func statusClass(_ status: KPIResult.Status) -> String {
         switch status {
@@ -68,12 +102,12 @@ public enum HTMLReport {
         if let error = arm.error { html += "<p class=\"warning\">\(e(error))</p>" }
         for warning in arm.warnings { html += "<p class=\"warning\">⚠ \(e(warning))</p>" }
         guard !arm.kpis.isEmpty else { return html + "<p class=\"note\">No KPIs: the arm did not run.</p>" }
-        html += "<table class=\"kpis\" data-arm=\"\(e(arm.name))\"><thead><tr><th>KPI</th><th>plan target</th><th>measured</th><th>plan</th>"
+        html += "<table class=\"kpis\"><thead><tr><th>KPI</th><th>plan target</th><th>measured</th><th>plan</th>"
         html += "<th>BridgeLab target</th><th>BridgeLab</th><th>how</th></tr></thead><tbody>"
         for kpi in arm.kpis {
             let measured = kpi.measured.map { Format.number($0) + " " + kpi.unit } ?? "—"
             html += "<tr data-kpi=\"\(kpi.id)\"><td>\(e(kpi.title))</td><td class=\"num\">\(e(kpi.target(kpi.plan)))</td>"
-            html += "<td class=\"num measured\" data-value=\"\(kpi.measured.map { String($0) } ?? "")\">\(e(measured))</td>"
+            html += "<td class=\"num\">\(e(measured))</td>"
             html += "<td class=\"\(statusClass(kpi.status))\">\(kpi.status.rawValue)</td><td class=\"num\">\(e(kpi.target(kpi.lab)))</td>"
             let labStatus = kpi.status == .pass || kpi.status == .fail ? kpi.labStatus : .notApplicable
             html +=
@@ -124,9 +158,9 @@ public enum HTMLReport {
             logY: true
         )
         html += timeChart(
-            "Bridge CPU (% of one core)",
+            "Bridge CPU (% of one core, one-second means)",
             "%",
-            ran.map { arm in .init(name: arm.record.name, points: SVGChart.thin(arm.samples.map { (arm.axis($0.at), $0.bridgePercent) })) }
+            ran.map { arm in .init(name: arm.record.name, points: perSecond(arm) { $0.bridgePercent }) }
         )
         html += timeChart(
             "Bridge memory (RSS)",
@@ -148,16 +182,16 @@ public enum HTMLReport {
         for arm in ran {
             html += "<h3>\(SVGChart.escape(arm.record.name))</h3>"
             var chart = SVGChart(
-                title: "\(arm.record.name): who used the CPU",
+                title: "\(arm.record.name): who used the CPU (one-second means)",
                 xLabel: "seconds since the swarm started",
                 yLabel: "% of one core",
                 series: [
-                    .init(name: "bridge", points: SVGChart.thin(arm.samples.map { (arm.axis($0.at), $0.bridgePercent) })),
-                    .init(name: "loadgen", points: SVGChart.thin(arm.samples.map { (arm.axis($0.at), $0.loadgenPercent) }), dashed: true),
-                    .init(name: "simulator", points: SVGChart.thin(arm.samples.map { (arm.axis($0.at), $0.simulatorPercent) }), dashed: true),
+                    .init(name: "bridge", points: perSecond(arm) { $0.bridgePercent }),
+                    .init(name: "loadgen", points: perSecond(arm) { $0.loadgenPercent }, dashed: true),
+                    .init(name: "simulator", points: perSecond(arm) { $0.simulatorPercent }, dashed: true),
                     .init(
                         name: "machine (all cores, %)",
-                        points: SVGChart.thin(arm.samples.map { (arm.axis($0.at), $0.machinePercent) }),
+                        points: perSecond(arm) { $0.machinePercent },
                         dashed: true
                     ),
                 ]
@@ -182,6 +216,11 @@ public enum HTMLReport {
             html += sockets.render()
         }
         return html + "</section>"
+    }
+
+    /// A sampled figure as one-second means on the time axis (thinned for long runs).
+    static func perSecond(_ arm: ArmData, _ value: (ResourceSample) -> Double) -> [(x: Double, y: Double)] {
+        SVGChart.thin(SVGChart.average(arm.samples.map { (arm.axis($0.at), value($0)) }, over: 1))
     }
 
     /// A counter's rate between consecutive scrapes, on the time axis.

@@ -39,8 +39,8 @@ public struct SVGChart: Sendable {
     public var markers: [Marker] = []
     public var xAxis = XAxis.linear
     public var logY = false
-    public var width = 760.0
-    public var height = 280.0
+    public var width = 1000.0
+    public var height = 300.0
 
     public static let palette = ["#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#ca8a04", "#db2777"]
 
@@ -51,7 +51,7 @@ public struct SVGChart: Sendable {
         self.series = series
     }
 
-    static let left = 64.0, right = 16.0, top = 30.0, bottom = 46.0
+    static let left = 64.0, right = 16.0, top = 46.0, bottom = 46.0
 
     /// x in axis space: percentiles become log10(1 / (1 − p)), capped at 99.9999 %.
     func xValue(_ x: Double) -> Double {
@@ -64,7 +64,10 @@ public struct SVGChart: Sendable {
     func yValue(_ y: Double) -> Double { logY ? log10(max(y, 1e-3)) : y }
 
     public func render() -> String {
-        let plotted = series.map { s in s.points.filter { $0.x.isFinite && $0.y.isFinite }.map { (x: xValue($0.x), y: yValue($0.y)) } }
+        // A log axis has no place for zero: such points are left out, not drawn at an invented floor.
+        let plotted = series.map { s in
+            s.points.filter { $0.x.isFinite && $0.y.isFinite && (!logY || $0.y > 0) }.map { (x: xValue($0.x), y: yValue($0.y)) }
+        }
         let xs = plotted.flatMap { $0.map(\.x) } + markers.map { xValue($0.x) }
         let ys = plotted.flatMap { $0.map(\.y) }
         var svg =
@@ -118,14 +121,13 @@ public struct SVGChart: Sendable {
             svg +=
                 "<polyline points=\"\(coordinates)\" fill=\"none\" stroke=\"\(color)\" stroke-width=\"1.6\"\(dash)><title>\(Self.escape(series[index].name))</title></polyline>"
         }
-        // Legend, top right.
-        var legendX = width - Self.right
-        for (index, s) in series.enumerated().reversed() {
+        // Legend, under the title.
+        var legendX = Self.left
+        for (index, s) in series.enumerated() {
             let color = Self.palette[index % Self.palette.count]
-            let textWidth = Double(s.name.count) * 6.5 + 22
-            legendX -= textWidth
-            svg += "<g class=\"legend\"><rect x=\"\(f(legendX))\" y=\"8\" width=\"12\" height=\"4\" fill=\"\(color)\"/>"
-            svg += "<text x=\"\(f(legendX + 16))\" y=\"14\">\(Self.escape(s.name))</text></g>"
+            svg += "<g class=\"legend\"><rect x=\"\(f(legendX))\" y=\"27\" width=\"12\" height=\"4\" fill=\"\(color)\"/>"
+            svg += "<text x=\"\(f(legendX + 16))\" y=\"33\">\(Self.escape(s.name))</text></g>"
+            legendX += Double(s.name.count) * 6.5 + 30
         }
         svg += "</svg>"
         return svg
@@ -174,6 +176,24 @@ public struct SVGChart: Sendable {
             case "\"": result += "&quot;"
             default: result.append(character)
             }
+        }
+        return result
+    }
+
+    /// Points averaged over buckets of `width` along x (100 ms CPU readings are 10 ms ticks apart:
+    /// a one-second mean shows the load, not the tick).
+    public static func average(_ points: [(x: Double, y: Double)], over width: Double) -> [(x: Double, y: Double)] {
+        var result: [(x: Double, y: Double)] = []
+        var bucket: [(x: Double, y: Double)] = []
+        for point in points {
+            if let first = bucket.first, point.x - first.x >= width {
+                result.append((bucket.map(\.x).reduce(0, +) / Double(bucket.count), bucket.map(\.y).reduce(0, +) / Double(bucket.count)))
+                bucket.removeAll(keepingCapacity: true)
+            }
+            bucket.append(point)
+        }
+        if !bucket.isEmpty {
+            result.append((bucket.map(\.x).reduce(0, +) / Double(bucket.count), bucket.map(\.y).reduce(0, +) / Double(bucket.count)))
         }
         return result
     }

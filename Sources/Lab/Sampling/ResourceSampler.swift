@@ -61,9 +61,12 @@ public final class ResourceSampler: Sendable {
     /// One reading; the first one only primes the CPU counters.
     func takeSample(_ previous: inout Previous) -> ResourceSample? {
         let targets = self.targets()
+        // One instant for both the CPU rates and the sample's time stamp: rates × intervals then
+        // add up exactly to the CPU time spent, however late the sampler runs.
         var clock = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &clock)
+        clock_gettime(CLOCK_REALTIME, &clock)
         let now = Double(clock.tv_sec) + Double(clock.tv_nsec) / 1e9
+        let at = Int64(clock.tv_sec) * 1_000_000 + Int64(clock.tv_nsec) / 1000
         let primed = previous.machine != nil
         let bridge = previous.percent(targets.bridge, now: now)
         let loadgen = previous.percent(targets.loadgen, now: now)
@@ -73,7 +76,7 @@ public final class ResourceSampler: Sendable {
         previous.machine = machine
         guard primed else { return nil }
         return ResourceSample(
-            at: Int64(Date().timeIntervalSince1970 * 1e6),
+            at: at,
             bridgeUserPercent: bridge.user,
             bridgeSystemPercent: bridge.system,
             bridgeRSSMB: bridge.figures?.residentMB ?? 0,
