@@ -167,11 +167,13 @@ struct BridgeCommand: AsyncParsableCommand {
             let token = configuration.token
             let base = "http://\(configuration.host):\(port)"
             let auth = token == nil ? "" : "?token=…"
+            if configuration.mode == .event { say("bridge: dashboard at \(base)/dashboard") }
             say(
                 "bridge: listening on \(base) — mode \(configuration.mode.rawValue); contracts: \(bridge.hub?.contractNames.joined(separator: ", ") ?? "read per request")"
             )
             if isDemo || configuration.mode == .event {
-                say("  try:  curl \(base)/api/live_data/NQ\(auth)")
+                say("  try:  open \(base)/dashboard in a browser")
+                say("        curl \(base)/api/live_data/NQ\(auth)")
                 say("        curl -N \(base)/sse?symbols=NQ,ES")
                 say("        curl -N \(base)/api/stream/dashboard")
                 say("        websocat ws://\(configuration.host):\(port)/ws/live_data/NQ")

@@ -11,7 +11,21 @@ public final class BridgeMetrics: Sendable {
         detectToSend = CoreMetrics.Timer(label: "bridge_detect_to_send_seconds", factory: factory)
         subscriptions = Gauge(label: "bridge_subscriptions", factory: factory)
         conflated = Counter(label: "bridge_queue_conflated_total", factory: factory)
+        // Resolved once: the send path counts every batch, and looking a counter up by its
+        // labels each time costs more than the count.
+        var sentCounters: [String: (messages: Counter, bytes: Counter)] = [:]
+        for transport in ["ws", "sse"] {
+            sentCounters[transport] = (
+                Counter(label: "bridge_messages_sent_total", dimensions: [("transport", transport)], factory: factory),
+                Counter(label: "bridge_bytes_sent_total", dimensions: [("transport", transport)], factory: factory)
+            )
+        }
+        self.sentCounters = sentCounters
     }
+
+    private let sentCounters: [String: (messages: Counter, bytes: Counter)]
+    /// The same activity, for the bridge's own dashboard.
+    public let activity = BridgeActivity()
 
     /// Records read from `.scid` files.
     public let recordsRead: Counter
@@ -40,8 +54,14 @@ public final class BridgeMetrics: Sendable {
     }
 
     public func sent(_ transport: String, messages: Int, bytes: Int) {
-        Counter(label: "bridge_messages_sent_total", dimensions: [("transport", transport)], factory: factory).increment(by: messages)
-        Counter(label: "bridge_bytes_sent_total", dimensions: [("transport", transport)], factory: factory).increment(by: bytes)
+        activity.sent(messages: messages)
+        if let counters = sentCounters[transport] {
+            counters.messages.increment(by: messages)
+            counters.bytes.increment(by: bytes)
+        } else {
+            Counter(label: "bridge_messages_sent_total", dimensions: [("transport", transport)], factory: factory).increment(by: messages)
+            Counter(label: "bridge_bytes_sent_total", dimensions: [("transport", transport)], factory: factory).increment(by: bytes)
+        }
     }
 
     public func resume(_ result: String) {

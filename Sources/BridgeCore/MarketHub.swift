@@ -98,14 +98,19 @@ public final class MarketHub: @unchecked Sendable {
         var sent = false
         for (name, feed) in feeds where contracts?.contains(name) ?? true {
             let changes = feed.pump()
-            if changes.recordsRead > 0 { metrics.recordsRead.increment(by: changes.recordsRead) }
+            if changes.recordsRead > 0 {
+                metrics.recordsRead.increment(by: changes.recordsRead)
+                metrics.activity.read(records: changes.recordsRead)
+            }
             if !changes.isEmpty {
                 sent = fanOut(feed, changes) || sent
             }
         }
         updateRoots()
         if sent, let detectedAt {
-            metrics.detectToSend.recordNanoseconds(Int64(WallClock.monotonicNanoseconds() &- detectedAt))
+            let nanoseconds = WallClock.monotonicNanoseconds() &- detectedAt
+            metrics.detectToSend.recordNanoseconds(Int64(nanoseconds))
+            metrics.activity.detectToSend(microseconds: nanoseconds / 1000)
         }
     }
 

@@ -27,6 +27,7 @@ public final class BridgeApplication: Sendable {
     public let prometheus: PrometheusCollectorRegistry
     /// Present in event mode only.
     public let hub: MarketHub?
+    let dashboardSampler: DashboardSampler?
     let watcher: FileWatcher?
     let registry: ConnectionRegistry
     let logger: Logger
@@ -58,9 +59,11 @@ public final class BridgeApplication: Sendable {
             let hub = MarketHub(configuration: configuration.hubConfiguration, metrics: metrics, logger: logger)
             self.hub = hub
             self.watcher = FileWatcher(hub: hub, mode: configuration.watch, logger: logger)
+            self.dashboardSampler = DashboardSampler(hub: hub, interval: configuration.dashboardIntervalSeconds)
         } else {
             self.hub = nil
             self.watcher = nil
+            self.dashboardSampler = nil
         }
     }
 
@@ -110,7 +113,8 @@ public final class BridgeApplication: Sendable {
         let lifecycle = ShutdownService(registry: registry, watcher: watcher)
         let group = ServiceGroup(
             configuration: .init(
-                services: [.init(service: app)] + extraServices.map { .init(service: $0) } + [.init(service: lifecycle)],
+                services: [.init(service: app)] + (extraServices + (dashboardSampler.map { [$0] } ?? [])).map { .init(service: $0) }
+                    + [.init(service: lifecycle)],
                 gracefulShutdownSignals: handleSignals ? [.sigterm, .sigint] : [],
                 logger: logger
             )
@@ -158,9 +162,17 @@ public final class BridgeApplication: Sendable {
                 let symbol = context.requestContext.parameters.get("symbol") ?? ""
                 await session.run(request: context.request, inbound: inbound, outbound: outbound, initialSymbol: symbol)
             }
-            let sse = SSEStreams(hub: hub, registry: registry, configuration: configuration, startedAt: startedAt, logger: logger)
+            let sse = SSEStreams(
+                hub: hub,
+                registry: registry,
+                configuration: configuration,
+                startedAt: startedAt,
+                logger: logger,
+                sampler: dashboardSampler
+            )
             router.get("/sse") { request, _ in try sse.updates(request) }
             router.get("/api/stream/dashboard") { request, _ in try sse.dashboard(request) }
+            DashboardPage.add(to: router)
 
         case .pollingNaive:
             let reader = DiskSnapshotReader(configuration: configuration, logger: logger)

@@ -19,6 +19,8 @@ struct SSEStreams {
     let configuration: BridgeConfiguration
     let startedAt: UInt64
     let logger: Logger
+    /// The dashboard's figures (activity, the bridge's own CPU and memory, sparklines).
+    let sampler: DashboardSampler?
 
     static let retryMilliseconds = 2_000
 
@@ -209,8 +211,39 @@ struct SSEStreams {
         w.int(sequence)
         w.key("t")
         w.int(WallClock.nowMicroseconds())
+        w.key("interval_s")
+        w.double(configuration.dashboardIntervalSeconds)
         w.key("bridge")
         BridgeHealth.write(&w, hub: hub, registry: registry, configuration: configuration, startedAt: startedAt)
+        let figures = sampler?.latest
+        if let figures {
+            w.key("activity")
+            w.beginObject()
+            w.key("records_per_s")
+            w.double((figures.recordsPerSecond * 10).rounded() / 10)
+            w.key("messages_per_s")
+            w.double((figures.messagesPerSecond * 10).rounded() / 10)
+            w.key("detect_to_send_us")
+            if let detect = figures.detectToSend {
+                w.beginObject()
+                w.key("count")
+                w.int(detect.count)
+                w.key("p50")
+                w.int(Int64(detect.p50))
+                w.key("p99")
+                w.int(Int64(detect.p99))
+                w.key("max")
+                w.int(Int64(detect.max))
+                w.endObject()
+            } else {
+                w.null()
+            }
+            w.key("cpu_percent")
+            w.double((figures.cpuPercent * 10).rounded() / 10)
+            w.key("rss_mb")
+            w.double((figures.residentMB * 10).rounded() / 10)
+            w.endObject()
+        }
         w.key("symbols")
         w.beginArray()
         let roots = hub.activeRoots()
@@ -221,6 +254,14 @@ struct SSEStreams {
             w.int(state.updatedUnixMicroseconds)
             w.key("last")
             if let last = state.last { w.price(last.price) } else { w.null() }
+            w.key("open")
+            if let open = state.open { w.price(open) } else { w.null() }
+            w.key("change")
+            if let last = state.last?.price, let open = state.open { w.price(last - open) } else { w.null() }
+            w.key("spark")
+            w.beginArray()
+            for price in figures?.spark[state.contract] ?? [] { w.price(price) }
+            w.endArray()
             w.key("bid")
             if let bid = state.bid { w.price(bid) } else { w.null() }
             w.key("ask")

@@ -2,14 +2,15 @@ import BridgeCore
 import HTTPTypes
 import Hummingbird
 
-/// When a token is configured, every route but `/health` needs it, as `Authorization: Bearer T`
+/// When a token is configured, every route but `/health` and the dashboard page's files needs it, as `Authorization: Bearer T`
 /// or `?token=T` (browsers' WebSocket and EventSource cannot set headers). A wrong or missing
 /// token gets 401 and no data.
 struct TokenMiddleware<Context: RequestContext>: RouterMiddleware {
     let token: String
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        if request.uri.path == "/health" { return try await next(request, context) }
+        // The dashboard's page holds no data: it asks for the token and sends it with its requests.
+        if request.uri.path == "/health" || DashboardPage.isPagePath(request.uri.path) { return try await next(request, context) }
         // A refused upgrade would reach the client as a bare 400 (hummingbird-websocket), so the
         // WebSocket handler checks the token itself and closes with 4401 and no data.
         if request.headers[.upgrade]?.lowercased() == "websocket" { return try await next(request, context) }
@@ -62,6 +63,7 @@ struct RequestMetricsMiddleware<Context: RequestContext>: RouterMiddleware {
     static func routeLabel(_ path: String) -> String {
         if path.hasPrefix("/api/live_data/") { return "/api/live_data/{symbol}" }
         if path.hasPrefix("/ws/live_data/") { return "/ws/live_data/{symbol}" }
+        if DashboardPage.isPagePath(path) { return "/dashboard" }
         switch path {
         case "/ws", "/sse", "/health", "/metrics", "/api/symbols", "/api/stream/dashboard": return path
         default: return "other"
