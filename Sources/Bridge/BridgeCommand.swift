@@ -83,6 +83,9 @@ struct BridgeCommand: AsyncParsableCommand {
     @Option(name: .customLong("dashboard-interval"), help: "Seconds between /api/stream/dashboard events.")
     var dashboardInterval = 5.0
 
+    @Option(name: .customLong("idle-timeout"), help: "Event mode: seconds an HTTP connection may stay idle before it is closed.")
+    var idleTimeout = 10.0
+
     @Option(name: .customLong("demo-rate"), help: "With --demo: records per second the simulator writes.")
     var demoRate = 200.0
 
@@ -101,7 +104,9 @@ struct BridgeCommand: AsyncParsableCommand {
         guard maxConnections > 0, maxSubscriptions > 0, maxMessageBytes >= 256, maxMessageRate > 0, clientBacklog > 0, history >= 0 else {
             throw ValidationError("limits must be positive (and --max-message-bytes at least 256)")
         }
-        guard heartbeat > 0, dashboardInterval > 0 else { throw ValidationError("--heartbeat and --dashboard-interval must be positive") }
+        guard heartbeat > 0, dashboardInterval > 0, idleTimeout > 0 else {
+            throw ValidationError("--heartbeat, --dashboard-interval and --idle-timeout must be positive")
+        }
         guard (1...100).contains(depthLevels) else { throw ValidationError("--depth-levels must be between 1 and 100") }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level \(logLevel)") }
         _ = try parsedMultipliers()
@@ -153,6 +158,7 @@ struct BridgeCommand: AsyncParsableCommand {
         configuration.historyLimit = history
         configuration.heartbeatSeconds = heartbeat
         configuration.dashboardIntervalSeconds = dashboardInterval
+        configuration.httpIdleTimeoutSeconds = idleTimeout
 
         let bridge: BridgeApplication
         do {

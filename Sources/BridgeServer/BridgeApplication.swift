@@ -81,7 +81,10 @@ public final class BridgeApplication: Sendable {
                 autoPing: .enabled(timePeriod: .milliseconds(Int64(configuration.heartbeatSeconds * 1000))),
                 closeTimeout: .seconds(2)
             )
-            server = .http1WebSocketUpgrade(webSocketRouter: router, configuration: .init(http1: .init(idleTimeout: .seconds(60)), ws: ws))
+            server = .http1WebSocketUpgrade(
+                webSocketRouter: router,
+                configuration: .init(http1: .init(idleTimeout: .milliseconds(Int64(configuration.httpIdleTimeoutSeconds * 1000))), ws: ws)
+            )
         case .pollingNaive:
             server = .http1()  // no idle timeout: long keep-alive, as the old bridge
         case .pollingCached:

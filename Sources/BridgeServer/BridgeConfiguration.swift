@@ -34,6 +34,9 @@ public struct BridgeConfiguration: Sendable {
     /// whose pong must arrive within the same period.
     public var heartbeatSeconds = 15.0
     public var dashboardIntervalSeconds = 5.0
+    /// Event mode: an HTTP connection idle this long (no request, or between keep-alive requests)
+    /// is closed, so connections a client leaks cannot pile up to the descriptor limit.
+    public var httpIdleTimeoutSeconds = 10.0
     /// Messages a client may fall behind on trades before it is closed as a slow consumer.
     public var clientBacklog = 20_000
     public var depthLevels = 10

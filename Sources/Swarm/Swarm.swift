@@ -209,6 +209,7 @@ public final class Swarm: Sendable {
         case .stuck, .vanish: await runSilent(kind: kind, until: end)
         case .churn: await runChurn(until: end)
         case .malformed: await runMalformed(until: end)
+        case .leak: await runLeak(until: end)
         }
     }
 
@@ -462,6 +463,51 @@ public final class Swarm: Sendable {
         totals.update { if ok { $0.connected[kind, default: 0] += 1 } }
         if !ok { totals.error("\(kind.rawValue)_connect") }
         try? await Self.sleep(until: end)
+    }
+
+    /// A connection leaker: a new keep-alive connection every second, one request each, none ever
+    /// closed until the run ends (a server without an idle timeout keeps every one of them).
+    private func runLeak(until end: UInt64) async {
+        let symbol = configuration.symbols[0]
+        let token = configuration.token.map { "?token=\($0)" } ?? ""
+        let host = self.host == "localhost" ? "127.0.0.1" : self.host
+        let port = self.port
+        let totals = self.totals
+        let opened: Int = await withCheckedContinuation { continuation in
+            Thread.detachNewThread {
+                var sockets: [Int32] = []
+                var next = WallClock.monotonicNanoseconds()
+                while WallClock.monotonicNanoseconds() < end {
+                    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+                    var timeout = timeval(tv_sec: 2, tv_usec: 0)
+                    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+                    var address = sockaddr_in()
+                    address.sin_family = sa_family_t(AF_INET)
+                    address.sin_port = in_port_t(UInt16(port).bigEndian)
+                    address.sin_addr.s_addr = inet_addr(host)
+                    let connected = withUnsafePointer(to: &address) {
+                        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+                    }
+                    let request = Array("GET /api/live_data/\(symbol)\(token) HTTP/1.1\r\nHost: \(host)\r\nConnection: keep-alive\r\n\r\n".utf8)
+                    var answered = false
+                    if connected == 0, request.withUnsafeBytes({ send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }) > 0 {
+                        var buffer = [UInt8](repeating: 0, count: 4096)
+                        answered = recv(fd, &buffer, buffer.count, 0) > 0
+                    }
+                    totals.update {
+                        $0.httpRequests += 1
+                        if !answered { $0.errors["leak_unanswered", default: 0] += 1 }
+                    }
+                    sockets.append(fd)
+                    next += 1_000_000_000
+                    let now = WallClock.monotonicNanoseconds()
+                    if next > now { usleep(UInt32(min(next - now, end > now ? end - now : 0) / 1000)) }
+                }
+                for fd in sockets { close(fd) }
+                continuation.resume(returning: sockets.count)
+            }
+        }
+        totals.update { $0.connected[.leak, default: 0] += opened > 0 ? 1 : 0 }
     }
 
     private func runChurn(until end: UInt64) async {

@@ -19,6 +19,9 @@ public enum ClientKind: String, Sendable, CaseIterable, Codable {
     case churn
     /// Sends malformed messages and unknown operations.
     case malformed
+    /// A buggy poller that leaks connections: every second it opens a new keep-alive connection,
+    /// makes one request, reads the answer and leaves the connection open, never closing it.
+    case leak
 }
 
 public struct SwarmError: Error, CustomStringConvertible, Sendable {
