@@ -6,10 +6,14 @@ public struct ArmFigures: Sendable, Codable, Equatable {
     public var bridgeCPUUser: Double?
     public var bridgeCPUSystem: Double?
     public var bridgePeakRSSMB: Double?
+    /// Resident memory at the last sample (after the clients left and the settle time).
+    public var bridgeFinalRSSMB: Double?
     public var bridgeMaxThreads: Int?
     public var bridgeMaxDescriptors: Int?
     /// RSS trend after warm-up, MB per minute.
     public var memoryTrend: Trend?
+    /// Open descriptors after warm-up, per minute.
+    public var descriptorTrend: Trend?
     public var loadgenCPU: Double?
     public var loadgenPeakRSSMB: Double?
     public var simulatorCPU: Double?

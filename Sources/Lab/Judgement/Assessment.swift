@@ -39,7 +39,8 @@ public enum Assessment {
                     verdict: verdict,
                     kpis: kpis,
                     figures: f,
-                    warnings: warnings(arm, f, environment: environment)
+                    warnings: warnings(arm, f, environment: environment),
+                    failure: record.status == .notRun || record.status == .error ? nil : FailureAnalysis.analyze(arm, f)
                 )
             )
         }
@@ -130,10 +131,16 @@ public enum Assessment {
         var parts: [String] = []
         if let perHour = baseline.requestsPerHour {
             let own = arm.requestsPerHour ?? 0
+            let counts = "(\(Format.count(own))/h vs \(Format.count(perHour))/h)"
             parts.append(
                 own < 1
                     ? "no client requests vs \(Format.count(perHour))/h"
-                    : "\(times(requests ?? 1)) fewer requests (\(Format.count(own))/h vs \(Format.count(perHour))/h)"
+                    : ratio(
+                        requests ?? 1,
+                        same: "as many requests \(counts)",
+                        better: "%@ fewer requests \(counts)",
+                        worse: "%@ more requests \(counts)"
+                    )
             )
         }
         if let a = arm.bridgeCPU, let b = baseline.bridgeCPU, b > 0 {
@@ -144,8 +151,12 @@ public enum Assessment {
                 parts.append(a < b ? "\(Int(((1 - a / b) * 100).rounded())) % less CPU \(figures)" : "\(times(a / b)) more CPU \(figures)")
             }
         }
-        if let latency { parts.append("end-to-end p99 \(latency >= 1 ? times(latency) + " lower" : times(1 / latency) + " higher")") }
-        if let staleness { parts.append("data \(staleness >= 1 ? times(staleness) + " fresher" : times(1 / staleness) + " staler") at p99") }
+        if let latency {
+            parts.append(ratio(latency, same: "about the same end-to-end p99", better: "end-to-end p99 %@ lower", worse: "end-to-end p99 %@ higher"))
+        }
+        if let staleness {
+            parts.append(ratio(staleness, same: "data about as fresh at p99", better: "data %@ fresher at p99", worse: "data %@ staler at p99"))
+        }
         return RunSummary.Comparison(
             arm: name,
             baseline: baselineName,
@@ -160,6 +171,12 @@ public enum Assessment {
     /// End-to-end p99 (µs): pushed updates, else pollers' delivery.
     static func e2e(_ f: ArmFigures) -> Double? {
         (f.updateLatency?.p99 ?? f.pollDelivery?.p99).map(Double.init)
+    }
+
+    /// A factor (baseline ÷ candidate) in words: within 10 % it is "the same".
+    static func ratio(_ factor: Double, same: String, better: String, worse: String) -> String {
+        if abs(factor - 1) < 0.1 { return same }
+        return factor > 1 ? better.replacingOccurrences(of: "%@", with: times(factor)) : worse.replacingOccurrences(of: "%@", with: times(1 / factor))
     }
 
     static func times(_ factor: Double) -> String {

@@ -23,11 +23,14 @@ public struct Judge: Sendable {
             f.simulatorCPU = window.map(\.simulatorPercent).reduce(0, +) / n
             f.machineCPU = window.map(\.machinePercent).reduce(0, +) / n
             f.machineSaturatedShare = Double(window.filter { $0.machinePercent >= 95 }.count) / n
-            f.memoryTrend = Trend(x: window.map { Double($0.at - window[0].at) / 60e6 }, y: window.map(\.bridgeRSSMB))
+            let minutes = window.map { Double($0.at - window[0].at) / 60e6 }
+            f.memoryTrend = Trend(x: minutes, y: window.map(\.bridgeRSSMB))
+            f.descriptorTrend = Trend(x: minutes, y: window.map { Double($0.bridgeDescriptors) })
         }
         let alive = arm.samples.filter(\.bridgeAlive)
         if !alive.isEmpty {
             f.bridgePeakRSSMB = alive.map(\.bridgePeakRSSMB).max()
+            f.bridgeFinalRSSMB = alive.last?.bridgeRSSMB
             f.bridgeMaxThreads = alive.map(\.bridgeThreads).max()
             f.bridgeMaxDescriptors = alive.map(\.bridgeDescriptors).max()
             f.loadgenPeakRSSMB = arm.samples.map(\.loadgenRSSMB).max()
@@ -122,7 +125,11 @@ public struct Judge: Sendable {
         let noClients = "no client of this arm measures it"
         guard let loadgen = arm.loadgen else {
             // Without loadgen's summary only the bridge-side KPIs can be judged.
-            if ["cpu", "cpu_vs_baseline", "memory", "memory_trend", "ws_clients", "requests_per_hour", "dashboard", "leaks", "uptime"].contains(id) {
+            if [
+                "cpu", "cpu_vs_baseline", "memory", "memory_trend", "descriptor_trend", "ws_clients", "requests_per_hour", "dashboard", "leaks",
+                "uptime",
+            ]
+            .contains(id) {
                 return bridgeSide(id, arm, f, baselines)
             }
             return .notMeasured("loadgen wrote no summary")
@@ -149,7 +156,8 @@ public struct Judge: Sendable {
             let inside = f.detectToSendP99.map { "; inside the bridge, wake → queued p99 ≤ \(Format.number($0)) ms" } ?? ""
             return .value(ms(loadgen.latency("update")?.p99), "upper bound: write → decode p99\(inside)", else: "no update was measured")
         case "reconnect":
-            guard !scenario.faults.isEmpty || kinds.contains("churn") else { return .notApplicable("no fault or churn in this scenario") }
+            // Churning clients leave on purpose; only a fault makes clients reconnect.
+            guard !scenario.faults.isEmpty else { return .notApplicable("no fault in this scenario") }
             guard streaming else { return .notApplicable(noClients) }
             guard let reconnect = loadgen.latency("reconnect") else { return .notMeasured("no client reconnected") }
             return .value(Double(reconnect.p99 ?? 0) / 1e6, "\(reconnect.count) reconnects")
@@ -229,6 +237,16 @@ public struct Judge: Sendable {
             }
             guard let trend = f.memoryTrend else { return .notMeasured("too few samples for a trend") }
             return .value(max(0, trend.upper), String(format: "slope %.3f ± %.3f MB/min over %.1f min", trend.slope, trend.slopeMargin, minutes))
+        case "descriptor_trend":
+            let minutes = Double(record.measureTo - record.measureFrom) / 60e6
+            guard minutes >= Self.minimumTrendMinutes else {
+                return .notApplicable("the measured window is under \(Format.number(Self.minimumTrendMinutes)) min: too short for a trend")
+            }
+            guard let trend = f.descriptorTrend else { return .notMeasured("too few samples for a trend") }
+            return .value(
+                max(0, trend.upper),
+                String(format: "slope %.2f ± %.2f descriptors/min over %.1f min", trend.slope, trend.slopeMargin, minutes)
+            )
         case "ws_clients":
             let planned = plannedClients(of: Self.webSocketKinds, in: record)
             guard record.isEventMode, planned >= 10 else { return .notApplicable("\(planned) WebSocket clients planned (under 10)") }

@@ -16,6 +16,8 @@ public struct RunSummary: Sendable, Codable, Equatable {
         public var kpis: [KPIResult]
         public var figures: ArmFigures
         public var warnings: [String]
+        /// Whether, when and why the bridge failed, with the evidence sampled around it.
+        public var failure: FailureAnalysis?
     }
 
     /// One candidate arm against one baseline arm: how many times fewer requests, less CPU, …

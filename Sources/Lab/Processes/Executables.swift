@@ -6,6 +6,8 @@ public struct Executables: Sendable, Codable, Equatable {
     public var bridge: String { directory + "/bridge" }
     public var simulator: String { directory + "/simulator" }
     public var loadgen: String { directory + "/loadgen" }
+    /// The runner itself: `bridgelab launch` starts bridges with limits and an allocator.
+    public var bridgelab: String { directory + "/bridgelab" }
     /// `release` or `debug`, read from the build folder's name; a debug build measures the compiler
     /// as much as the design, and the report says so.
     public var configuration: String

@@ -80,6 +80,15 @@ public enum HTMLReport {
             }
             html += "</tr>"
         }
+        if arms.contains(where: { $0.failure?.failed == true }) {
+            html += "<tr><td>Bridge failed</td><td class=\"num\">never</td>"
+            for arm in arms {
+                let failed = arm.failure?.failed == true
+                let text = failed ? "at \(Format.number(arm.failure?.at ?? 0)) s" : "no"
+                html += "<td class=\"num \(failed ? "fail" : "pass")\" title=\"\(e(arm.failure?.why ?? ""))\">\(text)\(failed ? " ✗" : " ✓")</td>"
+            }
+            html += "</tr>"
+        }
         html += "<tr><th>verdict</th><td></td>"
         for arm in arms { html += "<th class=\"\(arm.verdict == "pass" ? "pass" : "fail")\">\(e(arm.verdict.uppercased()))</th>" }
         html += "</tr></tbody></table><p class=\"note\">Baselines are judged too but do not decide the exit status. "
@@ -101,6 +110,12 @@ public enum HTMLReport {
         html += "<span class=\"\(arm.verdict == "pass" ? "pass" : "fail")\">\(e(arm.verdict.uppercased()))</span></h3>"
         if let error = arm.error { html += "<p class=\"warning\">\(e(error))</p>" }
         for warning in arm.warnings { html += "<p class=\"warning\">⚠ \(e(warning))</p>" }
+        if let failure = arm.failure {
+            html +=
+                failure.failed
+                ? "<p class=\"warning\"><strong>Failed:</strong> \(e(failure.why)).</p>" : "<p class=\"pass\">Survived: \(e(failure.why)).</p>"
+            if !failure.evidence.isEmpty { html += "<ul class=\"evidence\">" + failure.evidence.map { "<li>\(e($0))</li>" }.joined() + "</ul>" }
+        }
         guard !arm.kpis.isEmpty else { return html + "<p class=\"note\">No KPIs: the arm did not run.</p>" }
         html += "<table class=\"kpis\"><thead><tr><th>KPI</th><th>plan target</th><th>measured</th><th>plan</th>"
         html += "<th>BridgeLab target</th><th>BridgeLab</th><th>how</th></tr></thead><tbody>"
@@ -213,6 +228,9 @@ public enum HTMLReport {
                 ]
             )
             sockets.markers = self.markers(arm)
+            if let limit = arm.record.launch.descriptorLimit {
+                sockets.levels = [SVGChart.Marker(x: Double(limit), label: "descriptor limit \(limit)", color: "#dc2626")]
+            }
             html += sockets.render()
         }
         return html + "</section>"

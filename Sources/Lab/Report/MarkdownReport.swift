@@ -37,6 +37,11 @@ public enum MarkdownReport {
             "\(arm.clients) clients (\(arm.kinds.sorted { $0.key < $1.key }.map { "\($0.key) \(Format.number($0.value))" }.joined(separator: ", ")))"
         text += arm.status == .completed ? "\n\n" : " · status: \(arm.status.rawValue)\(arm.error.map { " — \($0)" } ?? "")\n\n"
         for warning in arm.warnings { text += "> **Warning:** \(warning)\n\n" }
+        if let failure = arm.failure {
+            text += failure.failed ? "**Failed:** \(failure.why).\n\n" : "Survived: \(failure.why).\n\n"
+            for line in failure.evidence { text += "- \(line)\n" }
+            if !failure.evidence.isEmpty { text += "\n" }
+        }
         guard !arm.kpis.isEmpty else { return text }
         text += "| KPI | plan target | measured | plan | BridgeLab target | BridgeLab | how |\n|---|---|---|---|---|---|---|\n"
         for kpi in arm.kpis {
@@ -69,8 +74,8 @@ public enum MarkdownReport {
         var rows: [(String, String)] = [
             ("bridge CPU (user + system)", "\(value(f.bridgeCPU, "% of a core")) (\(value(f.bridgeCPUUser, "")) + \(value(f.bridgeCPUSystem, "")))"),
             (
-                "bridge memory peak · threads · descriptors",
-                "\(value(f.bridgePeakRSSMB, "MB")) · \(f.bridgeMaxThreads.map(String.init) ?? "—") · \(f.bridgeMaxDescriptors.map(String.init) ?? "—")"
+                "bridge memory peak · final · threads · descriptors",
+                "\(value(f.bridgePeakRSSMB, "MB")) · \(value(f.bridgeFinalRSSMB, "MB")) · \(f.bridgeMaxThreads.map(String.init) ?? "—") · \(f.bridgeMaxDescriptors.map(String.init) ?? "—")"
             ),
             ("generator (loadgen) CPU · memory", "\(value(f.loadgenCPU, "% of a core")) · \(value(f.loadgenPeakRSSMB, "MB"))"),
             ("simulator CPU · machine CPU (all cores)", "\(value(f.simulatorCPU, "% of a core")) · \(value(f.machineCPU, "%"))"),

@@ -37,6 +37,8 @@ public struct SVGChart: Sendable {
     public var yLabel: String
     public var series: [Series]
     public var markers: [Marker] = []
+    /// Horizontal reference lines (a limit), on the y axis; `Marker.x` holds the y value.
+    public var levels: [Marker] = []
     public var xAxis = XAxis.linear
     public var logY = false
     public var width = 1000.0
@@ -69,7 +71,7 @@ public struct SVGChart: Sendable {
             s.points.filter { $0.x.isFinite && $0.y.isFinite && (!logY || $0.y > 0) }.map { (x: xValue($0.x), y: yValue($0.y)) }
         }
         let xs = plotted.flatMap { $0.map(\.x) } + markers.map { xValue($0.x) }
-        let ys = plotted.flatMap { $0.map(\.y) }
+        let ys = plotted.flatMap { $0.map(\.y) } + levels.map { yValue($0.x) }
         var svg =
             "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"chart\" viewBox=\"0 0 \(Int(width)) \(Int(height))\" width=\"\(Int(width))\" height=\"\(Int(height))\" role=\"img\" aria-label=\"\(Self.escape(title))\">"
         svg += "<title>\(Self.escape(title))</title>"
@@ -113,6 +115,13 @@ public struct SVGChart: Sendable {
             svg +=
                 "<g class=\"marker\"><line x1=\"\(f(x))\" y1=\"\(f(Self.top))\" x2=\"\(f(x))\" y2=\"\(f(Self.top + plotHeight))\" stroke=\"\(marker.color)\" stroke-dasharray=\"3 3\"/>"
             svg += "<text x=\"\(f(x + 3))\" y=\"\(f(Self.top + 10))\" fill=\"\(marker.color)\">\(Self.escape(marker.label))</text></g>"
+        }
+        for level in levels {
+            let y = py(yValue(level.x))
+            svg +=
+                "<g class=\"level\"><line x1=\"\(f(Self.left))\" y1=\"\(f(y))\" x2=\"\(f(Self.left + plotWidth))\" y2=\"\(f(y))\" stroke=\"\(level.color)\" stroke-dasharray=\"8 4\"/>"
+            svg +=
+                "<text x=\"\(f(Self.left + plotWidth - 4))\" y=\"\(f(y - 4))\" text-anchor=\"end\" fill=\"\(level.color)\">\(Self.escape(level.label))</text></g>"
         }
         for (index, points) in plotted.enumerated() where !points.isEmpty {
             let color = Self.palette[index % Self.palette.count]

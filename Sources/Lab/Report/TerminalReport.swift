@@ -9,6 +9,11 @@ public enum TerminalReport {
             let target = results.first?.target(results.first?.plan ?? kpi.plan) ?? ""
             rows.append([kpi.title, target] + results.map(cell))
         }
+        if arms.contains(where: { $0.failure?.failed == true }) {
+            rows.append(
+                ["Bridge failed", "never"] + arms.map { $0.failure?.failed == true ? "at \(Format.number($0.failure?.at ?? 0)) s ✗" : "no ✓" }
+            )
+        }
         rows.append(["verdict", ""] + arms.map { $0.verdict.uppercased() })
         let widths = (0..<rows[0].count).map { column in rows.map { $0[column].count }.max() ?? 0 }
         var text = ""
@@ -18,6 +23,7 @@ public enum TerminalReport {
             if index == 0 { text += widths.map { String(repeating: "─", count: $0) }.joined(separator: "  ") + "\n" }
         }
         for comparison in summary.comparisons { text += "\n" + comparison.sentence }
+        for arm in arms where arm.failure?.failed == true { text += "\n\(arm.name) failed: \(arm.failure?.why ?? "")" }
         if let scale = summary.scale {
             text += "\nknee: " + (scale.kneeClients.map { "\($0) clients" } ?? "none")
             if let broken = scale.brokenAt { text += "; \(broken) clients broke \(scale.brokenBy.joined(separator: ", "))" }

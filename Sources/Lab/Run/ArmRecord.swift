@@ -53,6 +53,10 @@ public struct ArmRecord: Sendable, Codable, Equatable {
     public var dashboardEvents: [Int64] = []
     public var hangs: [Int64] = []
     public var loadgenStatus: Int32?
+    /// The descriptor limit and allocator the bridge ran with, and whether jemalloc was seen mapped
+    /// into it (`/proc/PID/maps`).
+    public var launch = Launch()
+    public var allocatorLoaded: Bool?
 
     public init(name: String, mode: String, role: Scenario.Role) {
         self.name = name

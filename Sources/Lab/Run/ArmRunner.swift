@@ -97,6 +97,9 @@ final class ArmRunner: Sendable {
         var bridge = try await startBridge(data: data, port: 0, record: &record)
         record.port = try await bridgePort(bridge)
         try await waitUntilHealthy(bridge, port: record.port)
+        if record.launch.allocator != "system" {
+            record.allocatorLoaded = ProcReader.read("/proc/\(bridge.pid)/maps")?.contains("lib\(record.launch.allocator)") ?? false
+        }
 
         let probe = BridgeProbe(port: record.port)
         let sampler = ResourceSampler(port: record.port) { [pids] in pids.withLockedValue { $0 } }
@@ -244,10 +247,14 @@ final class ArmRunner: Sendable {
     func startBridge(data: String, port: Int, record: inout ArmRecord) async throws -> ChildProcess {
         let arguments =
             ["--data-dir", data, "--port", String(port), "--mode", arm.mode, "--log-level", "warning"] + scenario.bridge.flags + arm.flags
+        // A descriptor limit or an allocator is set by `bridgelab launch`, before the bridge starts.
+        let launch = scenario.launch(for: arm)
+        record.launch = launch
+        let (executable, launched) = try launch.commandLine(launcher: executables.bridgelab, executable: executables.bridge, arguments: arguments)
         let bridge = ChildProcess(
             name: "bridge",
-            executable: executables.bridge,
-            arguments: arguments,
+            executable: executable,
+            arguments: launched,
             logPath: directory + (port == 0 ? "/bridge.log" : "/bridge-restart-\(Self.now()).log")
         )
         if record.commands["bridge"] == nil { record.commands["bridge"] = bridge.commandLine }

@@ -43,6 +43,14 @@ public final class Runner: Sendable {
     public func run() async throws -> RunSummary {
         let scenario = options.scenario
         let directory = options.runDirectory
+        // Everything the arms need to launch is checked before anything starts.
+        for arm in scenario.expandedArms {
+            let launch = scenario.launch(for: arm)
+            _ = try launch.preloadPath()
+            if !launch.isDefault, !FileManager.default.isExecutableFile(atPath: options.executables.bridgelab) {
+                throw RunnerError("arm \(arm.name) needs \(options.executables.bridgelab) to launch its bridge with limits")
+            }
+        }
         try FileManager.default.createDirectory(atPath: directory + "/" + Self.armsFolder, withIntermediateDirectories: true)
         try? FileManager.default.copyItem(atPath: options.scenarioFile, toPath: directory + "/scenario.yaml")
         let encoder = JSONEncoder()

@@ -54,9 +54,11 @@ public struct Scenario: Sendable, Codable, Equatable {
         public init() {}
     }
 
-    /// Flags every arm's bridge gets, before the arm's own.
+    /// Flags every arm's bridge gets, before the arm's own, and how it is launched.
     public struct BridgeSettings: Sendable, Codable, Equatable {
         public var flags: [String] = []
+        /// The descriptor limit and allocator (an arm may override either).
+        public var launch = Launch()
         public init() {}
     }
 
@@ -71,6 +73,9 @@ public struct Scenario: Sendable, Codable, Equatable {
         public var flags: [String] = []
         /// This arm's clients, where they differ from the scenario's (pollers for a polling bridge).
         public var swarm: SwarmOverride?
+        /// This arm's descriptor limit and allocator, where they differ from the scenario's.
+        public var descriptorLimit: Int?
+        public var allocator: String?
 
         public init(name: String, mode: String = "event") {
             self.name = name
@@ -119,6 +124,14 @@ public struct Scenario: Sendable, Codable, Equatable {
             result.append(step)
         }
         return result
+    }
+
+    /// How an arm's bridge is launched: the scenario's settings, with the arm's own on top.
+    public func launch(for arm: Arm) -> Launch {
+        var launch = bridge.launch
+        if let limit = arm.descriptorLimit { launch.descriptorLimit = limit }
+        if let allocator = arm.allocator { launch.allocator = allocator }
+        return launch
     }
 
     /// The swarm an arm runs.

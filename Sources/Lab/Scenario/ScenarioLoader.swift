@@ -99,8 +99,10 @@ public enum ScenarioLoader {
             scenario.faults = try field.strings()
         }
         if let field = fields["bridge"] {
-            let bridge = try field.mapping(known: ["flags"])
+            let bridge = try field.mapping(known: ["flags", "descriptor_limit", "allocator"])
             if let flags = bridge["flags"] { scenario.bridge.flags = try flags.strings() }
+            if let limit = bridge["descriptor_limit"] { scenario.bridge.launch.descriptorLimit = try limit.integer(32...1_048_576) }
+            if let allocator = bridge["allocator"] { scenario.bridge.launch.allocator = try allocator.oneOf(Launch.allocators) }
         }
         guard let armsField = fields["arms"] else { throw root.error("a scenario needs arms: at least one bridge to run") }
         var names = Set<String>()
@@ -217,7 +219,7 @@ public enum ScenarioLoader {
     }
 
     static func arm(_ field: YAMLField) throws(ScenarioError) -> Scenario.Arm {
-        let fields = try field.mapping(known: ["name", "mode", "role", "flags", "swarm"])
+        let fields = try field.mapping(known: ["name", "mode", "role", "flags", "swarm", "descriptor_limit", "allocator"])
         guard let nameField = fields["name"] else { throw field.error("an arm needs a name") }
         let name = try nameField.string()
         guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }) else {
@@ -232,6 +234,8 @@ public enum ScenarioLoader {
                 throw try flags.list()[index].error("\(flag) is set by the runner (use mode: for the bridge mode)")
             }
         }
+        if let limit = fields["descriptor_limit"] { arm.descriptorLimit = try limit.integer(32...1_048_576) }
+        if let allocator = fields["allocator"] { arm.allocator = try allocator.oneOf(Launch.allocators) }
         if let swarmField = fields["swarm"] {
             let swarm = try swarmField.mapping(known: ["clients", "kinds", "channels"])
             var override = Scenario.SwarmOverride()
