@@ -17,7 +17,7 @@ struct BridgeLabCommand: AsyncParsableCommand {
             cached fix and the event-driven bridge side by side (about 3 minutes). Scenarios live in
             scenarios/ (docs/SCENARIOS.md); reports go to reports/<UTC time>-<scenario>/.
             """,
-        subcommands: [Run.self, Report.self, Scenarios.self],
+        subcommands: [Run.self, Report.self, Compare.self, NightlyCommand.self, Baseline.self, Scenarios.self, LaunchCommand.self],
         defaultSubcommand: Run.self
     )
 }
@@ -155,6 +155,12 @@ struct Scenarios: ParsableCommand {
                         "\(scenario.name.padding(toLength: 22, withPad: " ", startingAt: 0)) \(scenario.expandedArms.count) arm(s) × \(Int(scenario.duration)) s  \(scenario.description.prefix(80))"
                     )
                 } catch {
+                    if let suite = try? NightlySuite.load("\(folder)/\(file)") {
+                        print(
+                            "\(suite.name.padding(toLength: 22, withPad: " ", startingAt: 0)) suite of \(suite.runs.count): \(suite.runs.map(\.scenario).joined(separator: ", "))"
+                        )
+                        continue
+                    }
                     bad += 1
                     print("\(file): \(error.description)")
                 }
@@ -162,5 +168,171 @@ struct Scenarios: ParsableCommand {
             break
         }
         if bad > 0 { throw ExitCode(2) }
+    }
+}
+
+/// `bridgelab launch --nofile N --preload LIB -- COMMAND…`: how the runner starts a bridge with a
+/// descriptor limit and an allocator (set here, before exec).
+struct LaunchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "launch",
+        abstract: "Run a command with a descriptor limit and LD_PRELOAD set before it starts (used by bridgelab run).",
+        shouldDisplay: false
+    )
+
+    @Option(help: "RLIMIT_NOFILE for the command (soft and hard).")
+    var nofile: Int?
+
+    @Option(help: "A shared library to load first (LD_PRELOAD), e.g. jemalloc.")
+    var preload: String?
+
+    @Argument(parsing: .postTerminator, help: "The command and its arguments, after --.")
+    var command: [String] = []
+
+    func run() throws {
+        let failure = Launch.exec(descriptorLimit: nofile, preload: preload, command: command)
+        throw fail(failure, code: 2)
+    }
+}
+
+struct Compare: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Put finished runs side by side: KPI tables with ratios, spectra overlaid, timelines aligned."
+    )
+
+    @Argument(help: "Run folders (two or more arms across them).")
+    var runs: [String]
+
+    @Option(help: "Where compare.html and compare.md go (default: reports/compare-<UTC time>).")
+    var out: String?
+
+    func run() async throws {
+        do {
+            let columns = try RunComparison.load(runs)
+            let directory = out ?? "reports/compare-\(Runner.timestamp().replacingOccurrences(of: ":", with: ""))"
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            let markdown = RunComparison.markdown(columns)
+            try Data(markdown.utf8).write(to: URL(fileURLWithPath: directory + "/compare.md"))
+            try Data(RunComparison.html(columns).utf8).write(to: URL(fileURLWithPath: directory + "/compare.html"))
+            print(markdown)
+            print("comparison: \(directory)/compare.html (and compare.md)")
+        } catch {
+            throw fail("\(error)", code: 2)
+        }
+    }
+}
+
+struct NightlyCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "nightly",
+        abstract: "Run the nightly suite within a budget, keep its figures in the history, flag regressions beyond the noise.",
+        discussion: """
+            Exit status: 0 every KPI passed and no figure regressed, 1 a KPI failed, 2 a figure regressed
+            beyond its run-to-run noise (and the minimum relative change), 3 a harness error.
+            """
+    )
+
+    @Option(help: "The suite (scenarios and regression rule).")
+    var suite = "scenarios/nightly.yaml"
+
+    @Option(help: "Minutes the whole suite may take; scenarios that would not fit are skipped, and said so.")
+    var budget = 30.0
+
+    @Option(help: "The history database (SQLite).")
+    var history = "reports/history.sqlite"
+
+    @Option(help: "Folder of this night's reports (default: reports/nightly-<UTC time>).")
+    var out: String?
+
+    @Option(name: .customLong("markdown-summary"), help: "Also write the summary as Markdown here (e.g. $GITHUB_STEP_SUMMARY).")
+    var markdownSummary: String?
+
+    @Option(name: .customLong("bin-dir"), help: "Folder with the bridge, simulator and loadgen executables (default: beside bridgelab).")
+    var binDirectory: String?
+
+    func run() async throws {
+        let executables = binDirectory.map(Executables.init(directory:)) ?? Executables.besideThisExecutable()
+        let console = Console()
+        let interruption = Interruption()
+        let directory = out ?? "reports/nightly-\(Runner.timestamp().replacingOccurrences(of: ":", with: ""))"
+        let result: Nightly.Result
+        do {
+            try executables.buildMissing { console.say("bridgelab: \($0)") }
+            let nightly = Nightly(
+                options: .init(
+                    suitePath: suite,
+                    budgetMinutes: budget,
+                    historyPath: history,
+                    directory: directory,
+                    markdownSummary: markdownSummary,
+                    executables: executables,
+                    scenarioFolders: scenarioFolders(executables)
+                ),
+                console: console,
+                interruption: interruption
+            )
+            result = try await nightly.run()
+        } catch let error as ScenarioError {
+            throw fail(error.description, code: 3)
+        } catch {
+            throw fail("\(error)", code: 3)
+        }
+        print(result.markdown)
+        print("nightly: \(result.reason); index: \(result.index); history run \(result.runID) in \(history)")
+        if result.exitCode != 0 { throw ExitCode(result.exitCode) }
+    }
+}
+
+struct Baseline: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Pin a nightly run as the reference its machine's later runs are compared with.",
+        subcommands: [Set.self, Show.self]
+    )
+
+    struct Set: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Pin a run: its id in the history, or its nightly folder.")
+
+        @Argument(help: "A history run id, or a nightly folder (reports/nightly-…).")
+        var run: String
+
+        @Option(help: "The history database.")
+        var history = "reports/history.sqlite"
+
+        func run() async throws {
+            do {
+                let store = try History(path: history)
+                let id: Int64
+                if let number = Int64(run) {
+                    id = number
+                } else if let found = try store.run(directory: run)?.id
+                    ?? store.run(directory: run.hasSuffix("/") ? String(run.dropLast()) : run + "/")?.id
+                {
+                    id = found
+                } else {
+                    throw RunnerError("no run with folder \(run) in \(history)")
+                }
+                try store.pinBaseline(id)
+                print("baseline: run \(id) is now the reference for its machine")
+            } catch {
+                throw fail("\(error)", code: 2)
+            }
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show the pinned run of this machine.")
+
+        @Option(help: "The history database.")
+        var history = "reports/history.sqlite"
+
+        func run() async throws {
+            let store = try History(path: history)
+            let fingerprint = RunEnvironment.current(buildConfiguration: "", packageRoot: nil).fingerprint
+            if let run = try store.baseline(fingerprint: fingerprint) {
+                print("baseline: run \(run.id ?? 0) of \(run.started), commit \(run.commit), \(run.directory)")
+            } else {
+                print("no baseline pinned for \(fingerprint): runs are compared with the median of the last good ones")
+            }
+        }
     }
 }

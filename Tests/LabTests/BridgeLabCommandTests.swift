@@ -40,7 +40,7 @@ struct BridgeLabCommandTests {
         let bin = try binDirectory()
         let process = Process()
         process.executableURL = URL(fileURLWithPath: bin + "/bridgelab")
-        process.arguments = arguments + (arguments.first == "run" ? ["--bin-dir", bin] : [])
+        process.arguments = arguments + (["run", "nightly"].contains(arguments.first ?? "") ? ["--bin-dir", bin] : [])
         process.currentDirectoryURL = URL(fileURLWithPath: packageRoot)
         let out = Pipe()
         let err = Pipe()
@@ -117,6 +117,48 @@ struct BridgeLabCommandTests {
         #expect(again.status == 0)
         let rerendered = try JSONDecoder().decode(RunSummary.self, from: Data(contentsOf: URL(fileURLWithPath: folder + "/summary.json")))
         #expect(rerendered.arms == summary.arms)
+    }
+
+    @Test("nightly twice on a tiny suite: the second run is compared with the first; a budget too small skips, and says so")
+    func nightlyTwice() async throws {
+        let folder = Self.temporaryFolder()
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let suite = folder + "/suite.yaml"
+        try Data("name: tiny\nruns:\n  - scenario: smoke\n    duration: 6\nregression:\n  minimum_runs: 1\n".utf8)
+            .write(to: URL(fileURLWithPath: suite))
+        let history = folder + "/history.sqlite"
+        func nightly(_ name: String, budget: String = "3") async throws -> Outcome {
+            try await Self.bridgelab([
+                "nightly", "--suite", suite, "--budget", budget, "--history", history, "--out", "\(folder)/\(name)", "--markdown-summary",
+                "\(folder)/\(name).md",
+            ])
+        }
+        let first = try await nightly("first")
+        #expect([0, 1].contains(first.status), "\(first.stderr)")
+        let firstSummary = try String(contentsOfFile: folder + "/first.md", encoding: .utf8)
+        #expect(firstSummary.contains("compared with 0 earlier run(s)"))
+        #expect(firstSummary.contains("not enough history"))
+        #expect(ReportReader.read(try String(contentsOfFile: folder + "/first/index.html", encoding: .utf8)).error == nil)
+        #expect(FileManager.default.fileExists(atPath: folder + "/first/smoke/report.html"))
+
+        let second = try await nightly("second")
+        #expect([0, 1, 2].contains(second.status), "\(second.stderr)")
+        let secondSummary = try String(contentsOfFile: folder + "/second.md", encoding: .utf8)
+        #expect(secondSummary.contains("compared with 1 earlier run(s)"))
+        #expect(!secondSummary.contains("not enough history"))
+        #expect(secondSummary.contains("Every figure is within its run-to-run noise") || secondSummary.contains("against"))
+        // A regression, and only a regression, exits 2.
+        #expect((second.status == 2) == secondSummary.contains("REGRESSION"))
+        let index = try String(contentsOfFile: folder + "/second/index.html", encoding: .utf8)
+        #expect(ReportReader.read(index).error == nil)
+        #expect(ReportReader.read(index).polylines >= 4)
+        let store = try History(path: history)
+        #expect(try store.runs(fingerprint: RunEnvironment.current(buildConfiguration: "", packageRoot: nil).fingerprint).count == 2)
+
+        let over = try await nightly("over", budget: "0.05")
+        #expect(over.status == 0, "\(over.stderr)")
+        #expect(try String(contentsOfFile: folder + "/over.md", encoding: .utf8).contains("over budget"))
     }
 
     @Test("Ctrl-C stops every child and still writes a partial report (exit 130)")

@@ -132,6 +132,31 @@ enum Fixtures {
         )
     }
 
+    /// A polling-naive baseline and an event candidate, as a comparison scenario has them.
+    static var naiveAndEventArms: [Scenario.Arm] {
+        var arms = [Scenario.Arm(name: "naive", mode: "polling-naive"), Scenario.Arm(name: "event")]
+        arms[0].role = .baseline
+        return arms
+    }
+
+    /// The naive baseline: 40 % CPU, 80 polls a second, delivery p99 900 ms, staleness p99 40 ms.
+    static func naiveArm() -> ArmData {
+        arm(
+            name: "naive",
+            mode: "polling-naive",
+            role: .baseline,
+            kinds: ["poll": 1],
+            cpu: 40,
+            requestsPerSecond: 80,
+            loadgen: loadgen(
+                update: nil,
+                staleness: percentiles(p50: 5_000, p99: 40_000),
+                delivery: percentiles(p50: 200_000, p99: 900_000),
+                pollRequests: 3200
+            )
+        )
+    }
+
     static func environment(_ configuration: String = "release") -> RunEnvironment {
         RunEnvironment(
             cpuModel: "Test CPU",

@@ -102,22 +102,8 @@ struct JudgementTests {
     @Test("polling arms: staleness stands for latency, detection and loss do not apply, baselines do not decide the exit code")
     func pollingBaseline() throws {
         var scenario = self.scenario
-        scenario.arms = [Scenario.Arm(name: "naive", mode: "polling-naive"), Scenario.Arm(name: "event")]
-        scenario.arms[0].role = .baseline
-        let naive = Fixtures.arm(
-            name: "naive",
-            mode: "polling-naive",
-            role: .baseline,
-            kinds: ["poll": 1],
-            cpu: 40,
-            requestsPerSecond: 80,
-            loadgen: Fixtures.loadgen(
-                update: nil,
-                staleness: Fixtures.percentiles(p50: 5_000, p99: 40_000),
-                delivery: Fixtures.percentiles(p50: 200_000, p99: 900_000),
-                pollRequests: 3200
-            )
-        )
+        scenario.arms = Fixtures.naiveAndEventArms
+        let naive = Fixtures.naiveArm()
         let event = Fixtures.arm(cpu: 4)
         let summary = Fixtures.summarize(scenario, [naive, event])
         // Pollers: a record's delivery waits for the next poll; staleness is the newest record's age.

@@ -43,22 +43,8 @@ struct ReportTests {
     func comparisonRun() -> (RunSummary, [ArmData]) {
         var scenario = Scenario(name: "compare")
         scenario.description = "naive & event <side by side>"
-        scenario.arms = [Scenario.Arm(name: "naive", mode: "polling-naive"), Scenario.Arm(name: "event")]
-        scenario.arms[0].role = .baseline
-        var naive = Fixtures.arm(
-            name: "naive",
-            mode: "polling-naive",
-            role: .baseline,
-            kinds: ["poll": 1],
-            cpu: 40,
-            requestsPerSecond: 80,
-            loadgen: Fixtures.loadgen(
-                update: nil,
-                staleness: Fixtures.percentiles(p50: 5_000, p99: 40_000),
-                delivery: Fixtures.percentiles(p50: 200_000, p99: 900_000),
-                pollRequests: 3200
-            )
-        )
+        scenario.arms = Fixtures.naiveAndEventArms
+        var naive = Fixtures.naiveArm()
         naive.spectra["poll_delivery"] = [(0, 1000), (50, 200_000), (99, 900_000), (99.9, 1_000_000)]
         naive.timeline = ["t_s": [1, 2, 3], "poll_p99_us": [10_000, 12_000, .nan]]
         var event = Fixtures.arm(cpu: 4)

@@ -36,10 +36,21 @@ struct ScenarioTests {
         for required in ["polling-vs-event", "smoke", "burst", "rollover-and-rewrite", "reconnect-storm", "slow-consumers", "scale"] {
             #expect(files.contains("\(required).yaml"), "scenarios/\(required).yaml is missing")
         }
-        for file in files {
+        for file in files where file != "nightly.yaml" {
             let (scenario, _) = try ScenarioLoader.load("\(folder)/\(file)", searching: [])
             #expect(scenario.name + ".yaml" == file)
         }
+        // The nightly suite names scenarios that exist.
+        let suite = try NightlySuite.load(folder + "/nightly.yaml")
+        for entry in suite.runs { #expect(files.contains(entry.scenario + ".yaml")) }
+        for required in ["crash-polling-storm", "soak", "allocator-churn"] { #expect(files.contains("\(required).yaml")) }
+        let (storm, _) = try ScenarioLoader.load("crash-polling-storm", searching: [folder])
+        #expect(storm.bridge.launch.descriptorLimit == 256)
+        #expect(storm.swarm.kinds["leak"] != nil && storm.swarm.kinds["poll"] != nil)
+        let (churn, _) = try ScenarioLoader.load("allocator-churn", searching: [folder])
+        #expect(churn.arms.map { churn.launch(for: $0).allocator } == ["system", "jemalloc"])
+        let (soak, _) = try ScenarioLoader.load("soak", searching: [folder])
+        #expect(soak.duration == 600)
         let (comparison, _) = try ScenarioLoader.load("polling-vs-event", searching: [folder])
         #expect(comparison.arms.map(\.mode) == ["polling-naive", "polling-cached", "event"])
         #expect(comparison.arms.filter { $0.role == .baseline }.count == 2)
@@ -102,6 +113,8 @@ struct ScenarioTests {
             ("name: x\narms: [{name: a}]\nkpis:\n  cpu: {plan: lots}\n", 4, "kpis.cpu.plan", "must be a number"),
             ("name: x\narms: [{name: a}]\nmarket: [1, 2]\n", 3, "market", "must be a mapping"),
             ("name: x\narms: [{name: a}\n", 3, "", "not valid YAML"),
+            ("name: x\narms: [{name: a, allocator: tcmalloc}]\n", 2, "arms[0].allocator", "one of system, jemalloc"),
+            ("name: x\narms: [{name: a}]\nbridge:\n  descriptor_limit: 4\n", 4, "bridge.descriptor_limit", "between 32"),
         ]
     )
     func validationErrors(text: String, line: Int, field: String, problem: String) {
