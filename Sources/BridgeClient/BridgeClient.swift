@@ -109,10 +109,11 @@ public final class BridgeClient: Sendable {
     }
 
     /// The delay before reconnect attempt `attempt`: doubling from the initial backoff, capped,
-    /// with jitter.
+    /// with jitter that only shortens it (so a crowd spreads out, and the cap stays a cap: after
+    /// an outage the client is back within `maxBackoff` of the bridge).
     public func backoff(_ attempt: Int) -> Double {
         let base = min(configuration.maxBackoff, configuration.initialBackoff * pow(2, Double(min(attempt, 30))))
-        return max(0, base * (1 + configuration.jitter * Double.random(in: -1...1)))
+        return max(0, base * (1 - configuration.jitter * Double.random(in: 0...1)))
     }
 
     enum ConnectOutcome {

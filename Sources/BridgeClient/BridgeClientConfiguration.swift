@@ -8,7 +8,7 @@ public struct BridgeClientConfiguration: Sendable {
     public var channels: [MarketChannel] = MarketChannel.allCases
     public var token: String?
     /// Reconnection: the first retry after `initialBackoff` seconds, doubling up to `maxBackoff`,
-    /// each delay spread by ±`jitter` (a fraction) so that a crowd does not reconnect in step.
+    /// each delay shortened by up to `jitter` (a fraction) so that a crowd does not reconnect in step.
     public var initialBackoff = 0.05
     public var maxBackoff = 2.0
     public var jitter = 0.5
