@@ -84,6 +84,19 @@ struct JudgementTests {
         #expect(kpi(growing, "event", "memory_trend")?.status == .fail)
         let flat = Fixtures.summarize(scenario, [Fixtures.arm(seconds: 180, growth: 0)])
         #expect(kpi(flat, "event", "memory_trend")?.status == .pass)
+        #expect(kpi(flat, "event", "descriptor_trend")?.status == .pass)
+        #expect(kpi(flat, "event", "socket_trend")?.status == .pass)
+        var leaking = Fixtures.arm(seconds: 180)
+        leaking.samples = leaking.samples.map { sample in
+            var sample = sample
+            let minutes = Double(sample.at - Fixtures.start) / 60e6
+            sample.bridgeDescriptors += Int(minutes * 20)
+            sample.sockets.counts["CLOSE_WAIT"] = Int(minutes * 20)
+            return sample
+        }
+        let leaked = Fixtures.summarize(scenario, [leaking])
+        #expect(kpi(leaked, "event", "descriptor_trend")?.status == .fail)
+        #expect(kpi(leaked, "event", "socket_trend")?.status == .fail)
         let short = Fixtures.summarize(scenario, [Fixtures.arm(seconds: 60, growth: 3)])
         #expect(kpi(short, "event", "memory_trend")?.status == .notApplicable)
     }

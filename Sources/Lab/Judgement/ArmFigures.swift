@@ -14,6 +14,8 @@ public struct ArmFigures: Sendable, Codable, Equatable {
     public var memoryTrend: Trend?
     /// Open descriptors after warm-up, per minute.
     public var descriptorTrend: Trend?
+    /// TCP sockets on the bridge's port (ESTABLISHED and CLOSE_WAIT) after warm-up, per minute.
+    public var socketTrend: Trend?
     public var loadgenCPU: Double?
     public var loadgenPeakRSSMB: Double?
     public var simulatorCPU: Double?

@@ -13,13 +13,17 @@ public struct FailureAnalysis: Sendable, Codable, Equatable {
         func t(_ at: Int64) -> String { Format.number(arm.axis(at)) + " s" }
         var signs: [(at: Int64, why: String)] = []
         for crash in record.crashes { signs.append((crash.at, "the bridge \(crash.description)")) }
-        for hang in record.hangs { signs.append((hang, "the bridge answered /health for the last time before a silence of 5 s or more (a hang)")) }
-        let probes = arm.health.filter { $0.at >= record.swarmStart && $0.at <= record.swarmEnd }
+        for hang in record.hangs where !record.injectedOutage(at: hang) {
+            signs.append((hang, "the bridge answered /health for the last time before a silence of 5 s or more (a hang)"))
+        }
+        let probes = arm.health.filter { $0.at >= record.swarmStart && $0.at <= record.swarmEnd && !record.injectedOutage(at: $0.at) }
         let unanswered = probes.filter { $0.milliseconds == nil }
         if let first = unanswered.first, Double(unanswered.count) / Double(max(1, probes.count)) > 0.001 {
             signs.append((first.at, "/health went unanswered"))
         }
-        var evidence: [String] = []
+        var evidence: [String] = record.outages.map {
+            "an outage the runner injected (SIGKILL and restart) from \(t($0.from)) to \(t($0.to)), left out"
+        }
         if !unanswered.isEmpty {
             evidence.append("\(unanswered.count) of \(probes.count) /health probes unanswered, the first at \(t(unanswered[0].at))")
         }

@@ -26,6 +26,7 @@ public struct Judge: Sendable {
             let minutes = window.map { Double($0.at - window[0].at) / 60e6 }
             f.memoryTrend = Trend(x: minutes, y: window.map(\.bridgeRSSMB))
             f.descriptorTrend = Trend(x: minutes, y: window.map { Double($0.bridgeDescriptors) })
+            f.socketTrend = Trend(x: minutes, y: window.map { Double($0.sockets["ESTABLISHED"] + $0.sockets["CLOSE_WAIT"]) })
         }
         let alive = arm.samples.filter(\.bridgeAlive)
         if !alive.isEmpty {
@@ -57,7 +58,7 @@ public struct Judge: Sendable {
             f.pollDelivery = loadgen.latency("poll_delivery")
             f.loadgenMicrosecondsPerMessage = loadgen.generator.cpu_us_per_message
         }
-        let probes = arm.health.filter { $0.at >= arm.record.swarmStart && $0.at <= arm.record.swarmEnd }
+        let probes = arm.health.filter { $0.at >= arm.record.swarmStart && $0.at <= arm.record.swarmEnd && !arm.record.injectedOutage(at: $0.at) }
         f.healthProbes = probes.count
         f.healthAnswered = probes.filter { $0.milliseconds != nil }.count
         let answers = probes.compactMap(\.milliseconds).sorted()
@@ -126,7 +127,8 @@ public struct Judge: Sendable {
         guard let loadgen = arm.loadgen else {
             // Without loadgen's summary only the bridge-side KPIs can be judged.
             if [
-                "cpu", "cpu_vs_baseline", "memory", "memory_trend", "descriptor_trend", "ws_clients", "requests_per_hour", "dashboard", "leaks",
+                "cpu", "cpu_vs_baseline", "memory", "memory_trend", "descriptor_trend", "socket_trend", "ws_clients", "requests_per_hour",
+                "dashboard", "leaks",
                 "uptime",
             ]
             .contains(id) {
@@ -237,15 +239,16 @@ public struct Judge: Sendable {
             }
             guard let trend = f.memoryTrend else { return .notMeasured("too few samples for a trend") }
             return .value(max(0, trend.upper), String(format: "slope %.3f ± %.3f MB/min over %.1f min", trend.slope, trend.slopeMargin, minutes))
-        case "descriptor_trend":
+        case "descriptor_trend", "socket_trend":
             let minutes = Double(record.measureTo - record.measureFrom) / 60e6
             guard minutes >= Self.minimumTrendMinutes else {
                 return .notApplicable("the measured window is under \(Format.number(Self.minimumTrendMinutes)) min: too short for a trend")
             }
-            guard let trend = f.descriptorTrend else { return .notMeasured("too few samples for a trend") }
+            let (trend, what) = id == "descriptor_trend" ? (f.descriptorTrend, "descriptors") : (f.socketTrend, "sockets")
+            guard let trend else { return .notMeasured("too few samples for a trend") }
             return .value(
                 max(0, trend.upper),
-                String(format: "slope %.2f ± %.2f descriptors/min over %.1f min", trend.slope, trend.slopeMargin, minutes)
+                String(format: "slope %.2f ± %.2f ", trend.slope, trend.slopeMargin) + what + String(format: "/min over %.1f min", minutes)
             )
         case "ws_clients":
             let planned = plannedClients(of: Self.webSocketKinds, in: record)
@@ -273,7 +276,12 @@ public struct Judge: Sendable {
             )
         case "uptime":
             guard f.healthProbes > 0 else { return .notMeasured("no /health probes during the swarm") }
-            return .value(Double(f.healthAnswered) / Double(f.healthProbes) * 100, "\(f.healthAnswered) of \(f.healthProbes) probes answered")
+            let injected = record.outages.map { Double($0.to - $0.from) / 1e6 }.reduce(0, +)
+            let excluded = injected > 0 ? String(format: " (%.1f s of outage the runner injected left out)", injected) : ""
+            return .value(
+                Double(f.healthAnswered) / Double(f.healthProbes) * 100,
+                "\(f.healthAnswered) of \(f.healthProbes) probes answered\(excluded)"
+            )
         default:
             return .notApplicable("unknown KPI")
         }

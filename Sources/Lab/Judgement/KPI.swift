@@ -83,6 +83,15 @@ public struct KPI: Sendable, Equatable {
             source: "least-squares slope of open descriptors after warm-up"
         ),
         KPI(
+            id: "socket_trend",
+            title: "Socket growth (95 % upper bound)",
+            unit: "per min",
+            direction: .below,
+            plan: 1,
+            lab: 0.25,
+            source: "least-squares slope of ESTABLISHED + CLOSE_WAIT sockets on the port after warm-up"
+        ),
+        KPI(
             id: "ws_clients",
             title: "WebSocket clients held",
             unit: "clients",

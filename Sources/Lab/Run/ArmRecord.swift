@@ -51,6 +51,19 @@ public struct ArmRecord: Sendable, Codable, Equatable {
     public var before: Connections?
     public var after: Connections?
     public var dashboardEvents: [Int64] = []
+    /// Outages the runner caused itself (a kill fault): from the SIGKILL until the restarted bridge
+    /// answered /health, Unix µs. Left out of uptime and failure analysis, and said so.
+    public var outages: [Outage] = []
+
+    public struct Outage: Sendable, Codable, Equatable {
+        public var from: Int64
+        public var to: Int64
+
+        public func contains(_ at: Int64) -> Bool { at >= from && at <= to }
+    }
+
+    /// Whether `at` falls in an outage the runner caused.
+    public func injectedOutage(at: Int64) -> Bool { outages.contains { $0.contains(at) } }
     public var hangs: [Int64] = []
     public var loadgenStatus: Int32?
     /// The descriptor limit and allocator the bridge ran with, and whether jemalloc was seen mapped

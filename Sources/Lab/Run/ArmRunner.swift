@@ -147,12 +147,15 @@ final class ArmRunner: Sendable {
             }
             if let (at, down) = kills.first, now >= record.swarmStart + Int64(at * 1e6) {
                 kills.removeFirst()
+                let killedAt = Self.now()
                 await bridge.forceKill()
-                record.markers.append(.init(at: Self.now(), kind: .fault, label: "kill (SIGKILL)"))
+                record.markers.append(.init(at: killedAt, kind: .fault, label: "kill (SIGKILL)"))
                 try? await Task.sleep(for: .milliseconds(Int64(down * 1000)))
                 record.bridgeEndings += bridge.ending.map { [$0] } ?? []
                 bridge = try await startBridge(data: data, port: record.port, record: &record)
                 bridgeBox.withLockedValue { $0 = bridge }
+                try await waitUntilHealthy(bridge, port: record.port)
+                record.outages.append(.init(from: killedAt, to: Self.now()))
                 record.markers.append(.init(at: Self.now(), kind: .restart, label: "bridge restarted"))
             }
             if let ending = bridge.ending, !ending.requested, noticed == 0 {
