@@ -75,9 +75,17 @@ struct WebSocketSession {
             hub.remove(outbox)
             registry.release(outbox, reason: reason.value)
         }
+        // One JSON message per frame, as a browser's JSON.parse(event.data) or Python's
+        // json.loads(message) expects; newline batches only for a client that asks.
+        let batch = Self.wantsBatches(request)
         outbox.enqueue(
             control(
-                ServerMessages.hello(heartbeatSeconds: configuration.heartbeatSeconds, contracts: hub.contractNames, roots: hub.activeRoots()),
+                ServerMessages.hello(
+                    heartbeatSeconds: configuration.heartbeatSeconds,
+                    contracts: hub.contractNames,
+                    roots: hub.activeRoots(),
+                    batch: batch
+                ),
                 "hello"
             ),
             channel: nil
@@ -90,7 +98,7 @@ struct WebSocketSession {
         // heartbeat only queue (a close, too), so a close frame is written before the connection
         // goes away. A client too slow to take its trades is cut off: its writer, blocked on the
         // full socket, is cancelled.
-        let writer = Task { await writeLoop(outbox, outbound, reason) }
+        let writer = Task { await writeLoop(outbox, outbound, reason, batch: batch) }
         outbox.onOverflow {
             reason.set("slow_consumer")
             writer.cancel()
@@ -110,7 +118,13 @@ struct WebSocketSession {
     /// so a burst costs one frame and one socket write per client instead of one per message.
     static let maxBatchBytes = 64 * 1024
 
-    private func writeLoop(_ outbox: ClientOutbox, _ outbound: WebSocketOutboundWriter, _ reason: ReasonBox) async {
+    /// `?batch=1` (or `true`) on the WebSocket URL.
+    static func wantsBatches(_ request: Request) -> Bool {
+        guard let value = request.uri.queryParameters.get("batch") else { return false }
+        return value == "1" || value == "true"
+    }
+
+    private func writeLoop(_ outbox: ClientOutbox, _ outbound: WebSocketOutboundWriter, _ reason: ReasonBox, batch batching: Bool) async {
         while true {
             let items = await outbox.next()
             if items.isEmpty { return }
@@ -134,7 +148,11 @@ struct WebSocketSession {
                 switch item {
                 case .message(let message):
                     messages += 1
-                    if var pending = batch {
+                    if !batching {
+                        // Its own frame: the shared buffer itself, uncopied.
+                        guard await flush() else { return }
+                        batch = message.bytes
+                    } else if var pending = batch {
                         if pending.readableBytes + message.bytes.readableBytes + 1 > Self.maxBatchBytes {
                             guard await flush() else { return }
                             batch = message.bytes

@@ -218,7 +218,9 @@ public enum ServerMessages {
 
     // MARK: - Control messages
 
-    public static func hello(heartbeatSeconds: Double, contracts: [String], roots: [String: String]) -> [UInt8] {
+    /// `batch`: whether this connection's frames may carry several newline-separated messages
+    /// (only when the client asked, with `?batch=1`); otherwise one JSON message per frame.
+    public static func hello(heartbeatSeconds: Double, contracts: [String], roots: [String: String], batch: Bool = false) -> [UInt8] {
         var w = JSONWriter()
         w.beginObject()
         w.key("type")
@@ -229,6 +231,8 @@ public enum ServerMessages {
         w.string("bridgelab-bridge")
         w.key("heartbeat_s")
         w.double(heartbeatSeconds)
+        w.key("batch")
+        w.bool(batch)
         w.key("contracts")
         w.beginArray()
         for contract in contracts { w.string(contract) }

@@ -285,6 +285,35 @@ extension BridgeSuites {
             #expect(!metrics.contains("route=\"/api/stream/dashboard\""))
         }
 
+        @Test("a browser's WebSocket on /ws/live_data/{symbol}: every message parses with JSON.parse")
+        func browserWebSocket() async throws {
+            let folder = try SimulatedFolder(roots: ["NQ"], rate: 2_000, flushMilliseconds: 20)
+            defer { folder.cleanup() }
+            let bridge = try BridgeProcess(["--data-dir", folder.path, "--port", "0", "--log-level", "warning"])
+            defer { bridge.signal(SIGKILL) }
+            let port = try await bridge.port()
+            let browser = try await Browser()
+            defer { Task { await browser.quit() } }
+            try await browser.open("http://127.0.0.1:\(port)/dashboard")
+            _ = try await browser.run(
+                """
+                window.wsResult = {messages: 0, errors: 0, types: {}};
+                const socket = new WebSocket('ws://' + location.host + '/ws/live_data/NQ');
+                socket.onmessage = (event) => {
+                  try { const m = JSON.parse(event.data); window.wsResult.messages += 1; window.wsResult.types[m.type] = true; }
+                  catch (e) { window.wsResult.errors += 1; }
+                };
+                return true;
+                """
+            )
+            try await folder.stream(seconds: 2, steps: 20)
+            try await browser.wait("messages", "window.wsResult.messages > 100")
+            let result = try #require(try await browser.run("return window.wsResult;") as? [String: Any])
+            #expect(result["errors"] as? Double == 0)
+            let types = (result["types"] as? [String: Any]).map { Set($0.keys) } ?? []
+            #expect(types.isSuperset(of: ["hello", "subscribed", "snapshot", "trade", "quote"]), "\(types)")
+        }
+
         @Test("with --token the page asks for it; a wrong token shows an error, the right one shows data")
         func tokenPrompt() async throws {
             let folder = try SimulatedFolder(roots: ["NQ"], rate: 200)

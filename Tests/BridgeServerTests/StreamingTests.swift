@@ -1,7 +1,10 @@
 import BridgeCore
 import BridgeServer
 import Foundation
+import HummingbirdWSClient
+import Logging
 import MarketSim
+import NIOConcurrencyHelpers
 import SierraFormat
 import Testing
 
@@ -34,6 +37,46 @@ extension BridgeSuites {
                 #expect(snapshot["root"] as? String == "NQ" && (snapshot["epoch"] as? String)?.isEmpty == false)
                 // Updates name their contract; root and epoch are the snapshot's.
                 #expect(received.allSatisfy { $0["contract"] as? String == "NQZ25-CME" && $0["root"] == nil && $0["epoch"] == nil })
+            }
+        }
+
+        /// Every text frame a plain WebSocket client gets on `path` for `seconds` of a busy market.
+        func frames(_ bridge: TestBridge, _ folder: SimulatedFolder, path: String) async throws -> [String] {
+            let collected = NIOLockedValueBox<[String]>([])
+            let writer = Task { try await folder.stream(seconds: 3, steps: 15) }
+            _ = try await WebSocketClient.connect(url: bridge.ws + path, logger: Logger(label: "frames")) { inbound, outbound, _ in
+                let end = Date().addingTimeInterval(2.5)
+                for try await message in inbound.messages(maxSize: 1 << 22) {
+                    if case .text(let text) = message { collected.withLockedValue { $0.append(text) } }
+                    if Date() > end { break }
+                }
+                try? await outbound.close(.normalClosure, reason: nil)
+            }
+            _ = await writer.result
+            return collected.withLockedValue { $0 }
+        }
+
+        @Test("one JSON message per frame for a standard client; newline batches only with ?batch=1")
+        func framing() async throws {
+            // Flushes of ~60 records: what a batching client gets several to a frame.
+            let folder = try SimulatedFolder(roots: ["NQ"], rate: 3_000, flushMilliseconds: 20)
+            defer { folder.cleanup() }
+            try await withBridge(folder.path) { bridge in
+                let plain = try await frames(bridge, folder, path: "/ws/live_data/NQ")
+                #expect(plain.count > 100)
+                for frame in plain {
+                    // As JSON.parse(event.data) or json.loads(message) would read it.
+                    let object = try? JSONSerialization.jsonObject(with: Data(frame.utf8)) as? [String: Any]
+                    #expect(object?["type"] is String, "\(frame.prefix(300))")
+                }
+                #expect((try JSONSerialization.jsonObject(with: Data(plain[0].utf8)) as? [String: Any])?["batch"] as? Bool == false)
+                let batched = try await frames(bridge, folder, path: "/ws/live_data/NQ?batch=1")
+                // The first frame starts with hello (and may carry more).
+                let hello = try JSONSerialization.jsonObject(with: Data((batched[0].split(separator: "\n").first ?? "").utf8)) as? [String: Any]
+                #expect(hello?["type"] as? String == "hello" && hello?["batch"] as? Bool == true)
+                #expect(batched.contains { $0.contains("\n") }, "a busy market batches frames when asked")
+                let lines = batched.flatMap { $0.split(separator: "\n") }
+                for line in lines { #expect((try? JSONSerialization.jsonObject(with: Data(line.utf8))) != nil) }
             }
         }
 
