@@ -65,15 +65,15 @@ public final class Runner: Sendable {
         var stopRest = false
         for (index, arm) in arms.enumerated() {
             let armDirectory = directory + "/" + Self.armsFolder + "/" + arm.name
+            let plan = scenario.swarm(for: arm)
             if stopRest || interruption.isSet {
                 try FileManager.default.createDirectory(atPath: armDirectory, withIntermediateDirectories: true)
                 var record = ArmRecord(name: arm.name, mode: arm.mode, role: arm.role)
-                record.clients = scenario.swarm(for: arm).clients
-                record.kinds = scenario.swarm(for: arm).kinds
+                record.clients = plan.clients
+                record.kinds = plan.kinds
                 try encoder.encode(record).write(to: URL(fileURLWithPath: armDirectory + "/" + ArmData.recordFile))
                 continue
             }
-            let plan = scenario.swarm(for: arm)
             console.say(
                 "▶ arm \(index + 1)/\(arms.count) \(arm.name): \(arm.mode) bridge, \(plan.clients) clients (\(plan.kinds.keys.sorted().joined(separator: ", "))), \(Int(scenario.duration)) s"
             )
