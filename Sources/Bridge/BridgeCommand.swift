@@ -86,6 +86,9 @@ struct BridgeCommand: AsyncParsableCommand {
     @Option(name: .customLong("idle-timeout"), help: "Event mode: seconds an HTTP connection may stay idle before it is closed.")
     var idleTimeout = 10.0
 
+    @Option(help: "Connections the kernel may queue before they are accepted (listen backlog; the kernel's somaxconn caps it).")
+    var backlog = 4_096
+
     @Option(name: .customLong("demo-rate"), help: "With --demo: records per second the simulator writes.")
     var demoRate = 200.0
 
@@ -104,6 +107,7 @@ struct BridgeCommand: AsyncParsableCommand {
         guard maxConnections > 0, maxSubscriptions > 0, maxMessageBytes >= 256, maxMessageRate > 0, clientBacklog > 0, history >= 0 else {
             throw ValidationError("limits must be positive (and --max-message-bytes at least 256)")
         }
+        guard backlog > 0 else { throw ValidationError("--backlog must be positive") }
         guard heartbeat > 0, dashboardInterval > 0, idleTimeout > 0 else {
             throw ValidationError("--heartbeat, --dashboard-interval and --idle-timeout must be positive")
         }
@@ -159,6 +163,7 @@ struct BridgeCommand: AsyncParsableCommand {
         configuration.heartbeatSeconds = heartbeat
         configuration.dashboardIntervalSeconds = dashboardInterval
         configuration.httpIdleTimeoutSeconds = idleTimeout
+        configuration.listenBacklog = backlog
 
         let bridge: BridgeApplication
         do {

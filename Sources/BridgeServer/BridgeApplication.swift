@@ -81,14 +81,24 @@ public final class BridgeApplication: Sendable {
                 autoPing: .enabled(timePeriod: .milliseconds(Int64(configuration.heartbeatSeconds * 1000))),
                 closeTimeout: .seconds(2)
             )
-            server = .http1WebSocketUpgrade(
-                webSocketRouter: router,
-                configuration: .init(http1: .init(idleTimeout: .milliseconds(Int64(configuration.httpIdleTimeoutSeconds * 1000))), ws: ws)
+            let idle = TimeAmount.milliseconds(Int64(configuration.httpIdleTimeoutSeconds * 1000))
+            let upgrade = HTTP1WebSocketUpgradeChannel.Configuration(
+                http1: .init(additionalChannelHandlers: [MalformedRequestHandler()], idleTimeout: idle),
+                ws: ws
             )
+            let webSocketResponder = router.buildResponder()
+            // The first request of a connection is guarded from its first byte (see FirstRequestGuard).
+            server = HTTPServerBuilder { responder in
+                GuardedChildChannel(
+                    base: HTTP1WebSocketUpgradeChannel(responder: responder, webSocketResponder: webSocketResponder, configuration: upgrade),
+                    headTimeout: idle
+                )
+            }
         case .pollingNaive:
-            server = .http1()  // no idle timeout: long keep-alive, as the old bridge
+            // No idle timeout: long keep-alive, as the old bridge.
+            server = .http1(configuration: .init(additionalChannelHandlers: [MalformedRequestHandler()]))
         case .pollingCached:
-            server = .http1(configuration: .init(idleTimeout: .seconds(1)))
+            server = .http1(configuration: .init(additionalChannelHandlers: [MalformedRequestHandler()], idleTimeout: .seconds(1)))
         }
         let configuration = self.configuration
         let logger = self.logger
@@ -96,7 +106,11 @@ public final class BridgeApplication: Sendable {
         let app = Application(
             router: router,
             server: server,
-            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "bridgelab-bridge"),
+            configuration: .init(
+                address: .hostname(configuration.host, port: configuration.port),
+                serverName: "bridgelab-bridge",
+                backlog: configuration.listenBacklog
+            ),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? configuration.port
                 let contracts = hub?.contractNames ?? DiskSnapshotReader(configuration: configuration, logger: logger).symbols().keys.sorted()

@@ -37,6 +37,9 @@ public struct BridgeConfiguration: Sendable {
     /// Event mode: an HTTP connection idle this long (no request, or between keep-alive requests)
     /// is closed, so connections a client leaks cannot pile up to the descriptor limit.
     public var httpIdleTimeoutSeconds = 10.0
+    /// Connections the kernel may queue before the bridge accepts them: a burst of connects (a
+    /// flood, every client reconnecting at once) waits in the queue instead of being dropped.
+    public var listenBacklog = 4_096
     /// Messages a client may fall behind on trades before it is closed as a slow consumer.
     public var clientBacklog = 20_000
     public var depthLevels = 10

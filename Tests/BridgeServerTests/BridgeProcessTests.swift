@@ -86,7 +86,7 @@ extension BridgeSuites {
             for flag in [
                 "--data-dir", "--demo", "--host", "--port", "--mode", "--watch", "--safety-poll-ms", "--poll-ms", "--token", "--symbols",
                 "--price-multiplier", "--depth-levels", "--max-connections", "--max-subscriptions", "--max-message-bytes", "--max-message-rate",
-                "--client-backlog", "--history", "--heartbeat", "--dashboard-interval", "--idle-timeout", "--log-level",
+                "--client-backlog", "--history", "--heartbeat", "--dashboard-interval", "--idle-timeout", "--backlog", "--log-level",
             ] {
                 #expect(bridge.stdout.contains(flag), "\(flag) is not explained")
             }
