@@ -86,6 +86,12 @@ struct BridgeCommand: AsyncParsableCommand {
     @Option(name: .customLong("idle-timeout"), help: "Event mode: seconds an HTTP connection may stay idle before it is closed.")
     var idleTimeout = 10.0
 
+    @Flag(
+        name: .customLong("trace-timestamps"),
+        help: "Market updates carry the bridge's wake-up and queued times (tw, tq: Unix µs), so clients can split latency by stage."
+    )
+    var traceTimestamps = false
+
     @Option(help: "Connections the kernel may queue before they are accepted (listen backlog; the kernel's somaxconn caps it).")
     var backlog = 4_096
 
@@ -164,6 +170,7 @@ struct BridgeCommand: AsyncParsableCommand {
         configuration.dashboardIntervalSeconds = dashboardInterval
         configuration.httpIdleTimeoutSeconds = idleTimeout
         configuration.listenBacklog = backlog
+        configuration.traceTimestamps = traceTimestamps
 
         let bridge: BridgeApplication
         do {

@@ -322,7 +322,9 @@ public final class BridgeClient: Sendable {
             seq: message.seq,
             receivedAt: receivedAt,
             bytes: text.utf8.count,
-            verdict: verdict
+            verdict: verdict,
+            wake: message.tw,
+            queued: message.tq
         )
         onMessage?(received)
         if configuration.deliverUpdates { await updates.push(received) }

@@ -56,8 +56,22 @@ public struct ReceivedMessage: Sendable {
     public var receivedAt: Int64
     public var bytes: Int
     public var verdict: ContractTracker.TradeVerdict?
+    /// The bridge's wake-up and queued times, when it sends them (`--trace-timestamps`).
+    public var wake: Int64?
+    public var queued: Int64?
 
-    public init(type: Substring, contract: Substring, seq: Int?, receivedAt: Int64, bytes: Int, verdict: ContractTracker.TradeVerdict?) {
+    public init(
+        type: Substring,
+        contract: Substring,
+        seq: Int?,
+        receivedAt: Int64,
+        bytes: Int,
+        verdict: ContractTracker.TradeVerdict?,
+        wake: Int64? = nil,
+        queued: Int64? = nil
+    ) {
+        self.wake = wake
+        self.queued = queued
         self.type = type
         self.contract = contract
         self.seq = seq

@@ -19,6 +19,9 @@ public struct HubConfiguration: Sendable {
     /// Serve only these roots (nil: every contract found). A real Sierra Chart folder can hold
     /// hundreds of files; loading only the traded ones keeps start-up and memory small.
     public var includeRoots: Set<String>?
+    /// Market updates carry the bridge's wake-up (`tw`) and queued (`tq`) times, Unix µs, so a
+    /// client on the same machine can tell where the time went (docs/PROTOCOL.md).
+    public var traceTimestamps = false
 
     public init(dataDirectory: String) {
         self.dataDirectory = dataDirectory
@@ -51,6 +54,8 @@ public final class MarketHub: @unchecked Sendable {
     private var subscriptions: [String: [Int: Subscription]] = [:]
     private var clientSymbols: [Int: Set<String>] = [:]
     private var subscriptionCount = 0
+    /// With trace timestamps: when the watcher woke for the pump under way (Unix µs).
+    private var traceWake: Int64?
 
     public init(configuration: HubConfiguration, metrics: BridgeMetrics, logger: Logger) {
         self.configuration = configuration
@@ -96,6 +101,11 @@ public final class MarketHub: @unchecked Sendable {
 
     private func pumpLocked(_ contracts: Set<String>?, detectedAt: UInt64?) {
         var sent = false
+        if configuration.traceTimestamps {
+            let now = WallClock.nowMicroseconds()
+            traceWake = detectedAt.map { now - Int64((WallClock.monotonicNanoseconds() &- $0) / 1000) } ?? now
+        }
+        defer { traceWake = nil }
         for (name, feed) in feeds where contracts?.contains(name) ?? true {
             let changes = feed.pump()
             if changes.recordsRead > 0 {
@@ -261,7 +271,13 @@ public final class MarketHub: @unchecked Sendable {
     }
 
     private func market(_ bytes: [UInt8], event: String, _ source: ServerMessages.Source, seq: Int) -> OutboundMessage {
-        OutboundMessage(bytes: ByteBuffer(bytes: bytes), event: event, contract: source.contract, epoch: source.epoch, seq: seq)
+        var buffer = ByteBuffer(bytes: bytes)
+        if let wake = traceWake, buffer.readableBytes > 1 {
+            // `…}` becomes `…,"tw":WAKE,"tq":QUEUED}`: encoded once, like the rest of the message.
+            buffer.moveWriterIndex(to: buffer.writerIndex - 1)
+            buffer.writeString(",\"tw\":\(wake),\"tq\":\(WallClock.nowMicroseconds())}")
+        }
+        return OutboundMessage(bytes: buffer, event: event, contract: source.contract, epoch: source.epoch, seq: seq)
     }
 
     private func control(_ bytes: [UInt8], event: String) -> OutboundMessage {

@@ -37,6 +37,8 @@ public struct BridgeConfiguration: Sendable {
     /// Event mode: an HTTP connection idle this long (no request, or between keep-alive requests)
     /// is closed, so connections a client leaks cannot pile up to the descriptor limit.
     public var httpIdleTimeoutSeconds = 10.0
+    /// Market updates carry the bridge's wake-up and queued times (`tw`, `tq`, Unix µs).
+    public var traceTimestamps = false
     /// Connections the kernel may queue before the bridge accepts them: a burst of connects (a
     /// flood, every client reconnecting at once) waits in the queue instead of being dropped.
     public var listenBacklog = 4_096
@@ -63,6 +65,7 @@ public struct BridgeConfiguration: Sendable {
         hub.priceMultipliers = priceMultipliers
         hub.maxSubscriptionsPerClient = maxSubscriptionsPerClient
         hub.includeRoots = includeRoots
+        hub.traceTimestamps = traceTimestamps
         return hub
     }
 }

@@ -10,6 +10,9 @@ public struct WireScanner {
     public private(set) var seq: Int?
     public private(set) var prev: Int?
     public private(set) var t: Int64?
+    /// With `--trace-timestamps`: when the bridge woke for this update and when it queued it (Unix µs).
+    public private(set) var tw: Int64?
+    public private(set) var tq: Int64?
     public private(set) var price: Float?
     public private(set) var bid: Float?
     public private(set) var ask: Float?
@@ -114,6 +117,8 @@ public struct WireScanner {
         case "seq": seq = Int(text)
         case "prev": prev = Int(text)
         case "t": t = Int64(text)
+        case "tw": tw = Int64(text)
+        case "tq": tq = Int64(text)
         case "price": price = Float(text)
         case "bid": bid = Float(text)
         case "ask": ask = Float(text)

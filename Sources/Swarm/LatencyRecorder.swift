@@ -13,7 +13,7 @@ public final class LatencyRecorder: Sendable {
     /// they do not hide the others' latency.
     public static let histogramNames = [
         "update", "update_ws", "update_sse", "update_slow", "poll_request", "poll_staleness", "poll_delivery", "connect", "subscribe_to_snapshot",
-        "reconnect",
+        "reconnect", "stage_write_to_wake", "stage_wake_to_queued", "stage_queued_to_decoded",
     ]
 
     /// Per-kind histograms whose samples also count in an aggregate one.

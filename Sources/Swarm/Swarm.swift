@@ -240,6 +240,12 @@ public final class Swarm: Sendable {
             if let seq = message.seq {
                 recorder.update(contract: message.contract, seq: seq, receivedAt: message.receivedAt, histogram: histogram)
                 totals.update { $0.measuredUpdates += 1 }
+                // Where the time went, when the bridge says (--trace-timestamps).
+                if let wake = message.wake, let queued = message.queued {
+                    recorder.update(contract: message.contract, seq: seq, receivedAt: wake, histogram: "stage_write_to_wake")
+                    recorder.record("stage_wake_to_queued", microseconds: queued - wake)
+                    recorder.record("stage_queued_to_decoded", microseconds: message.receivedAt - queued)
+                }
             }
         case "snapshot":
             if !firstSnapshot {
@@ -353,7 +359,9 @@ public final class Swarm: Sendable {
                                         seq: message.seq,
                                         receivedAt: receivedAt,
                                         bytes: data.utf8.count,
-                                        verdict: verdict
+                                        verdict: verdict,
+                                        wake: message.tw,
+                                        queued: message.tq
                                     ),
                                     started: started,
                                     firstSnapshot: &first,

@@ -83,6 +83,30 @@ extension BridgeSuites {
             }
         }
 
+        @Test("with trace timestamps, update latency is split into its stages, and they add up")
+        func stages() async throws {
+            let folder = try SimulatedFolder(roots: ["NQ"], rate: 400, flushMilliseconds: 50)
+            defer { folder.cleanup() }
+            try await withBridge(settings(folder.path) { $0.traceTimestamps = true }) { bridge in
+                let summary = try await runSwarm(folder, bridge: bridge, seconds: 3) { $0.clients = 3 }
+                let measured = summary.int("latency_us.update.count")
+                #expect(measured > 100)
+                for stage in ["stage_write_to_wake", "stage_wake_to_queued", "stage_queued_to_decoded"] {
+                    #expect(summary.int("latency_us.\(stage).count") == measured, "\(stage)")
+                }
+                // The median of the whole is within the sum of the stages' medians and their p99s.
+                let medians = ["stage_write_to_wake", "stage_wake_to_queued", "stage_queued_to_decoded"].map { summary.int("latency_us.\($0).p50") }
+                let tails = ["stage_write_to_wake", "stage_wake_to_queued", "stage_queued_to_decoded"].map { summary.int("latency_us.\($0).p99") }
+                #expect(summary.int("latency_us.update.p50") <= tails.reduce(0, +))
+                #expect(summary.int("latency_us.update.p50") >= medians.min() ?? 0)
+            }
+            // Off by default: no trace fields.
+            try await withBridge(folder.path) { bridge in
+                let summary = try await runSwarm(folder, bridge: bridge, seconds: 1) { $0.clients = 1 }
+                #expect(summary.int("latency_us.stage_wake_to_queued.count") == 0)
+            }
+        }
+
         @Test("timeline.csv has a row a second; its counters add up to the summary's")
         func timeline() async throws {
             let folder = try SimulatedFolder(roots: ["NQ"], rate: 400, flushMilliseconds: 50)
