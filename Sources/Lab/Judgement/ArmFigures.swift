@@ -38,6 +38,8 @@ public struct ArmFigures: Sendable, Codable, Equatable {
     public var pollStaleness: LoadgenReport.Percentiles?
     /// Pollers: from a record's write to the first answer that carried it, µs.
     public var pollDelivery: LoadgenReport.Percentiles?
+    /// With `--trace-timestamps`: write → wake, wake → queued, queued → decoded (µs), by stage name.
+    public var stages: [String: LoadgenReport.Percentiles] = [:]
     /// Inside the bridge: wake-up → queued for every subscriber (bucket upper bounds, ms).
     public var detectToSendP50: Double?
     public var detectToSendP99: Double?

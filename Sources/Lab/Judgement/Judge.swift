@@ -56,6 +56,9 @@ public struct Judge: Sendable {
             f.pollRequest = loadgen.latency("poll_request")
             f.pollStaleness = loadgen.latency("poll_staleness")
             f.pollDelivery = loadgen.latency("poll_delivery")
+            for stage in ["stage_write_to_wake", "stage_wake_to_queued", "stage_queued_to_decoded"] {
+                if let value = loadgen.latency(stage) { f.stages[stage] = value }
+            }
             f.loadgenMicrosecondsPerMessage = loadgen.generator.cpu_us_per_message
         }
         let probes = arm.health.filter { $0.at >= arm.record.swarmStart && $0.at <= arm.record.swarmEnd && !arm.record.injectedOutage(at: $0.at) }

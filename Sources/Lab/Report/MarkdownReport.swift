@@ -96,6 +96,14 @@ public enum MarkdownReport {
                 "\(f.maxSockets["ESTABLISHED"] ?? 0) · \(f.maxSockets["CLOSE_WAIT"] ?? 0) · \(f.maxSockets["TIME_WAIT"] ?? 0)"
             ),
         ]
+        // Where the time goes, stage by stage (a bridge run with --trace-timestamps).
+        for (stage, title) in [
+            ("stage_write_to_wake", "  stage 1, write → the bridge wakes (detection)"),
+            ("stage_wake_to_queued", "  stage 2, wake → queued (read, state, encode, fan-out)"),
+            ("stage_queued_to_decoded", "  stage 3, queued → decoded (queue, socket, network, client)"),
+        ] {
+            if let p = f.stages[stage] { rows.append(("\(title) p50 / p99 / p99.9 / max (count)", spread(p))) }
+        }
         if let trend = f.memoryTrend {
             rows.append(("memory trend after warm-up", String(format: "%+.3f ± %.3f MB/min", trend.slope, trend.slopeMargin)))
         }
