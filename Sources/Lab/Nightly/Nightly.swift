@@ -158,30 +158,20 @@ public final class Nightly: Sendable {
             figures: figures
         )
         let trends = try Self.trends(history: history, fingerprint: environment.fingerprint, keys: Self.headlineKeys(figures))
-        let markdown = NightlyReport.markdown(
+        let night = NightlyReport.Night(
             suite: suite,
             entries: entries,
             comparisons: comparisons,
             exitCode: exitCode,
             reason: reason,
             environment: environment,
-            runs: earlier.count
+            earlierRuns: earlier.count
         )
+        let markdown = NightlyReport.markdown(night)
         try Data(markdown.utf8).write(to: URL(fileURLWithPath: options.directory + "/summary.md"))
         if let path = options.markdownSummary { try Data(markdown.utf8).write(to: URL(fileURLWithPath: path)) }
         let index = options.directory + "/index.html"
-        try Data(
-            NightlyReport.html(
-                suite: suite,
-                entries: entries,
-                comparisons: comparisons,
-                exitCode: exitCode,
-                reason: reason,
-                environment: environment,
-                trends: trends,
-                directory: options.directory
-            ).utf8
-        ).write(to: URL(fileURLWithPath: index))
+        try Data(NightlyReport.html(night, trends: trends).utf8).write(to: URL(fileURLWithPath: index))
         return Result(exitCode: exitCode, reason: reason, entries: entries, comparisons: comparisons, runID: runID, index: index, markdown: markdown)
     }
 

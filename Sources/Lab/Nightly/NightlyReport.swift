@@ -19,15 +19,21 @@ enum NightlyReport {
         return String(format: "%+.0f %%", percent)
     }
 
-    static func markdown(
-        suite: NightlySuite,
-        entries: [Nightly.Entry],
-        comparisons: [Nightly.Comparison],
-        exitCode: Int32,
-        reason: String,
-        environment: RunEnvironment,
-        runs: Int
-    ) -> String {
+    /// What one night came to: the suite, its scenarios, every figure against the history, the verdict.
+    struct Night {
+        var suite: NightlySuite
+        var entries: [Nightly.Entry]
+        var comparisons: [Nightly.Comparison]
+        var exitCode: Int32
+        var reason: String
+        var environment: RunEnvironment
+        var earlierRuns: Int
+    }
+
+    static func markdown(_ night: Night) -> String {
+        let (suite, entries, comparisons, exitCode, reason, environment, runs) = (
+            night.suite, night.entries, night.comparisons, night.exitCode, night.reason, night.environment, night.earlierRuns
+        )
         var text = "# BridgeLab nightly (\(suite.name)): \(["PASS", "KPI FAILED", "REGRESSION", "HARNESS ERROR"][Int(exitCode)])\n\n"
         text += "\(reason). Commit \(environment.commit) on \(environment.fingerprint); compared with \(runs) earlier run(s) on this machine.\n\n"
         text += "| scenario | verdict | report |\n|---|---|---|\n"
@@ -51,16 +57,10 @@ enum NightlyReport {
         return text
     }
 
-    static func html(
-        suite: NightlySuite,
-        entries: [Nightly.Entry],
-        comparisons: [Nightly.Comparison],
-        exitCode: Int32,
-        reason: String,
-        environment: RunEnvironment,
-        trends: [String: [(started: String, value: Double)]],
-        directory: String
-    ) -> String {
+    static func html(_ night: Night, trends: [String: [(started: String, value: Double)]]) -> String {
+        let (suite, entries, comparisons, exitCode, reason, environment) = (
+            night.suite, night.entries, night.comparisons, night.exitCode, night.reason, night.environment
+        )
         let e = SVGChart.escape
         let verdict = ["pass", "fail", "regression", "error"][Int(exitCode)]
         var html = "<!DOCTYPE html>\n<html xmlns=\"http://www.w3.org/1999/xhtml\" lang=\"en\"><head><meta charset=\"utf-8\"/>"
