@@ -211,8 +211,9 @@ final class TestWSClient: Sendable {
         return result
     }
 
-    /// Waits for the connection to end; the close code the server sent.
-    func closed(timeout: Double = 5) async throws -> Int? {
+    /// Waits for the connection to end; the close code the server sent. (A wait, not a speed
+    /// check: generous, because a loaded test run can hold a close handshake for seconds.)
+    func closed(timeout: Double = 20) async throws -> Int? {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
             let (finished, code) = inbox.withLockedValue { ($0.finished, $0.closeCode) }
