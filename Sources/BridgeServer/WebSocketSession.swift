@@ -55,17 +55,22 @@ struct WebSocketSession {
             hub.metrics.connectionRefused(transport: "ws", reason: "\(refusal)")
             try? await outbound.close(WebSocketErrorCode(codeNumber: Int(refusal.code)), reason: refusal.reason)
             // Read until the client's close reply (at most a second): the close handshake is only
-            // processed while someone reads, and a refused client must see its close promptly.
-            await withTaskGroup(of: Void.self) { group in
-                group.addTask {
-                    do {
-                        for try await _ in inbound.messages(maxSize: configuration.maxInboundMessageBytes) {}
-                    } catch {}
-                }
-                group.addTask { try? await Task.sleep(for: .seconds(1)) }
-                await group.next()
-                group.cancelAll()
+            // processed while someone reads, and a refused client must see its close promptly. The
+            // reader is not awaited after that: an inbound iteration need not notice cancellation,
+            // and a task group would wait for it forever, holding the connection open. Returning
+            // ends the connection, and with it the reader.
+            let replied = NIOLockedValueBox(false)
+            let reader = Task {
+                do {
+                    for try await _ in inbound.messages(maxSize: configuration.maxInboundMessageBytes) {}
+                } catch {}
+                replied.withLockedValue { $0 = true }
             }
+            let deadline = WallClock.monotonicNanoseconds() + 1_000_000_000
+            while !replied.withLockedValue({ $0 }), WallClock.monotonicNanoseconds() < deadline {
+                try? await Task.sleep(for: .milliseconds(10))
+            }
+            reader.cancel()
             return
         }
 
