@@ -99,7 +99,7 @@ public final class Swarm: Sendable {
             await group.waitForAll()
         }
         recorder.resolve(final: true)
-        timeline.append(row(start: start, totals: totals.values, window: recorder.takeWindow(), timeline: timeline))
+        timeline.append(row(start: start, totals: totals.values, window: recorder.takeWindow()))
         let usage = ResourceUsage.now().since(usageBefore)
         let elapsed = Double(WallClock.monotonicNanoseconds() - start) / 1e9
         let summary = SwarmSummary.make(
@@ -160,11 +160,11 @@ public final class Swarm: Sendable {
             next += 1_000_000_000
             guard next <= end else { return }
             try? await Self.sleep(until: next)
-            timeline.append(row(start: start, totals: totals.values, window: recorder.takeWindow(), timeline: timeline))
+            timeline.append(row(start: start, totals: totals.values, window: recorder.takeWindow()))
         }
     }
 
-    private func row(start: UInt64, totals v: SwarmTotals.Values, window: [String: Histogram<UInt64>], timeline: SwarmTimeline) -> SwarmTimeline.Row {
+    private func row(start: UInt64, totals v: SwarmTotals.Values, window: [String: Histogram<UInt64>]) -> SwarmTimeline.Row {
         SwarmTimeline.Row(
             seconds: Double(WallClock.monotonicNanoseconds() - start) / 1e9,
             running: v.running,

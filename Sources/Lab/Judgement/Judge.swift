@@ -127,18 +127,9 @@ public struct Judge: Sendable {
         let streaming = kinds.contains { Self.streamingKinds.contains($0) }
         let pollers = kinds.contains("poll")
         let noClients = "no client of this arm measures it"
-        guard let loadgen = arm.loadgen else {
-            // Without loadgen's summary only the bridge-side KPIs can be judged.
-            if [
-                "cpu", "cpu_vs_baseline", "memory", "memory_trend", "descriptor_trend", "socket_trend", "ws_clients", "requests_per_hour",
-                "dashboard", "leaks",
-                "uptime",
-            ]
-            .contains(id) {
-                return bridgeSide(id, arm, f, baselines)
-            }
-            return .notMeasured("loadgen wrote no summary")
-        }
+        // The bridge-side KPIs need nothing from loadgen; the rest need its summary.
+        if let measurement = bridgeSide(id, arm, f, baselines) { return measurement }
+        guard let loadgen = arm.loadgen else { return .notMeasured("loadgen wrote no summary") }
         func ms(_ value: Int?) -> Double? { value.map { Double($0) / 1000 } }
         switch id {
         case "latency_e2e":
@@ -213,12 +204,12 @@ public struct Judge: Sendable {
                 pollers ? "pollers at \(Format.number(scenario.swarm.pollRate))/s each" : "HTTP polls by clients"
             )
         default:
-            return bridgeSide(id, arm, f, baselines)
+            return .notApplicable("unknown KPI")
         }
     }
 
-    /// The KPIs judged from the bridge's side alone (samples, scrapes, probes).
-    func bridgeSide(_ id: String, _ arm: ArmData, _ f: ArmFigures, _ baselines: [(name: String, figures: ArmFigures)]) -> Measurement {
+    /// The KPIs judged from the bridge's side alone (samples, scrapes, probes); nil for the others.
+    func bridgeSide(_ id: String, _ arm: ArmData, _ f: ArmFigures, _ baselines: [(name: String, figures: ArmFigures)]) -> Measurement? {
         let record = arm.record
         let noBridge = "no samples of a live bridge"
         switch id {
@@ -286,7 +277,7 @@ public struct Judge: Sendable {
                 "\(f.healthAnswered) of \(f.healthProbes) probes answered\(excluded)"
             )
         default:
-            return .notApplicable("unknown KPI")
+            return nil
         }
     }
 
