@@ -53,7 +53,14 @@ struct WebSocketSession {
         }
         if let refusal {
             hub.metrics.connectionRefused(transport: "ws", reason: "\(refusal)")
-            try? await outbound.close(WebSocketErrorCode(codeNumber: Int(refusal.code)), reason: refusal.reason)
+            // The close frame is written as a plain frame, not through `outbound.close`: that also
+            // half-closes the socket at once, and a FIN arriving on the heels of the 101 is lost by
+            // clients still switching protocols (swift-websocket's among them), which then never
+            // see the close and hang. The client's close reply ends the connection instead.
+            var payload = ByteBuffer()
+            payload.writeInteger(refusal.code)
+            payload.writeString(refusal.reason)
+            try? await outbound.write(.custom(WebSocketFrame(fin: true, opcode: .connectionClose, data: payload)))
             // Read until the client's close reply (at most a second): the close handshake is only
             // processed while someone reads, and a refused client must see its close promptly. The
             // reader is not awaited after that: an inbound iteration need not notice cancellation,

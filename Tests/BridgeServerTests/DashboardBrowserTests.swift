@@ -134,9 +134,28 @@ final class Browser: Sendable {
         throw Timeout(description: "timed out waiting for \(what) (page: \(String(describing: state)))")
     }
 
+    /// Runs `body` with a new browser and always quits it, awaited, so no chromedriver or
+    /// Chromium outlives the test.
+    static func session<T>(_ body: (Browser) async throws -> T) async throws -> T {
+        let browser = try await Browser()
+        do {
+            let result = try await body(browser)
+            await browser.quit()
+            return result
+        } catch {
+            await browser.quit()
+            throw error
+        }
+    }
+
+    /// Ends the session (Chromium quits with it), then the driver: politely, then for good, since
+    /// chromedriver may ignore SIGTERM.
     func quit() async {
         _ = try? await Self.call("\(base)/session/\(session)", method: "DELETE")
         driver.terminate()
+        let deadline = Date().addingTimeInterval(3)
+        while driver.isRunning, Date() < deadline { try? await Task.sleep(for: .milliseconds(50)) }
+        if driver.isRunning { kill(driver.processIdentifier, SIGKILL) }
     }
 }
 
@@ -191,68 +210,74 @@ extension BridgeSuites {
             defer { writer.cancel() }
             var bridge = try BridgeProcess(["--data-dir", folder.path, "--port", "0", "--dashboard-interval", "1", "--log-level", "warning"])
             let port = try await bridge.port()
-            let browser = try await Browser()
-            defer { Task { await browser.quit() } }
+            try await Browser.session { browser in
 
-            try await browser.open("http://127.0.0.1:\(port)/dashboard")
-            try await browser.wait("the first dashboard event", "document.body.dataset.updates >= 1")
-            // No token needed: no token form on screen, no fallback notice.
-            #expect(try await browser.run(Self.displayed("token-form")) as? Bool == false)
-            #expect(try await browser.run(Self.displayed("notice")) as? Bool == false)
-            // Prices update at least twice.
-            let first = try await card(browser)
-            let firstSeq = try #require(first["seq"] as? Double)
-            try await browser.wait("a price update", "Number(document.querySelector('[data-contract=\"NQZ25-CME\"]').dataset.seq) > \(Int(firstSeq))")
-            let second = try #require(try await card(browser)["seq"] as? Double)
-            try await browser.wait(
-                "another price update",
-                "Number(document.querySelector('[data-contract=\"NQZ25-CME\"]').dataset.seq) > \(Int(second))"
-            )
+                try await browser.open("http://127.0.0.1:\(port)/dashboard")
+                try await browser.wait("the first dashboard event", "document.body.dataset.updates >= 1")
+                // No token needed: no token form on screen, no fallback notice.
+                #expect(try await browser.run(Self.displayed("token-form")) as? Bool == false)
+                #expect(try await browser.run(Self.displayed("notice")) as? Bool == false)
+                // Prices update at least twice.
+                let first = try await card(browser)
+                let firstSeq = try #require(first["seq"] as? Double)
+                try await browser.wait(
+                    "a price update",
+                    "Number(document.querySelector('[data-contract=\"NQZ25-CME\"]').dataset.seq) > \(Int(firstSeq))"
+                )
+                let second = try #require(try await card(browser)["seq"] as? Double)
+                try await browser.wait(
+                    "another price update",
+                    "Number(document.querySelector('[data-contract=\"NQZ25-CME\"]').dataset.seq) > \(Int(second))"
+                )
 
-            // The market stops; once the page has shown a later event, its numbers are the bridge's.
-            writing.withLockedValue { $0 = false }
-            _ = await writer.result
-            try await Task.sleep(for: .milliseconds(300))
-            let updates = try #require(try await card(browser)["updates"] as? Double)
-            try await browser.wait("two more events", "Number(document.body.dataset.updates) >= \(Int(updates) + 2)")
-            let shown = try await card(browser)
-            let truth =
-                try JSONSerialization.jsonObject(with: Data(try await RawHTTP.fetch(port: port, "/api/live_data/NQ").body.utf8)) as! [String: Any]
-            #expect(shown["seq"] as? Double == (truth["seq"] as? NSNumber)?.doubleValue)
-            let last = try #require((truth["last"] as? [String: Any])?["price"] as? NSNumber)
-            #expect(Double(shown["last"] as? String ?? "") == last.doubleValue)
-            #expect(Double(shown["bid"] as? String ?? "") == (truth["bid"] as? NSNumber)?.doubleValue)
-            #expect(Double(shown["ask"] as? String ?? "") == (truth["ask"] as? NSNumber)?.doubleValue)
-            #expect(Double(shown["volume"] as? String ?? "") == (truth["volume"] as? NSNumber)?.doubleValue)
-            #expect(shown["state"] as? String == "connected")
-            // The bridge's own figures are shown, from the stream.
-            let detect = try await browser.run("return document.querySelector('[data-field=\"detect\"]').textContent;") as? String
-            #expect(detect?.hasSuffix(" ms") == true || detect == "no reads" || detect == "no subscribers", "\(String(describing: detect))")
-            let connections = try await browser.run("return document.querySelector('[data-field=\"connections\"]').textContent;") as? String
-            #expect(connections?.contains("sse") == true)
-            try await browser.screenshot(to: Self.artifacts + "/dashboard.png")
+                // The market stops; once the page has shown a later event, its numbers are the bridge's.
+                writing.withLockedValue { $0 = false }
+                _ = await writer.result
+                try await Task.sleep(for: .milliseconds(300))
+                let updates = try #require(try await card(browser)["updates"] as? Double)
+                try await browser.wait("two more events", "Number(document.body.dataset.updates) >= \(Int(updates) + 2)")
+                let shown = try await card(browser)
+                let truth =
+                    try JSONSerialization.jsonObject(with: Data(try await RawHTTP.fetch(port: port, "/api/live_data/NQ").body.utf8)) as! [String: Any]
+                #expect(shown["seq"] as? Double == (truth["seq"] as? NSNumber)?.doubleValue)
+                let last = try #require((truth["last"] as? [String: Any])?["price"] as? NSNumber)
+                #expect(Double(shown["last"] as? String ?? "") == last.doubleValue)
+                #expect(Double(shown["bid"] as? String ?? "") == (truth["bid"] as? NSNumber)?.doubleValue)
+                #expect(Double(shown["ask"] as? String ?? "") == (truth["ask"] as? NSNumber)?.doubleValue)
+                #expect(Double(shown["volume"] as? String ?? "") == (truth["volume"] as? NSNumber)?.doubleValue)
+                #expect(shown["state"] as? String == "connected")
+                // The bridge's own figures are shown, from the stream.
+                let detect = try await browser.run("return document.querySelector('[data-field=\"detect\"]').textContent;") as? String
+                #expect(detect?.hasSuffix(" ms") == true || detect == "no reads" || detect == "no subscribers", "\(String(describing: detect))")
+                let connections = try await browser.run("return document.querySelector('[data-field=\"connections\"]').textContent;") as? String
+                #expect(connections?.contains("sse") == true)
+                try await browser.screenshot(to: Self.artifacts + "/dashboard.png")
 
-            // The bridge goes away: the page says it is reconnecting.
-            _ = try await browser.run("window.bridgelabMarker = 42; return true;")
-            bridge.signal(SIGTERM)
-            #expect(try await bridge.exit(timeout: 10) == 0)
-            try await browser.wait("the reconnecting state", "['reconnecting', 'stale'].includes(document.getElementById('status').dataset.state)")
-            try await browser.screenshot(to: Self.artifacts + "/dashboard-reconnecting.png")
+                // The bridge goes away: the page says it is reconnecting.
+                _ = try await browser.run("window.bridgelabMarker = 42; return true;")
+                bridge.signal(SIGTERM)
+                #expect(try await bridge.exit(timeout: 10) == 0)
+                try await browser.wait(
+                    "the reconnecting state",
+                    "['reconnecting', 'stale'].includes(document.getElementById('status').dataset.state)"
+                )
+                try await browser.screenshot(to: Self.artifacts + "/dashboard-reconnecting.png")
 
-            // It comes back on the same port: the numbers return, and the page was never reloaded.
-            bridge = try BridgeProcess(["--data-dir", folder.path, "--port", String(port), "--dashboard-interval", "1", "--log-level", "warning"])
-            _ = try await bridge.port()
-            let before = try #require(try await card(browser)["updates"] as? Double)
-            try await browser.wait(
-                "the stream to come back",
-                timeout: 30,
-                "document.getElementById('status').dataset.state === 'connected' && Number(document.body.dataset.updates) > \(Int(before))"
-            )
-            #expect(try await browser.run("return window.bridgelabMarker;") as? Double == 42)
-            let back = try await card(browser)
-            #expect(Double(back["last"] as? String ?? "") == last.doubleValue)
-            bridge.signal(SIGTERM)
-            _ = try await bridge.exit(timeout: 10)
+                // It comes back on the same port: the numbers return, and the page was never reloaded.
+                bridge = try BridgeProcess(["--data-dir", folder.path, "--port", String(port), "--dashboard-interval", "1", "--log-level", "warning"])
+                _ = try await bridge.port()
+                let before = try #require(try await card(browser)["updates"] as? Double)
+                try await browser.wait(
+                    "the stream to come back",
+                    timeout: 30,
+                    "document.getElementById('status').dataset.state === 'connected' && Number(document.body.dataset.updates) > \(Int(before))"
+                )
+                #expect(try await browser.run("return window.bridgelabMarker;") as? Double == 42)
+                let back = try await card(browser)
+                #expect(Double(back["last"] as? String ?? "") == last.doubleValue)
+                bridge.signal(SIGTERM)
+                _ = try await bridge.exit(timeout: 10)
+            }
         }
 
         @Test("without EventSource the page polls /api/live_data every 5 s, and says so")
@@ -262,27 +287,27 @@ extension BridgeSuites {
             let bridge = try BridgeProcess(["--data-dir", folder.path, "--port", "0", "--log-level", "warning"])
             defer { bridge.signal(SIGKILL) }
             let port = try await bridge.port()
-            let browser = try await Browser()
-            defer { Task { await browser.quit() } }
-            try await browser.devTools("Page.addScriptToEvaluateOnNewDocument", ["source": "delete window.EventSource;"])
-            try await browser.open("http://127.0.0.1:\(port)/dashboard")
-            try await browser.wait(
-                "a polled price",
-                "document.querySelector('[data-contract=\"NQZ25-CME\"] [data-field=\"last\"]')?.textContent.match(/\\d/)"
-            )
-            #expect(try await browser.run(Self.displayed("notice")) as? Bool == true)
-            let notice = try await browser.run("return document.getElementById('notice').textContent;") as? String
-            #expect(notice?.contains("polling /api/live_data every 5 s") == true)
-            #expect(try await browser.run("return document.getElementById('status').dataset.state;") as? String == "connected")
-            let shown = try await card(browser)
-            let truth =
-                try JSONSerialization.jsonObject(with: Data(try await RawHTTP.fetch(port: port, "/api/live_data/NQZ25-CME").body.utf8))
-                as! [String: Any]
-            // The market is still: what was polled is what the bridge holds.
-            #expect(Double(shown["last"] as? String ?? "") == ((truth["last"] as? [String: Any])?["price"] as? NSNumber)?.doubleValue)
-            let metrics = try await RawHTTP.fetch(port: port, "/metrics").body
-            #expect(metrics.contains("bridge_http_requests_total{route=\"/api/live_data/{symbol}\""))
-            #expect(!metrics.contains("route=\"/api/stream/dashboard\""))
+            try await Browser.session { browser in
+                try await browser.devTools("Page.addScriptToEvaluateOnNewDocument", ["source": "delete window.EventSource;"])
+                try await browser.open("http://127.0.0.1:\(port)/dashboard")
+                try await browser.wait(
+                    "a polled price",
+                    "document.querySelector('[data-contract=\"NQZ25-CME\"] [data-field=\"last\"]')?.textContent.match(/\\d/)"
+                )
+                #expect(try await browser.run(Self.displayed("notice")) as? Bool == true)
+                let notice = try await browser.run("return document.getElementById('notice').textContent;") as? String
+                #expect(notice?.contains("polling /api/live_data every 5 s") == true)
+                #expect(try await browser.run("return document.getElementById('status').dataset.state;") as? String == "connected")
+                let shown = try await card(browser)
+                let truth =
+                    try JSONSerialization.jsonObject(with: Data(try await RawHTTP.fetch(port: port, "/api/live_data/NQZ25-CME").body.utf8))
+                    as! [String: Any]
+                // The market is still: what was polled is what the bridge holds.
+                #expect(Double(shown["last"] as? String ?? "") == ((truth["last"] as? [String: Any])?["price"] as? NSNumber)?.doubleValue)
+                let metrics = try await RawHTTP.fetch(port: port, "/metrics").body
+                #expect(metrics.contains("bridge_http_requests_total{route=\"/api/live_data/{symbol}\""))
+                #expect(!metrics.contains("route=\"/api/stream/dashboard\""))
+            }
         }
 
         @Test("a browser's WebSocket on /ws/live_data/{symbol}: every message parses with JSON.parse")
@@ -292,26 +317,26 @@ extension BridgeSuites {
             let bridge = try BridgeProcess(["--data-dir", folder.path, "--port", "0", "--log-level", "warning"])
             defer { bridge.signal(SIGKILL) }
             let port = try await bridge.port()
-            let browser = try await Browser()
-            defer { Task { await browser.quit() } }
-            try await browser.open("http://127.0.0.1:\(port)/dashboard")
-            _ = try await browser.run(
-                """
-                window.wsResult = {messages: 0, errors: 0, types: {}};
-                const socket = new WebSocket('ws://' + location.host + '/ws/live_data/NQ');
-                socket.onmessage = (event) => {
-                  try { const m = JSON.parse(event.data); window.wsResult.messages += 1; window.wsResult.types[m.type] = true; }
-                  catch (e) { window.wsResult.errors += 1; }
-                };
-                return true;
-                """
-            )
-            try await folder.stream(seconds: 2, steps: 20)
-            try await browser.wait("messages", "window.wsResult.messages > 100")
-            let result = try #require(try await browser.run("return window.wsResult;") as? [String: Any])
-            #expect(result["errors"] as? Double == 0)
-            let types = (result["types"] as? [String: Any]).map { Set($0.keys) } ?? []
-            #expect(types.isSuperset(of: ["hello", "subscribed", "snapshot", "trade", "quote"]), "\(types)")
+            try await Browser.session { browser in
+                try await browser.open("http://127.0.0.1:\(port)/dashboard")
+                _ = try await browser.run(
+                    """
+                    window.wsResult = {messages: 0, errors: 0, types: {}};
+                    const socket = new WebSocket('ws://' + location.host + '/ws/live_data/NQ');
+                    socket.onmessage = (event) => {
+                      try { const m = JSON.parse(event.data); window.wsResult.messages += 1; window.wsResult.types[m.type] = true; }
+                      catch (e) { window.wsResult.errors += 1; }
+                    };
+                    return true;
+                    """
+                )
+                try await folder.stream(seconds: 2, steps: 20)
+                try await browser.wait("messages", "window.wsResult.messages > 100")
+                let result = try #require(try await browser.run("return window.wsResult;") as? [String: Any])
+                #expect(result["errors"] as? Double == 0)
+                let types = (result["types"] as? [String: Any]).map { Set($0.keys) } ?? []
+                #expect(types.isSuperset(of: ["hello", "subscribed", "snapshot", "trade", "quote"]), "\(types)")
+            }
         }
 
         @Test("with --token the page asks for it; a wrong token shows an error, the right one shows data")
@@ -323,22 +348,22 @@ extension BridgeSuites {
             ])
             defer { bridge.signal(SIGKILL) }
             let port = try await bridge.port()
-            let browser = try await Browser()
-            defer { Task { await browser.quit() } }
-            try await browser.open("http://127.0.0.1:\(port)/dashboard")
-            try await browser.wait("the token form", "document.getElementById('token-form').getClientRects().length > 0")
-            #expect(try await browser.run("return document.getElementById('status').dataset.state;") as? String == "unauthorized")
-            let submit =
-                "document.getElementById('token').value = arguments[0] || '%@'; document.getElementById('token-form').requestSubmit(); return true;"
-            _ = try await browser.run(submit.replacingOccurrences(of: "%@", with: "wrong"))
-            try await browser.wait("the refusal", "document.getElementById('token-error').textContent.includes('refused')")
-            try await browser.screenshot(to: Self.artifacts + "/dashboard-token-refused.png")
-            _ = try await browser.run(submit.replacingOccurrences(of: "%@", with: "s3cret"))
-            try await browser.wait(
-                "data after the right token",
-                "document.body.dataset.updates >= 1 && document.querySelector('[data-contract=\"NQZ25-CME\"]')"
-            )
-            #expect(try await browser.run(Self.displayed("token-form")) as? Bool == false)
+            try await Browser.session { browser in
+                try await browser.open("http://127.0.0.1:\(port)/dashboard")
+                try await browser.wait("the token form", "document.getElementById('token-form').getClientRects().length > 0")
+                #expect(try await browser.run("return document.getElementById('status').dataset.state;") as? String == "unauthorized")
+                let submit =
+                    "document.getElementById('token').value = arguments[0] || '%@'; document.getElementById('token-form').requestSubmit(); return true;"
+                _ = try await browser.run(submit.replacingOccurrences(of: "%@", with: "wrong"))
+                try await browser.wait("the refusal", "document.getElementById('token-error').textContent.includes('refused')")
+                try await browser.screenshot(to: Self.artifacts + "/dashboard-token-refused.png")
+                _ = try await browser.run(submit.replacingOccurrences(of: "%@", with: "s3cret"))
+                try await browser.wait(
+                    "data after the right token",
+                    "document.body.dataset.updates >= 1 && document.querySelector('[data-contract=\"NQZ25-CME\"]')"
+                )
+                #expect(try await browser.run(Self.displayed("token-form")) as? Bool == false)
+            }
         }
     }
 }

@@ -67,6 +67,40 @@ extension BridgeSuites {
             }
         }
 
+        @Test("a refusal's close frame is not followed by a FIN until the client answers it")
+        func refusalWaitsForCloseReply() async throws {
+            // A FIN on the heels of the 101 is lost by clients still switching protocols, which then
+            // hang: the close handshake must end the connection, not an early half-close.
+            let folder = try SimulatedFolder(roots: ["NQ"])
+            defer { folder.cleanup() }
+            try await withBridge(folder.path) { bridge in
+                // Expectations are checked here, not on the blocking thread, so a failure names this test.
+                let wire = try await blocking {
+                    let raw = try RawHTTP(port: bridge.port)
+                    raw.request(
+                        "/ws/live_data/NOPE",
+                        headers: [
+                            "Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Version": "13",
+                            "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+                        ],
+                        close: false
+                    )
+                    let status = try raw.head().status
+                    let header = try raw.bytes(2)
+                    let payload = try raw.bytes(Int(header[1] & 0x7F))
+                    let endedEarly = raw.ends(within: 0.3)
+                    // The client's reply: a masked close frame echoing the code (mask 0).
+                    raw.send(bytes: [0x88, 0x82, 0, 0, 0, 0] + payload.prefix(2))
+                    return (status, header[0], payload, endedEarly, raw.ends(within: 3))
+                }
+                #expect(wire.0 == 101)
+                #expect(wire.1 == 0x88, "a final close frame")
+                #expect(wire.2.count >= 2 && UInt16(wire.2[0]) << 8 | UInt16(wire.2[1]) == 4404)
+                #expect(!wire.3, "no FIN before the client's close reply")
+                #expect(wire.4, "closed once the client answered")
+            }
+        }
+
         @Test("malformed JSON, unknown ops, channels and symbols get an error and the connection stays usable")
         func badMessages() async throws {
             let folder = try SimulatedFolder(roots: ["NQ"])

@@ -289,7 +289,11 @@ final class RawHTTP: @unchecked Sendable {
     deinit { close(fd) }
 
     func send(_ text: String) {
-        var bytes = Array(text.utf8)
+        send(bytes: Array(text.utf8))
+    }
+
+    func send(bytes: [UInt8]) {
+        var bytes = bytes
         _ = bytes.withUnsafeMutableBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
     }
 
@@ -333,6 +337,26 @@ final class RawHTTP: @unchecked Sendable {
             }
             guard Date() < deadline, fill() != .end else { throw Timeout(description: "no HTTP response head") }
         }
+    }
+
+    /// Exactly `count` more bytes.
+    func bytes(_ count: Int, timeout: Double = 5) throws -> [UInt8] {
+        let deadline = Date().addingTimeInterval(timeout)
+        while buffer.count < count {
+            guard Date() < deadline, fill() != .end else { throw Timeout(description: "\(buffer.count) of \(count) bytes") }
+        }
+        defer { buffer.removeSubrange(..<count) }
+        return Array(buffer[..<count])
+    }
+
+    /// Whether the peer closes its side (end of stream) within `seconds`; bytes read meanwhile are
+    /// kept.
+    func ends(within seconds: Double) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if fill() == .end { return true }
+        }
+        return false
     }
 
     /// The rest of a `Connection: close` response (chunked or not), decoded.
