@@ -192,6 +192,7 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -219,6 +220,7 @@ package.targets += [
             "BridgeCore",
             .product(name: "Benchmark", package: "benchmark"),
             .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOEmbedded", package: "swift-nio"),
         ],
         path: "Benchmarks/BridgeBenchmarks",
         plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]

@@ -9,6 +9,7 @@ public final class BridgeMetrics: Sendable {
         self.factory = factory
         recordsRead = Counter(label: "bridge_records_read_total", factory: factory)
         detectToSend = CoreMetrics.Timer(label: "bridge_detect_to_send_seconds", factory: factory)
+        queuedToWritten = CoreMetrics.Timer(label: "bridge_queued_to_written_seconds", factory: factory)
         subscriptions = Gauge(label: "bridge_subscriptions", factory: factory)
         conflated = Counter(label: "bridge_queue_conflated_total", factory: factory)
         // Resolved once: the send path counts every batch, and looking a counter up by its
@@ -31,6 +32,9 @@ public final class BridgeMetrics: Sendable {
     public let recordsRead: Counter
     /// From the watcher's wake-up to the update being queued for every subscriber.
     public let detectToSend: CoreMetrics.Timer
+    /// From a message being queued for a WebSocket client to its frame being handed to the socket
+    /// (one observation per write: the oldest message in it).
+    public let queuedToWritten: CoreMetrics.Timer
     public let subscriptions: Gauge
     /// State updates replaced by a newer full value in a slow client's queue.
     public let conflated: Counter

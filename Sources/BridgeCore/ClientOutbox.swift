@@ -2,24 +2,45 @@ import BridgeWire
 import DequeModule
 import NIOConcurrencyHelpers
 import NIOCore
+import SierraFormat
 
 /// One message queued for a client: bytes encoded once and shared (a `ByteBuffer` is reference
 /// counted; queuing it for many clients copies nothing), plus what SSE needs to label it.
+///
+/// The JSON is stored inside a ready-made WebSocket text frame: server frames are unmasked, so the
+/// same frame bytes (header and payload) can be written to every WebSocket client as they are.
 public struct OutboundMessage: Sendable {
+    /// The message's JSON (a slice of ``frame``).
     public var bytes: ByteBuffer
+    /// The whole WebSocket frame: header, then ``bytes``.
+    public var frame: ByteBuffer
     /// The SSE event name (`trade`, `quote`, …).
     public var event: String
     /// For market messages: the contract, its epoch and the record index, which SSE ids carry.
     public var contract: String?
     public var epoch: String?
     public var seq: Int
+    /// When the message was encoded and queued (monotonic ns), for queued → written.
+    public var queuedAt: UInt64
 
-    public init(bytes: ByteBuffer, event: String, contract: String? = nil, epoch: String? = nil, seq: Int = -1) {
-        self.bytes = bytes
+    /// A message from its JSON bytes, framed once.
+    public init(json: some Collection<UInt8>, event: String, contract: String? = nil, epoch: String? = nil, seq: Int = -1) {
+        var frame = ByteBuffer()
+        frame.reserveCapacity(WebSocketTextFrame.headerSize(json.count) + json.count)
+        WebSocketTextFrame.writeHeader(into: &frame, length: json.count)
+        let start = frame.writerIndex
+        frame.writeBytes(json)
+        self.frame = frame
+        self.bytes = frame.getSlice(at: start, length: json.count)!
         self.event = event
         self.contract = contract
         self.epoch = epoch
         self.seq = seq
+        self.queuedAt = WallClock.monotonicNanoseconds()
+    }
+
+    public init(bytes: ByteBuffer, event: String, contract: String? = nil, epoch: String? = nil, seq: Int = -1) {
+        self.init(json: bytes.readableBytesView, event: event, contract: contract, epoch: epoch, seq: seq)
     }
 }
 
@@ -28,6 +49,14 @@ public enum OutboxItem: Sendable {
     case message(OutboundMessage)
     /// Close the connection with this code and reason, then stop.
     case close(code: UInt16, reason: String)
+}
+
+/// Takes a client's queued items when told they are waiting, instead of a task awaiting
+/// ``ClientOutbox/next()``: a WebSocket connection's writer on its event loop.
+public protocol OutboxConsumer: AnyObject, Sendable {
+    /// Items are waiting. Called outside the outbox's lock, once until the consumer drains it
+    /// (``ClientOutbox/drain(into:)``), so a burst of updates costs one notification.
+    func outboxHasItems()
 }
 
 /// A client's bounded outbound queue. The fan-out only ever appends here (never awaits a socket),
@@ -52,6 +81,9 @@ public final class ClientOutbox: Sendable {
         /// For each conflatable (contract, channel): the absolute index of its unsent entry.
         var slots: [SlotKey: Int] = [:]
         var waiter: CheckedContinuation<[OutboxItem], Never>?
+        var consumer: (any OutboxConsumer)?
+        /// The consumer was told items are waiting and has not drained them yet.
+        var signalled = false
         var closed = false
         var conflated = 0
     }
@@ -83,7 +115,7 @@ public final class ClientOutbox: Sendable {
     /// must be replaced. Returns false if the client is closed (or was just closed for falling behind).
     @discardableResult
     public func enqueue(_ message: OutboundMessage, channel: MarketChannel?, full: (() -> OutboundMessage)? = nil) -> Bool {
-        let (accepted, resume) = state.withLockedValue { s -> (Bool, (CheckedContinuation<[OutboxItem], Never>, [OutboxItem])?) in
+        let (accepted, wake) = state.withLockedValue { s -> (Bool, Wake?) in
             guard !s.closed else { return (false, nil) }
             if let channel, channel.isConflatable, let contract = message.contract {
                 let key = SlotKey(contract: contract, channel: channel)
@@ -101,13 +133,13 @@ public final class ClientOutbox: Sendable {
                 s.queue.removeAll()
                 s.slots.removeAll()
                 s.queue.append(.close(code: CloseCode.slowConsumer, reason: "slow consumer: more than \(maxBacklog) messages behind"))
-                return (false, Self.takeWaiter(&s))
+                return (false, Self.takeWake(&s))
             } else {
                 s.queue.append(.message(message))
             }
-            return (true, Self.takeWaiter(&s))
+            return (true, Self.takeWake(&s))
         }
-        if let (continuation, items) = resume { continuation.resume(returning: items) }
+        wake?.fire()
         if !accepted, let handler = takeOverflowHandler() {
             handler()
         }
@@ -116,13 +148,36 @@ public final class ClientOutbox: Sendable {
 
     /// Queues a close; nothing queued after it is sent.
     public func close(code: UInt16, reason: String) {
-        let resume: (CheckedContinuation<[OutboxItem], Never>, [OutboxItem])? = state.withLockedValue { s in
+        let wake: Wake? = state.withLockedValue { s in
             guard !s.closed else { return nil }
             s.closed = true
             s.queue.append(.close(code: code, reason: reason))
-            return Self.takeWaiter(&s)
+            return Self.takeWake(&s)
         }
-        if let (continuation, items) = resume { continuation.resume(returning: items) }
+        wake?.fire()
+    }
+
+    /// Hands the outbox to a consumer that drains it when told (instead of ``next()``). Items
+    /// already waiting are signalled at once.
+    public func attach(_ consumer: any OutboxConsumer) {
+        let wake: Wake? = state.withLockedValue { s in
+            s.consumer = consumer
+            s.signalled = false
+            return Self.takeWake(&s)
+        }
+        wake?.fire()
+    }
+
+    /// Moves everything queued, in order, into `items` (kept by the caller so its storage is
+    /// reused). The consumer is told again when something new arrives.
+    public func drain(into items: inout [OutboxItem]) {
+        state.withLockedValue { s in
+            items.append(contentsOf: s.queue)
+            s.head += s.queue.count
+            s.queue.removeAll(keepingCapacity: true)
+            s.slots.removeAll(keepingCapacity: true)
+            s.signalled = false
+        }
     }
 
     /// Waits for and takes everything queued, in order. Returns an empty array only after the
@@ -145,10 +200,29 @@ public final class ClientOutbox: Sendable {
     /// How many state updates were replaced by a newer full value.
     public var conflatedCount: Int { state.withLockedValue { $0.conflated } }
 
-    private static func takeWaiter(_ s: inout State) -> (CheckedContinuation<[OutboxItem], Never>, [OutboxItem])? {
-        guard let waiter = s.waiter, !s.queue.isEmpty else { return nil }
+    /// Whom to tell that items are waiting, decided under the lock and done outside it.
+    private enum Wake {
+        case waiter(CheckedContinuation<[OutboxItem], Never>, [OutboxItem])
+        case consumer(any OutboxConsumer)
+
+        func fire() {
+            switch self {
+            case .waiter(let continuation, let items): continuation.resume(returning: items)
+            case .consumer(let consumer): consumer.outboxHasItems()
+            }
+        }
+    }
+
+    private static func takeWake(_ s: inout State) -> Wake? {
+        guard !s.queue.isEmpty else { return nil }
+        if let consumer = s.consumer {
+            guard !s.signalled else { return nil }
+            s.signalled = true
+            return .consumer(consumer)
+        }
+        guard let waiter = s.waiter else { return nil }
         s.waiter = nil
-        return (waiter, drain(&s))
+        return .waiter(waiter, drain(&s))
     }
 
     private static func drain(_ s: inout State) -> [OutboxItem] {

@@ -271,17 +271,16 @@ public final class MarketHub: @unchecked Sendable {
     }
 
     private func market(_ bytes: [UInt8], event: String, _ source: ServerMessages.Source, seq: Int) -> OutboundMessage {
-        var buffer = ByteBuffer(bytes: bytes)
-        if let wake = traceWake, buffer.readableBytes > 1 {
+        if let wake = traceWake, bytes.count > 1 {
             // `…}` becomes `…,"tw":WAKE,"tq":QUEUED}`: encoded once, like the rest of the message.
-            buffer.moveWriterIndex(to: buffer.writerIndex - 1)
-            buffer.writeString(",\"tw\":\(wake),\"tq\":\(WallClock.nowMicroseconds())}")
+            let traced = bytes.dropLast() + Array(",\"tw\":\(wake),\"tq\":\(WallClock.nowMicroseconds())}".utf8)
+            return OutboundMessage(json: traced, event: event, contract: source.contract, epoch: source.epoch, seq: seq)
         }
-        return OutboundMessage(bytes: buffer, event: event, contract: source.contract, epoch: source.epoch, seq: seq)
+        return OutboundMessage(json: bytes, event: event, contract: source.contract, epoch: source.epoch, seq: seq)
     }
 
     private func control(_ bytes: [UInt8], event: String) -> OutboundMessage {
-        OutboundMessage(bytes: ByteBuffer(bytes: bytes), event: event)
+        OutboundMessage(json: bytes, event: event)
     }
 
     private func snapshotMessage(_ feed: ContractFeed) -> OutboundMessage {

@@ -48,10 +48,12 @@ public final class BridgeApplication: Sendable {
         self.extraServices = services
         let prometheus = PrometheusCollectorRegistry()
         var factory = PrometheusMetricsFactory(registry: prometheus)
-        factory.durationHistogramBuckets["bridge_detect_to_send_seconds"] = [
+        let stageBuckets: [Duration] = [
             .microseconds(10), .microseconds(25), .microseconds(50), .microseconds(100), .microseconds(250), .microseconds(500),
             .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(100),
         ]
+        factory.durationHistogramBuckets["bridge_detect_to_send_seconds"] = stageBuckets
+        factory.durationHistogramBuckets["bridge_queued_to_written_seconds"] = stageBuckets
         self.prometheus = prometheus
         self.metrics = BridgeMetrics(factory: factory)
         self.registry = ConnectionRegistry(maxConnections: configuration.maxConnections, backlog: configuration.clientBacklog, metrics: metrics)
@@ -148,8 +150,8 @@ public final class BridgeApplication: Sendable {
 
     // MARK: - Routes
 
-    func buildRouter() -> Router<BasicWebSocketRequestContext> {
-        let router = Router(context: BasicWebSocketRequestContext.self)
+    func buildRouter() -> Router<BridgeRequestContext> {
+        let router = Router(context: BridgeRequestContext.self)
         router.add(middleware: RequestMetricsMiddleware(metrics: metrics))
         if let token = configuration.token { router.add(middleware: TokenMiddleware(token: token)) }
 
@@ -173,11 +175,23 @@ public final class BridgeApplication: Sendable {
             }
             let session = WebSocketSession(hub: hub, registry: registry, configuration: configuration, logger: logger)
             router.ws("/ws") { inbound, outbound, context in
-                await session.run(request: context.request, inbound: inbound, outbound: outbound, initialSymbol: nil)
+                await session.run(
+                    request: context.request,
+                    channel: context.requestContext.channel,
+                    inbound: inbound,
+                    outbound: outbound,
+                    initialSymbol: nil
+                )
             }
             router.ws("/ws/live_data/{symbol}") { inbound, outbound, context in
                 let symbol = context.requestContext.parameters.get("symbol") ?? ""
-                await session.run(request: context.request, inbound: inbound, outbound: outbound, initialSymbol: symbol)
+                await session.run(
+                    request: context.request,
+                    channel: context.requestContext.channel,
+                    inbound: inbound,
+                    outbound: outbound,
+                    initialSymbol: symbol
+                )
             }
             let sse = SSEStreams(
                 hub: hub,

@@ -8,14 +8,23 @@ import NIOCore
 import NIOWebSocket
 import SierraFormat
 
-/// One WebSocket client: a writer draining its outbox, a reader handling its requests, and a
-/// heartbeat. The fan-out never touches the socket; only this connection's writer does, so a
-/// client that reads slowly only delays itself.
+/// One WebSocket client: a reader handling its requests, a heartbeat, and a
+/// ``WebSocketOutboxWriter`` on the connection's event loop that writes its outbox. The fan-out
+/// never touches the socket; it only queues, and a client that reads slowly only delays itself.
 struct WebSocketSession {
     let hub: MarketHub
     let registry: ConnectionRegistry
     let configuration: BridgeConfiguration
     let logger: Logger
+    let drainQueues: EventLoopDrainQueues
+
+    init(hub: MarketHub, registry: ConnectionRegistry, configuration: BridgeConfiguration, logger: Logger) {
+        self.hub = hub
+        self.registry = registry
+        self.configuration = configuration
+        self.logger = logger
+        self.drainQueues = EventLoopDrainQueues(metrics: hub.metrics)
+    }
 
     /// Why a WebSocket is closed right after the upgrade. hummingbird-websocket answers every
     /// refused upgrade with a bare 400, so refusals are made here instead, as close codes a client
@@ -42,9 +51,15 @@ struct WebSocketSession {
         }
     }
 
-    func run(request: Request, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, initialSymbol: String?) async {
+    func run(
+        request: Request,
+        channel: any Channel,
+        inbound: WebSocketInboundStream,
+        outbound: WebSocketOutboundWriter,
+        initialSymbol: String?
+    ) async {
         var refusal: Refusal?
-        if let token = configuration.token, !TokenMiddleware<BasicWebSocketRequestContext>.authorized(request, token: token) {
+        if let token = configuration.token, !TokenMiddleware<BridgeRequestContext>.authorized(request, token: token) {
             refusal = .unauthorized
         } else if let initialSymbol, !SymbolName.isAcceptable(initialSymbol) || hub.resolve(initialSymbol) == nil {
             refusal = .unknownSymbol
@@ -90,6 +105,13 @@ struct WebSocketSession {
         // One JSON message per frame, as a browser's JSON.parse(event.data) or Python's
         // json.loads(message) expects; newline batches only for a client that asks.
         let batch = Self.wantsBatches(request)
+        let writer = WebSocketOutboxWriter(outbox: outbox, queue: drainQueues.queue(for: channel.eventLoop), batching: batch)
+        do {
+            try await channel.pipeline.addHandler(writer, position: .first).get()
+        } catch {
+            reason.set("closed")
+            return
+        }
         outbox.enqueue(
             control(
                 ServerMessages.hello(
@@ -102,91 +124,40 @@ struct WebSocketSession {
             ),
             channel: nil
         )
+        outbox.attach(writer)
+        // A client too slow to take its trades is cut off: its socket is full, so no close frame
+        // could reach it; it reconnects and resumes.
+        outbox.onOverflow {
+            reason.set("slow_consumer")
+            channel.close(promise: nil)
+        }
         if let initialSymbol {
             hub.subscribe(outbox, request: ClientRequest(op: .subscribe, symbols: [initialSymbol]))
         }
 
-        // The writer owns the socket and decides when the connection ends: the reader and the
-        // heartbeat only queue (a close, too), so a close frame is written before the connection
-        // goes away. A client too slow to take its trades is cut off: its writer, blocked on the
-        // full socket, is cancelled.
-        let writer = Task { await writeLoop(outbox, outbound, reason, batch: batch) }
-        outbox.onOverflow {
-            reason.set("slow_consumer")
-            writer.cancel()
-        }
+        // The writer decides when the connection ends: the reader and the heartbeat only queue (a
+        // close, too), so a close frame follows everything queued before it.
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
                 await readLoop(inbound, outbox, reason)
                 outbox.close(code: 1000, reason: "closed")
             }
             group.addTask { await heartbeatLoop(outbox) }
-            await writer.value
+            switch await writer.ended() {
+            case .close(let code, let text):
+                reason.set(Self.reasonLabel(code))
+                try? await outbound.close(WebSocketErrorCode(codeNumber: Int(code)), reason: text)
+            case .connectionClosed:
+                reason.set("closed")
+            }
             group.cancelAll()
         }
     }
-
-    /// Largest batch frame: several queued messages go out as one text frame, newline-separated,
-    /// so a burst costs one frame and one socket write per client instead of one per message.
-    static let maxBatchBytes = 64 * 1024
 
     /// `?batch=1` (or `true`) on the WebSocket URL.
     static func wantsBatches(_ request: Request) -> Bool {
         guard let value = request.uri.queryParameters.get("batch") else { return false }
         return value == "1" || value == "true"
-    }
-
-    private func writeLoop(_ outbox: ClientOutbox, _ outbound: WebSocketOutboundWriter, _ reason: ReasonBox, batch batching: Bool) async {
-        while true {
-            let items = await outbox.next()
-            if items.isEmpty { return }
-            var messages = 0
-            var bytes = 0
-            defer { hub.metrics.sent("ws", messages: messages, bytes: bytes) }
-            var batch: ByteBuffer?
-            func flush() async -> Bool {
-                guard let frame = batch else { return true }
-                batch = nil
-                do {
-                    try await outbound.write(.custom(WebSocketFrame(fin: true, opcode: .text, data: frame)))
-                } catch {
-                    reason.set("write_failed")
-                    return false
-                }
-                bytes += frame.readableBytes
-                return true
-            }
-            for item in items {
-                switch item {
-                case .message(let message):
-                    messages += 1
-                    if !batching {
-                        // Its own frame: the shared buffer itself, uncopied.
-                        guard await flush() else { return }
-                        batch = message.bytes
-                    } else if var pending = batch {
-                        if pending.readableBytes + message.bytes.readableBytes + 1 > Self.maxBatchBytes {
-                            guard await flush() else { return }
-                            batch = message.bytes
-                        } else {
-                            var bytes = message.bytes
-                            pending.writeInteger(UInt8(ascii: "\n"))
-                            pending.writeBuffer(&bytes)
-                            batch = pending
-                        }
-                    } else {
-                        // A lone message goes out as the shared buffer itself, uncopied.
-                        batch = message.bytes
-                    }
-                case .close(let code, let text):
-                    guard await flush() else { return }
-                    reason.set(Self.reasonLabel(code))
-                    try? await outbound.close(WebSocketErrorCode(codeNumber: Int(code)), reason: text)
-                    return
-                }
-            }
-            guard await flush() else { return }
-        }
     }
 
     private func readLoop(_ inbound: WebSocketInboundStream, _ outbox: ClientOutbox, _ reason: ReasonBox) async {
