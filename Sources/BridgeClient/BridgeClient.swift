@@ -183,9 +183,10 @@ public final class BridgeClient: Sendable {
     }
 
     private func connectAttempt(_ id: Int) async -> ConnectOutcome {
-        // This client splits frames on newlines, so it takes the cheaper batched framing.
-        var url = configuration.url + "/ws?batch=1"
-        if let token = configuration.token { url += "&token=" + token }
+        var query: [String] = []
+        if configuration.batchFrames { query.append("batch=1") }
+        if let token = configuration.token { query.append("token=" + token) }
+        let url = configuration.url + "/ws" + (query.isEmpty ? "" : "?" + query.joined(separator: "&"))
         var refused = false
         do {
             // A close handshake over a dead link can never finish: give up on it after a second.
@@ -210,13 +211,40 @@ public final class BridgeClient: Sendable {
                 }
                 try await outbound.write(.text(self.subscribeMessage()))
                 self.state.withLockedValue { $0.lastHeard = WallClock.monotonicNanoseconds() }
-                for try await message in inbound.messages(maxSize: 1 << 24) {
+                // Frames as they come (the bridge sends each message whole, in one final frame);
+                // a fragmented message is put together here.
+                var fragments: ByteBuffer?
+                for try await frame in inbound {
                     // Stop means stop, not drain a backlog first; an abandoned attempt stops too.
                     if self.stopped || self.state.withLockedValue({ $0.attempt != id }) { break }
-                    guard case .text(let text) = message else { continue }
+                    var data = frame.data
+                    switch frame.opcode {
+                    case .text:
+                        if !frame.fin {
+                            fragments = data
+                            continue
+                        }
+                    case .continuation:
+                        guard var pending = fragments else { continue }
+                        pending.writeBuffer(&data)
+                        if pending.readableBytes > 1 << 24 { throw MessageTooLarge() }
+                        guard frame.fin else {
+                            fragments = pending
+                            continue
+                        }
+                        fragments = nil
+                        data = pending
+                    default:
+                        continue
+                    }
                     self.state.withLockedValue { $0.lastHeard = WallClock.monotonicNanoseconds() }
-                    // A frame carries one or more messages, one per line.
-                    for line in text.split(separator: "\n") { await self.handle(String(line)) }
+                    let text = String(buffer: data)
+                    if self.configuration.batchFrames {
+                        // A frame carries one or more messages, one per line.
+                        for line in text.split(separator: "\n") { await self.handle(line) }
+                    } else {
+                        await self.handle(text[...])
+                    }
                 }
             }
             let code = frame.map { Int(UInt16(webSocketErrorCode: $0.closeCode)) } ?? 1006
@@ -266,7 +294,7 @@ public final class BridgeClient: Sendable {
     }
 
     /// Applies one message.
-    func handle(_ text: String) async {
+    func handle(_ text: Substring) async {
         let receivedAt = WallClock.nowMicroseconds()
         let message = WireScanner(text)
         let contract = String(message.contract)
@@ -274,41 +302,41 @@ public final class BridgeClient: Sendable {
         state.withLockedValue { s in
             s.statistics.messages += 1
             s.statistics.bytes += text.utf8.count
-            switch message.type {
-            case "snapshot", "trade", "reset":
+            switch message.kind {
+            case .snapshot, .trade, .reset:
                 verdict = s.trackers[contract, default: ContractTracker(contract: contract)].apply(message)
-                if message.type == "snapshot" {
+                if message.kind == .snapshot {
                     s.views[contract] = ContractView(snapshot: message, receivedAt: receivedAt)
-                } else if message.type == "trade" {
+                } else if message.kind == .trade {
                     s.views[contract]?.last = message.price
                     s.views[contract]?.updatedAt = receivedAt
                 }
-            case "quote":
+            case .quote:
                 if let bid = message.bid { s.views[contract]?.bid = bid }
                 if let ask = message.ask { s.views[contract]?.ask = ask }
                 s.views[contract]?.updatedAt = receivedAt
-            case "stats":
+            case .stats:
                 if let volume = message.volume { s.views[contract]?.volume = volume }
                 s.views[contract]?.updatedAt = receivedAt
-            case "hello":
+            case .hello:
                 if let period = message.heartbeat, period > 0 { s.heartbeatSeconds = period }
-            case "resumed":
+            case .resumed:
                 s.statistics.resumesRecovered += 1
-            case "not_recovered":
+            case .notRecovered:
                 s.statistics.resumesNotRecovered += 1
-            case "subscribed":
+            case .subscribed:
                 if let symbols = message.nested["symbols"],
                     let object = try? JSONSerialization.jsonObject(with: Data(symbols.utf8)) as? [String: String]
                 {
                     s.resolved.merge(object) { $1 }
                 }
-            case "error":
+            case .error:
                 s.statistics.errors[String(message.code), default: 0] += 1
             default:
                 break
             }
         }
-        if message.type == "rollover", let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
+        if message.kind == .rollover, let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
             let root = object["root"] as? String, let to = object["to"] as? String
         {
             // A root subscription now means the new contract.
@@ -318,6 +346,7 @@ public final class BridgeClient: Sendable {
         }
         let received = ReceivedMessage(
             type: message.type,
+            kind: message.kind,
             contract: message.contract,
             seq: message.seq,
             receivedAt: receivedAt,
@@ -363,3 +392,6 @@ public final class BridgeClient: Sendable {
         }
     }
 }
+
+/// A fragmented message from the bridge grew past 16 MB: the connection is dropped.
+struct MessageTooLarge: Error {}

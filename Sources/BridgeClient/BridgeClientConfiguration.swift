@@ -16,6 +16,10 @@ public struct BridgeClientConfiguration: Sendable {
     public var queueLimit = 10_000
     /// Deliver updates to ``BridgeClient/updates`` (off: only statistics, cache and `onMessage`).
     public var deliverUpdates = false
+    /// Ask the bridge for newline-batched frames (`?batch=1`): fewer frames in a burst, but the
+    /// bridge builds each client's frames apart. Off: one message per frame, the same frame bytes
+    /// for every client.
+    public var batchFrames = false
     /// How long `latest(_:)` answers from the local state.
     public var cacheTTL = 3.0
     /// After this many failed WebSocket connects in a row, poll `/api/live_data` over HTTP…
@@ -50,6 +54,7 @@ public struct BridgeClientConfiguration: Sendable {
 /// A message as the client received it: enough to measure and account for it.
 public struct ReceivedMessage: Sendable {
     public var type: Substring
+    public var kind: WireScanner.MessageKind
     public var contract: Substring
     public var seq: Int?
     /// Wall-clock Unix µs when the message was decoded.
@@ -62,6 +67,7 @@ public struct ReceivedMessage: Sendable {
 
     public init(
         type: Substring,
+        kind: WireScanner.MessageKind,
         contract: Substring,
         seq: Int?,
         receivedAt: Int64,
@@ -73,6 +79,7 @@ public struct ReceivedMessage: Sendable {
         self.wake = wake
         self.queued = queued
         self.type = type
+        self.kind = kind
         self.contract = contract
         self.seq = seq
         self.receivedAt = receivedAt

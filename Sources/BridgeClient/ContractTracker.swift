@@ -47,15 +47,15 @@ public struct ContractTracker: Sendable, Equatable {
     /// Applies a `snapshot`, `trade` or `reset` message; returns the verdict for a trade.
     @discardableResult
     public mutating func apply(_ message: WireScanner) -> TradeVerdict? {
-        switch message.type {
-        case "snapshot":
+        switch message.kind {
+        case .snapshot:
             let last = message.nested["last"].flatMap { WireScanner($0).seq } ?? -1
             snapshot(epoch: String(message.epoch), seq: message.seq ?? -1, lastTrade: last)
-        case "trade":
+        case .trade:
             guard let seq = message.seq, let prev = message.prev else { return nil }
             if epoch.isEmpty { epoch = String(message.epoch) }
             return trade(seq: seq, prev: prev)
-        case "reset":
+        case .reset:
             reset(epoch: String(message.epoch))
         default:
             break

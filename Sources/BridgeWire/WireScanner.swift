@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 /// Reads the top-level fields of one bridge message without building a JSON tree: a load
 /// generator decodes hundreds of thousands of messages a second on two cores, and Foundation's
 /// parser costs ~10 µs each. Nested values (a snapshot's `last` and `depth`) are skipped whole.
@@ -25,6 +28,36 @@ public struct WireScanner {
     /// need them.
     public private(set) var nested: [Substring: Substring] = [:]
 
+    /// The message type, as a value (cheaper to switch on than ``type``).
+    public private(set) var kind: MessageKind = .other
+
+    /// The bridge's message types a client acts on.
+    public enum MessageKind: Sendable, Equatable {
+        case hello, snapshot, trade, quote, stats, depth, reset, rollover, heartbeat, pong
+        case subscribed, unsubscribed, resumed, notRecovered, error, other
+
+        init(_ bytes: UnsafeBufferPointer<UInt8>) {
+            switch String(decoding: bytes, as: UTF8.self) {
+            case "hello": self = .hello
+            case "snapshot": self = .snapshot
+            case "trade": self = .trade
+            case "quote": self = .quote
+            case "stats": self = .stats
+            case "depth": self = .depth
+            case "reset": self = .reset
+            case "rollover": self = .rollover
+            case "heartbeat": self = .heartbeat
+            case "pong": self = .pong
+            case "subscribed": self = .subscribed
+            case "unsubscribed": self = .unsubscribed
+            case "resumed": self = .resumed
+            case "not_recovered": self = .notRecovered
+            case "error": self = .error
+            default: self = .other
+            }
+        }
+    }
+
     public init(_ text: Substring) {
         scan(text)
     }
@@ -34,41 +67,56 @@ public struct WireScanner {
     }
 
     private mutating func scan(_ text: Substring) {
-        let utf8 = text.utf8
-        var i = utf8.startIndex
+        // Scanned as contiguous UTF-8 through a pointer (a native string always is); fields are
+        // offsets until the end, when the few string fields become substrings of `text`.
+        let scanned: Void? = text.utf8.withContiguousStorageIfAvailable { bytes in scan(bytes, text) }
+        if scanned == nil {
+            let copy = String(text)
+            copy.utf8.withContiguousStorageIfAvailable { bytes in scan(bytes, copy[...]) }
+        }
+    }
+
+    private mutating func scan(_ bytes: UnsafeBufferPointer<UInt8>, _ text: Substring) {
+        let end = bytes.count
+        var i = 0
+        func substring(_ range: Range<Int>) -> Substring {
+            let utf8 = text.utf8
+            let lower = utf8.index(utf8.startIndex, offsetBy: range.lowerBound)
+            let upper = utf8.index(lower, offsetBy: range.count)
+            return Substring(utf8[lower..<upper])
+        }
         func skipSpace() {
-            while i < utf8.endIndex, utf8[i] == 0x20 || utf8[i] == 0x0A || utf8[i] == 0x0D || utf8[i] == 0x09 { i = utf8.index(after: i) }
+            while i < end, bytes[i] == 0x20 || bytes[i] == 0x0A || bytes[i] == 0x0D || bytes[i] == 0x09 { i += 1 }
         }
         /// A string's contents (escapes left as they are: keys and our values have none that matter).
-        func string() -> Substring? {
-            guard i < utf8.endIndex, utf8[i] == UInt8(ascii: "\"") else { return nil }
-            i = utf8.index(after: i)
+        func string() -> Range<Int>? {
+            guard i < end, bytes[i] == UInt8(ascii: "\"") else { return nil }
+            i += 1
             let start = i
-            while i < utf8.endIndex, utf8[i] != UInt8(ascii: "\"") {
-                if utf8[i] == UInt8(ascii: "\\") { i = utf8.index(after: i) }
-                if i < utf8.endIndex { i = utf8.index(after: i) }
+            while i < end, bytes[i] != UInt8(ascii: "\"") {
+                if bytes[i] == UInt8(ascii: "\\") { i += 1 }
+                if i < end { i += 1 }
             }
-            guard i < utf8.endIndex else { return nil }
-            let value = Substring(utf8[start..<i])
-            i = utf8.index(after: i)
-            return value
+            guard i < end else { return nil }
+            defer { i += 1 }
+            return start..<i
         }
-        /// Skips a value; returns its text.
-        func value() -> Substring? {
+        /// Skips a value; returns its bytes (a string's without its quotes).
+        func value() -> Range<Int>? {
             skipSpace()
-            guard i < utf8.endIndex else { return nil }
+            guard i < end else { return nil }
             let start = i
-            switch utf8[i] {
+            switch bytes[i] {
             case UInt8(ascii: "\""):
                 return string()
             case UInt8(ascii: "{"), UInt8(ascii: "["):
                 var depth = 0
                 var inString = false
-                while i < utf8.endIndex {
-                    let c = utf8[i]
+                while i < end {
+                    let c = bytes[i]
                     if inString {
                         if c == UInt8(ascii: "\\") {
-                            i = utf8.index(after: i)
+                            i += 1
                         } else if c == UInt8(ascii: "\"") {
                             inString = false
                         }
@@ -79,55 +127,137 @@ public struct WireScanner {
                     } else if c == UInt8(ascii: "}") || c == UInt8(ascii: "]") {
                         depth -= 1
                         if depth == 0 {
-                            i = utf8.index(after: i)
-                            return Substring(utf8[start..<i])
+                            i += 1
+                            return start..<i
                         }
                     }
-                    if i < utf8.endIndex { i = utf8.index(after: i) }
+                    if i < end { i += 1 }
                 }
                 return nil
             default:
-                while i < utf8.endIndex, utf8[i] != UInt8(ascii: ","), utf8[i] != UInt8(ascii: "}") { i = utf8.index(after: i) }
-                return Substring(utf8[start..<i])
+                while i < end, bytes[i] != UInt8(ascii: ","), bytes[i] != UInt8(ascii: "}") { i += 1 }
+                return start..<i
             }
         }
+        func integer(_ range: Range<Int>) -> Int64? {
+            var j = range.lowerBound
+            let negative = j < range.upperBound && bytes[j] == UInt8(ascii: "-")
+            if negative { j += 1 }
+            guard j < range.upperBound, range.count <= 19 else { return nil }
+            var result: Int64 = 0
+            while j < range.upperBound {
+                let digit = bytes[j] &- UInt8(ascii: "0")
+                guard digit < 10 else { return nil }
+                result = result * 10 + Int64(digit)
+                j += 1
+            }
+            return negative ? -result : result
+        }
+        /// Plain decimals (what the bridge writes) directly; anything else through the standard parser.
+        func number(_ range: Range<Int>) -> Double? {
+            var j = range.lowerBound
+            let negative = j < range.upperBound && bytes[j] == UInt8(ascii: "-")
+            if negative { j += 1 }
+            var mantissa: Int64 = 0
+            var digits = 0
+            var scale = 0
+            var seenPoint = false
+            while j < range.upperBound {
+                let c = bytes[j]
+                if c == UInt8(ascii: "."), !seenPoint {
+                    seenPoint = true
+                } else if c &- UInt8(ascii: "0") < 10, digits < 15 {
+                    mantissa = mantissa * 10 + Int64(c &- UInt8(ascii: "0"))
+                    digits += 1
+                    if seenPoint { scale += 1 }
+                } else {
+                    return Double(String(decoding: UnsafeBufferPointer(rebasing: bytes[range]), as: UTF8.self))
+                }
+                j += 1
+            }
+            guard digits > 0 else { return nil }
+            let value = Double(mantissa) / Self.powersOfTen[scale]
+            return negative ? -value : value
+        }
+        func key(_ range: Range<Int>, is name: StaticString) -> Bool {
+            guard range.count == name.utf8CodeUnitCount else { return false }
+            return memcmp(bytes.baseAddress! + range.lowerBound, name.utf8Start, range.count) == 0
+        }
+
         skipSpace()
-        guard i < utf8.endIndex, utf8[i] == UInt8(ascii: "{") else { return }
-        i = utf8.index(after: i)
+        guard i < end, bytes[i] == UInt8(ascii: "{") else { return }
+        i += 1
         while true {
             skipSpace()
-            guard let key = string() else { return }
+            guard let name = string() else { return }
             skipSpace()
-            guard i < utf8.endIndex, utf8[i] == UInt8(ascii: ":") else { return }
-            i = utf8.index(after: i)
-            guard let text = value() else { return }
-            assign(key, text)
+            guard i < end, bytes[i] == UInt8(ascii: ":") else { return }
+            i += 1
+            guard let field = value() else { return }
+            switch name.count {
+            case 1:
+                if key(name, is: "t") { t = integer(field) }
+            case 2:
+                if key(name, is: "tw") {
+                    tw = integer(field)
+                } else if key(name, is: "tq") {
+                    tq = integer(field)
+                }
+            case 3:
+                if key(name, is: "seq") {
+                    seq = integer(field).map(Int.init)
+                } else if key(name, is: "bid") {
+                    bid = number(field).map(Float.init)
+                } else if key(name, is: "ask") {
+                    ask = number(field).map(Float.init)
+                } else {
+                    other(name, field)
+                }
+            case 4:
+                if key(name, is: "type") {
+                    type = substring(field)
+                    kind = MessageKind(UnsafeBufferPointer(rebasing: bytes[field]))
+                } else if key(name, is: "prev") {
+                    prev = integer(field).map(Int.init)
+                } else if key(name, is: "root") {
+                    root = substring(field)
+                } else if key(name, is: "code") {
+                    code = substring(field)
+                } else {
+                    other(name, field)
+                }
+            case 5:
+                if key(name, is: "price") {
+                    price = number(field).map(Float.init)
+                } else if key(name, is: "epoch") {
+                    epoch = substring(field)
+                } else {
+                    other(name, field)
+                }
+            default:
+                if key(name, is: "contract") {
+                    contract = substring(field)
+                } else if key(name, is: "volume") {
+                    volume = integer(field)
+                } else if key(name, is: "heartbeat_s") {
+                    heartbeat = number(field)
+                } else if key(name, is: "reason") {
+                    reason = substring(field)
+                } else {
+                    other(name, field)
+                }
+            }
             skipSpace()
-            guard i < utf8.endIndex, utf8[i] == UInt8(ascii: ",") else { return }
-            i = utf8.index(after: i)
+            guard i < end, bytes[i] == UInt8(ascii: ",") else { return }
+            i += 1
+        }
+
+        /// Nested objects and arrays, kept by key.
+        func other(_ name: Range<Int>, _ field: Range<Int>) {
+            guard field.lowerBound < end, bytes[field.lowerBound] == UInt8(ascii: "{") || bytes[field.lowerBound] == UInt8(ascii: "[") else { return }
+            nested[substring(name)] = substring(field)
         }
     }
 
-    private mutating func assign(_ key: Substring, _ text: Substring) {
-        switch key {
-        case "type": type = text
-        case "contract": contract = text
-        case "root": root = text
-        case "epoch": epoch = text
-        case "seq": seq = Int(text)
-        case "prev": prev = Int(text)
-        case "t": t = Int64(text)
-        case "tw": tw = Int64(text)
-        case "tq": tq = Int64(text)
-        case "price": price = Float(text)
-        case "bid": bid = Float(text)
-        case "ask": ask = Float(text)
-        case "volume": volume = Int64(text)
-        case "heartbeat_s": heartbeat = Double(text)
-        case "code": code = text
-        case "reason": reason = text
-        default:
-            if let first = text.utf8.first, first == UInt8(ascii: "{") || first == UInt8(ascii: "[") { nested[key] = text }
-        }
-    }
+    private static let powersOfTen: [Double] = (0...15).map { pow(10, Double($0)) }
 }

@@ -229,14 +229,14 @@ public final class Swarm: Sendable {
         histogram: String = "update",
         connectedAt: inout Int64?
     ) {
-        totals.message(bytes: message.bytes, type: message.type)
-        switch message.type {
-        case "hello":
+        totals.message(bytes: message.bytes, kind: message.kind)
+        switch message.kind {
+        case .hello:
             if connectedAt == nil {
                 connectedAt = message.receivedAt
                 recorder.record("connect", microseconds: message.receivedAt - started)
             }
-        case "trade", "quote", "stats":
+        case .trade, .quote, .stats:
             if let seq = message.seq {
                 recorder.update(contract: message.contract, seq: seq, receivedAt: message.receivedAt, histogram: histogram)
                 totals.update { $0.measuredUpdates += 1 }
@@ -247,7 +247,7 @@ public final class Swarm: Sendable {
                     recorder.record("stage_queued_to_decoded", microseconds: message.receivedAt - queued)
                 }
             }
-        case "snapshot":
+        case .snapshot:
             if !firstSnapshot {
                 firstSnapshot = true
                 recorder.record("subscribe_to_snapshot", microseconds: message.receivedAt - (connectedAt ?? started))
@@ -355,6 +355,7 @@ public final class Swarm: Sendable {
                                 self.observe(
                                     ReceivedMessage(
                                         type: message.type,
+                                        kind: message.kind,
                                         contract: message.contract,
                                         seq: message.seq,
                                         receivedAt: receivedAt,

@@ -1,4 +1,5 @@
 import BridgeClient
+import BridgeWire
 import NIOConcurrencyHelpers
 
 /// Counters of the whole swarm, added to by every client as it goes.
@@ -42,8 +43,8 @@ final class SwarmTotals: Sendable {
 
     var values: Values { box.withLockedValue { $0 } }
 
-    func message(bytes: Int, type: Substring = "") {
-        let kind = PayloadCounts.Kind(type)
+    func message(bytes: Int, kind: WireScanner.MessageKind = .other) {
+        let kind = PayloadCounts.Kind(kind)
         box.withLockedValue {
             $0.messages += 1
             $0.bytes += bytes
@@ -91,6 +92,17 @@ final class SwarmTotals: Sendable {
 struct PayloadCounts {
     enum Kind: Int, CaseIterable {
         case snapshot, trade, quote, depth, stats, other
+
+        init(_ kind: WireScanner.MessageKind) {
+            switch kind {
+            case .snapshot: self = .snapshot
+            case .trade: self = .trade
+            case .quote: self = .quote
+            case .depth: self = .depth
+            case .stats: self = .stats
+            default: self = .other
+            }
+        }
 
         init(_ type: Substring) {
             switch type {

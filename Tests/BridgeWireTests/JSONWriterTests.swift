@@ -125,6 +125,34 @@ struct WireScannerTests {
         #expect(refusal.type == "not_recovered" && refusal.reason == "epoch_changed")
     }
 
+    @Test("prices read back exactly as the bridge wrote them; a message inside a batch reads the same")
+    func pricesAndBatches() {
+        var generator = SystemRandomNumberGenerator()
+        let source = ServerMessages.Source(contract: "ESZ25-CME", root: "ES", epoch: "e")
+        for seq in 0..<20_000 {
+            let price = Float(Int.random(in: -4_000_000...4_000_000, using: &generator)) * [0.25, 0.05, 0.01, 0.1, 0.00005, 1][seq % 6]
+            let record = IntradayRecord.trade(
+                at: SCDateTime(unixMicroseconds: 1_764_599_400_000_000),
+                price: price,
+                size: 1,
+                side: .bid,
+                bid: price,
+                ask: price
+            )
+            let text = String(decoding: ServerMessages.trade(source, seq: seq, prev: seq - 1, record: record), as: UTF8.self)
+            let trade = WireScanner(text)
+            #expect(trade.price == price && trade.bid == price, "\(text)")
+            #expect(trade.kind == .trade && trade.seq == seq)
+        }
+        let batch = "{\"type\":\"heartbeat\",\"t\":5}\n{\"type\":\"quote\",\"contract\":\"NQZ25-CME\",\"seq\":-1,\"bid\":-0.5}"
+        let lines = batch.split(separator: "\n")
+        let quote = WireScanner(lines[1])
+        #expect(quote.kind == .quote && quote.type == "quote" && quote.contract == "NQZ25-CME" && quote.seq == -1 && quote.bid == -0.5)
+        #expect(WireScanner(lines[0]).kind == .heartbeat && WireScanner(lines[0]).t == 5)
+        #expect(WireScanner("{\"type\":\"gossip\",\"price\":1e3}").kind == .other)
+        #expect(WireScanner("{\"type\":\"gossip\",\"price\":1e3}").price == 1000)
+    }
+
     @Test("garbage never crashes it")
     func garbage() {
         var generator = SystemRandomNumberGenerator()
