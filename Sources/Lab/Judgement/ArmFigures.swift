@@ -43,6 +43,13 @@ public struct ArmFigures: Sendable, Codable, Equatable {
     /// Inside the bridge: wake-up → queued for every subscriber (bucket upper bounds, ms).
     public var detectToSendP50: Double?
     public var detectToSendP99: Double?
+    /// Inside the bridge: queued for a WebSocket client → written to its socket (ms, bucket bounds).
+    public var queuedToWrittenP50: Double?
+    public var queuedToWrittenP99: Double?
+    /// Most connections the bridge held at once (its own gauge), and its memory per connection:
+    /// resident memory in the measured window over what it was before the swarm, per connection.
+    public var peakConnections: Int?
+    public var bridgeMemoryPerConnectionKB: Double?
     public var healthProbes = 0
     public var healthAnswered = 0
     public var healthP99Milliseconds: Double?

@@ -50,6 +50,17 @@ public struct Judge: Sendable {
         if let last = arm.metrics.last {
             f.detectToSendP50 = last.detectToSendPercentile(50).map { $0 * 1000 }
             f.detectToSendP99 = last.detectToSendPercentile(99).map { $0 * 1000 }
+            f.queuedToWrittenP50 = last.queuedToWrittenPercentile(50).map { $0 * 1000 }
+            f.queuedToWrittenP99 = last.queuedToWrittenPercentile(99).map { $0 * 1000 }
+        }
+        let peak = scrapes.map { $0.connections.values.reduce(0, +) }.max().map { Int($0) }
+        f.peakConnections = peak
+        // Memory per connection: only with enough connections for the difference to mean something.
+        if let peak, peak >= 50, !window.isEmpty,
+            let before = arm.samples.last(where: { $0.bridgeAlive && $0.at < arm.record.swarmStart })
+        {
+            let during = window.map(\.bridgeRSSMB).reduce(0, +) / Double(window.count)
+            f.bridgeMemoryPerConnectionKB = (during - before.bridgeRSSMB) * 1024 / Double(peak)
         }
         if let loadgen = arm.loadgen {
             f.updateLatency = loadgen.latency("update")

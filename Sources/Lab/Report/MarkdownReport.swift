@@ -86,6 +86,14 @@ public enum MarkdownReport {
             ),
             ("write → decode p50 / p99 / p99.9 / max (count)", spread(f.updateLatency)),
             ("  of which inside the bridge: wake → queued p50 / p99", "≤ \(value(f.detectToSendP50, "ms")) / ≤ \(value(f.detectToSendP99, "ms"))"),
+            (
+                "  and queued → written to the socket (oldest message per write) p50 / p99",
+                "≤ \(value(f.queuedToWrittenP50, "ms")) / ≤ \(value(f.queuedToWrittenP99, "ms"))"
+            ),
+            (
+                "connections at most · bridge memory per connection",
+                "\(f.peakConnections.map(String.init) ?? "—") · \(value(f.bridgeMemoryPerConnectionKB, "KB"))"
+            ),
             ("poll request (from intended send) p50 / p99 / p99.9 / max", spread(f.pollRequest)),
             ("poll delivery (write → first answer carrying it) p50 / p99 / p99.9 / max", spread(f.pollDelivery)),
             ("poll staleness (age of the newest record received) p50 / p99 / p99.9 / max", spread(f.pollStaleness)),

@@ -12,6 +12,9 @@ public struct MetricsReading: Sendable, Equatable {
     public var recordsRead: Double
     /// `bridge_detect_to_send_seconds` buckets: upper bound (s) → cumulative count.
     public var detectToSend: [(le: Double, count: Double)]
+    /// `bridge_queued_to_written_seconds` buckets: queued for a WebSocket client → its frame
+    /// handed to the socket.
+    public var queuedToWritten: [(le: Double, count: Double)]
 
     /// Routes the runner itself calls: left out of the clients' request count.
     static let runnerRoutes: Set<String> = ["/health", "/metrics", "/api/stream/dashboard"]
@@ -24,6 +27,7 @@ public struct MetricsReading: Sendable, Equatable {
         var bytes = 0.0
         var records = 0.0
         var buckets: [(Double, Double)] = []
+        var written: [(Double, Double)] = []
         for line in text.split(separator: "\n") where !line.hasPrefix("#") {
             guard let sample = Self.sample(line) else { continue }
             switch sample.name {
@@ -36,6 +40,8 @@ public struct MetricsReading: Sendable, Equatable {
             case "bridge_records_read_total": records += sample.value
             case "bridge_detect_to_send_seconds_bucket":
                 if let le = sample.labels["le"].flatMap({ $0 == "+Inf" ? Double.infinity : Double($0) }) { buckets.append((le, sample.value)) }
+            case "bridge_queued_to_written_seconds_bucket":
+                if let le = sample.labels["le"].flatMap({ $0 == "+Inf" ? Double.infinity : Double($0) }) { written.append((le, sample.value)) }
             default: break
             }
         }
@@ -45,12 +51,14 @@ public struct MetricsReading: Sendable, Equatable {
         bytesSent = bytes
         recordsRead = records
         detectToSend = buckets.sorted { $0.0 < $1.0 }.map { (le: $0.0, count: $0.1) }
+        queuedToWritten = written.sorted { $0.0 < $1.0 }.map { (le: $0.0, count: $0.1) }
     }
 
     public static func == (a: MetricsReading, b: MetricsReading) -> Bool {
         a.at == b.at && a.clientRequests == b.clientRequests && a.connections == b.connections && a.messagesSent == b.messagesSent
             && a.bytesSent == b.bytesSent && a.recordsRead == b.recordsRead && a.detectToSend.map(\.le) == b.detectToSend.map(\.le)
-            && a.detectToSend.map(\.count) == b.detectToSend.map(\.count)
+            && a.detectToSend.map(\.count) == b.detectToSend.map(\.count) && a.queuedToWritten.map(\.le) == b.queuedToWritten.map(\.le)
+            && a.queuedToWritten.map(\.count) == b.queuedToWritten.map(\.count)
     }
 
     /// `name{a="x",b="y"} value` → its parts (nil for anything else).
@@ -70,8 +78,17 @@ public struct MetricsReading: Sendable, Equatable {
 
     /// The upper bound of the bucket holding the `percentile`th observation (nil without data).
     public func detectToSendPercentile(_ percentile: Double) -> Double? {
-        guard let total = detectToSend.last?.count, total > 0 else { return nil }
+        Self.percentile(percentile, of: detectToSend)
+    }
+
+    /// The same for queued → written to the socket.
+    public func queuedToWrittenPercentile(_ percentile: Double) -> Double? {
+        Self.percentile(percentile, of: queuedToWritten)
+    }
+
+    static func percentile(_ percentile: Double, of buckets: [(le: Double, count: Double)]) -> Double? {
+        guard let total = buckets.last?.count, total > 0 else { return nil }
         let rank = total * percentile / 100
-        return detectToSend.first { $0.count >= rank }?.le
+        return buckets.first { $0.count >= rank }?.le
     }
 }

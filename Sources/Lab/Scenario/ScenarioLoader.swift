@@ -143,7 +143,7 @@ public enum ScenarioLoader {
         let fields = try field.mapping(known: ["symbols", "rate", "flush_ms", "arrivals", "seed", "events", "split_writes"])
         var market = Scenario.Market()
         if let field = fields["symbols"] { market.symbols = try roots(field) }
-        if let field = fields["rate"] { market.rate = try field.number(1...1_000_000, unit: "records per second") }
+        if let field = fields["rate"] { market.rate = try field.number(0.001...1_000_000, unit: "records per second") }
         if let field = fields["flush_ms"] { market.flushMilliseconds = try field.integer(0...60_000) }
         if let field = fields["arrivals"] { market.arrivals = try field.oneOf(ArrivalPattern.allCases.map(\.rawValue)) }
         if let field = fields["seed"] { market.seed = UInt64(try field.integer(0...Int.max)) }
