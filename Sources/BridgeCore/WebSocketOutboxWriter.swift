@@ -58,6 +58,8 @@ public final class WebSocketOutboxWriter: ChannelInboundHandler, RemovableChanne
     private var context: ChannelHandlerContext?
     private var items: [OutboxItem] = []
     private var stopped = false
+    private var draining = false
+    private var drainAgain = false
 
     private struct Ending {
         var end: End?
@@ -129,12 +131,28 @@ public final class WebSocketOutboxWriter: ChannelInboundHandler, RemovableChanne
 
     /// Writes everything waiting, with one flush. On the channel's event loop.
     func drainOnLoop() -> Sent {
+        // A flush can make the channel writable again and so call back here, inside a drain:
+        // that drain is noted and done after this one, never nested in it.
+        guard !draining else {
+            drainAgain = true
+            return Sent()
+        }
+        draining = true
+        defer { draining = false }
+        var sent = drainOnce()
+        while drainAgain {
+            drainAgain = false
+            sent.add(drainOnce())
+        }
+        return sent
+    }
+
+    private func drainOnce() -> Sent {
         var sent = Sent()
         guard !stopped, let context else { return sent }
         // Not writable: leave the backlog in the outbox; writability brings us back.
         guard context.channel.isWritable else { return sent }
         outbox.drain(into: &items)
-        defer { items.removeAll(keepingCapacity: true) }
         var end: End?
         var index = 0
         while index < items.count {
@@ -155,6 +173,7 @@ public final class WebSocketOutboxWriter: ChannelInboundHandler, RemovableChanne
             }
             index += 1
         }
+        items.removeAll(keepingCapacity: true)
         if sent.messages > 0 {
             context.flush()
             let waited = WallClock.monotonicNanoseconds() &- sent.oldestQueuedAt

@@ -17,6 +17,24 @@ final class FlushCounter: ChannelOutboundHandler, @unchecked Sendable {
     }
 }
 
+/// On its first flush, queues one more message and reports the channel writable, as a socket
+/// that drains during a flush does: the writer is called back in the middle of its own drain.
+final class ReentrantFlush: ChannelOutboundHandler, @unchecked Sendable {
+    typealias OutboundIn = ByteBuffer
+    let onFirstFlush: () -> Void
+    var flushed = false
+
+    init(_ onFirstFlush: @escaping () -> Void) { self.onFirstFlush = onFirstFlush }
+
+    func flush(context: ChannelHandlerContext) {
+        context.flush()
+        guard !flushed else { return }
+        flushed = true
+        onFirstFlush()
+        context.fireChannelWritabilityChanged()
+    }
+}
+
 extension BridgeSuites {
     @Suite("Event-loop writer: frames built once, one flush per drain, backlog kept while the socket is full")
     struct OutboxWriterTests {
@@ -118,6 +136,23 @@ extension BridgeSuites {
             let texts = try frames(channel).map { decode($0)?.text }
             #expect(texts == ["{\"type\":\"trade\",\"seq\":1}", "{\"type\":\"quote-full\",\"seq\":3}"])
             #expect(counter.flushes == 1)
+            _ = try channel.finish()
+        }
+
+        @Test("called back by a flush in the middle of a drain, it writes what is new once, and nothing twice")
+        func reentrantDrain() throws {
+            let loop = EmbeddedEventLoop()
+            let channel = EmbeddedChannel(loop: loop)
+            try channel.connect(to: .init(ipAddress: "127.0.0.1", port: 1)).wait()
+            let outbox = ClientOutbox(id: 1, maxBacklog: 100)
+            let writer = WebSocketOutboxWriter(outbox: outbox, queue: EventLoopDrainQueue(eventLoop: loop, metrics: metrics), batching: false)
+            try channel.pipeline.syncOperations.addHandler(ReentrantFlush { outbox.enqueue(self.message("trade", seq: 2), channel: .trades) })
+            try channel.pipeline.syncOperations.addHandler(writer)
+            outbox.attach(writer)
+            outbox.enqueue(message("trade", seq: 1), channel: .trades)
+            loop.run()
+            let texts = try frames(channel).map { decode($0)?.text }
+            #expect(texts == ["{\"type\":\"trade\",\"seq\":1}", "{\"type\":\"trade\",\"seq\":2}"])
             _ = try channel.finish()
         }
 
