@@ -4,6 +4,7 @@ import HummingbirdWSClient
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
+import NIOPosix
 import NIOWebSocket
 import SierraFormat
 
@@ -28,7 +29,8 @@ public final class BridgeClient: Sendable {
         /// Requested symbol → contract (from `subscribed`, updated by `rollover`).
         var resolved: [String: String] = [:]
         var statistics = ClientStatistics()
-        var writer: WebSocketOutboundWriter?
+        /// Closes the open WebSocket (nil while there is none).
+        var closer: (@Sendable (UInt16, String) -> Void)?
         var stopped = false
         var polling = false
         var disconnectedAt: Int64?
@@ -69,11 +71,11 @@ public final class BridgeClient: Sendable {
 
     /// Stops the client; ``run()`` returns soon after.
     public func stop() {
-        let writer = state.withLockedValue { s -> WebSocketOutboundWriter? in
+        let closer = state.withLockedValue { s -> (@Sendable (UInt16, String) -> Void)? in
             s.stopped = true
-            return s.writer
+            return s.closer
         }
-        if let writer { Task { try? await writer.close(.normalClosure, reason: "client stopping") } }
+        closer?(1000, "client stopping")
     }
 
     private var stopped: Bool { state.withLockedValue { $0.stopped } || Task.isCancelled }
@@ -151,30 +153,31 @@ public final class BridgeClient: Sendable {
                     try? await Task.sleep(for: .milliseconds(100))
                     let now = WallClock.monotonicNanoseconds()
                     let (up, lastHeard, period) = self.state.withLockedValue {
-                        ($0.writer != nil && $0.lastHeard > started, $0.lastHeard, $0.heartbeatSeconds)
+                        ($0.closer != nil && $0.lastHeard > started, $0.lastHeard, $0.heartbeatSeconds)
                     }
                     let abandon: (String, ConnectOutcome)?
                     if !up, Double(now - started) / 1e9 > self.configuration.connectTimeout {
                         abandon = ("connect_timeout", .unreachable)
-                    } else if up, Double(now &- lastHeard) / 1e9 > period * self.configuration.missedHeartbeats {
+                    } else if up, lastHeard < now, Double(now - lastHeard) / 1e9 > period * self.configuration.missedHeartbeats {
+                        // (`lastHeard` may be later than `now`, read before it: a message just came.)
                         abandon = ("heartbeat_timeout", .accepted)
                     } else {
                         abandon = nil
                     }
                     guard let (error, outcome) = abandon else { continue }
-                    let writer = self.state.withLockedValue { s -> WebSocketOutboundWriter? in
+                    let closer = self.state.withLockedValue { s -> (@Sendable (UInt16, String) -> Void)? in
                         s.statistics.errors[error, default: 0] += 1
-                        let writer = s.writer
+                        let closer = s.closer
                         if s.attempt == id {
                             s.attempt += 1  // whatever the abandoned attempt does now is ignored
-                            if writer != nil { s.statistics.disconnects += 1 }
-                            s.writer = nil
+                            if closer != nil { s.statistics.disconnects += 1 }
+                            s.closer = nil
                             s.disconnectedAt = s.disconnectedAt ?? WallClock.nowMicroseconds()
                         }
-                        return writer
+                        return closer
                     }
                     attempt.cancel()
-                    if let writer { Task { try? await writer.close(.goingAway, reason: error) } }
+                    closer?(1001, error)
                     finish(outcome)
                     return
                 }
@@ -183,11 +186,8 @@ public final class BridgeClient: Sendable {
     }
 
     private func connectAttempt(_ id: Int) async -> ConnectOutcome {
-        var query: [String] = []
-        if configuration.batchFrames { query.append("batch=1") }
-        if let token = configuration.token { query.append("token=" + token) }
-        let url = configuration.url + "/ws" + (query.isEmpty ? "" : "?" + query.joined(separator: "&"))
-        var refused = false
+        if !configuration.deliverUpdates { return await connectAttemptOnLoop(id) }
+        let url = configuration.url + webSocketPath()
         do {
             // A close handshake over a dead link can never finish: give up on it after a second.
             let frame = try await WebSocketClient.connect(
@@ -198,17 +198,10 @@ public final class BridgeClient: Sendable {
                 inbound,
                 outbound,
                 _ in
-                let current = self.state.withLockedValue { $0.attempt == id }
-                guard current else { return }
-                self.state.withLockedValue {
-                    $0.writer = outbound
-                    $0.statistics.connects += 1
-                    $0.polling = false
-                    if let since = $0.disconnectedAt {
-                        $0.statistics.reconnectMicroseconds.append(WallClock.nowMicroseconds() - since)
-                        $0.disconnectedAt = nil
-                    }
+                let closer: @Sendable (UInt16, String) -> Void = { code, reason in
+                    Task { try? await outbound.close(WebSocketErrorCode(codeNumber: Int(code)), reason: reason) }
                 }
+                guard self.opened(id, closer: closer) else { return }
                 try await outbound.write(.text(self.subscribeMessage()))
                 self.state.withLockedValue { $0.lastHeard = WallClock.monotonicNanoseconds() }
                 // Frames as they come (the bridge sends each message whole, in one final frame);
@@ -248,29 +241,102 @@ public final class BridgeClient: Sendable {
                 }
             }
             let code = frame.map { Int(UInt16(webSocketErrorCode: $0.closeCode)) } ?? 1006
-            refused = [1013, 4401, 4404].contains(code)
-            guard state.withLockedValue({ $0.attempt == id }) else { return .accepted }
-            state.withLockedValue {
-                $0.writer = nil
-                $0.disconnectedAt = $0.disconnectedAt ?? WallClock.nowMicroseconds()
-                $0.statistics.disconnects += 1
-                $0.statistics.closeCodes[code, default: 0] += 1
-                if refused { $0.statistics.connectFailures += 1 }
-            }
-            return refused ? .refused : .accepted
+            return ended(id, code: code)
         } catch {
-            guard state.withLockedValue({ $0.attempt == id }) else { return .unreachable }
-            let wasConnected = state.withLockedValue { s -> Bool in
-                let had = s.writer != nil
-                s.writer = nil
-                s.disconnectedAt = s.disconnectedAt ?? WallClock.nowMicroseconds()
-                if had { s.statistics.disconnects += 1 } else { s.statistics.connectFailures += 1 }
-                s.statistics.errors["\(type(of: error))", default: 0] += 1
-                return had
-            }
-            if wasConnected { return .accepted }
-            return error is WebSocketClientError ? .refused : .unreachable
+            return failed(id, error, refused: error is WebSocketClientError)
         }
+    }
+
+    /// One connection on the loop that reads it (``LoopWebSocket``): for a client that only
+    /// observes (no ``updates`` to deliver), every message is handled where it was read.
+    private func connectAttemptOnLoop(_ id: Int) async -> ConnectOutcome {
+        do {
+            let code = try await LoopWebSocket.connect(
+                host: configuration.host,
+                port: configuration.port,
+                path: webSocketPath(),
+                on: MultiThreadedEventLoopGroup.singleton.next(),
+                connectTimeout: .milliseconds(Int64(configuration.connectTimeout * 1000)),
+                onOpen: { closer, send in
+                    guard self.opened(id, closer: { code, reason in closer.close(code: code, reason: reason) }) else {
+                        closer.close(code: 1001, reason: "abandoned")
+                        return
+                    }
+                    send(self.subscribeMessage())
+                },
+                onText: { buffer in
+                    // Stop means stop; an abandoned attempt stops too.
+                    let current = self.state.withLockedValue { s -> Bool in
+                        guard s.attempt == id, !s.stopped else { return false }
+                        s.lastHeard = WallClock.monotonicNanoseconds()
+                        return true
+                    }
+                    guard current else { return }
+                    let text = String(buffer: buffer)
+                    if self.configuration.batchFrames {
+                        for line in text.split(separator: "\n") { _ = self.apply(line) }
+                    } else {
+                        _ = self.apply(text[...])
+                    }
+                }
+            )
+            return ended(id, code: Int(code))
+        } catch {
+            return failed(id, error, refused: error is LoopWebSocket.Failure)
+        }
+    }
+
+    /// The URL path and query of the WebSocket.
+    private func webSocketPath() -> String {
+        var query: [String] = []
+        if configuration.batchFrames { query.append("batch=1") }
+        if let token = configuration.token { query.append("token=" + token) }
+        return "/ws" + (query.isEmpty ? "" : "?" + query.joined(separator: "&"))
+    }
+
+    /// The connection of attempt `id` is up; false when that attempt was abandoned meanwhile.
+    private func opened(_ id: Int, closer: @escaping @Sendable (UInt16, String) -> Void) -> Bool {
+        state.withLockedValue { s in
+            guard s.attempt == id else { return false }
+            s.closer = closer
+            s.statistics.connects += 1
+            s.polling = false
+            if let since = s.disconnectedAt {
+                s.statistics.reconnectMicroseconds.append(WallClock.nowMicroseconds() - since)
+                s.disconnectedAt = nil
+            }
+            s.lastHeard = WallClock.monotonicNanoseconds()
+            return true
+        }
+    }
+
+    /// The connection of attempt `id` ended with close code `code` (1006: none).
+    private func ended(_ id: Int, code: Int) -> ConnectOutcome {
+        let refused = [1013, 4401, 4404].contains(code)
+        guard state.withLockedValue({ $0.attempt == id }) else { return .accepted }
+        state.withLockedValue {
+            $0.closer = nil
+            $0.disconnectedAt = $0.disconnectedAt ?? WallClock.nowMicroseconds()
+            $0.statistics.disconnects += 1
+            $0.statistics.closeCodes[code, default: 0] += 1
+            if refused { $0.statistics.connectFailures += 1 }
+        }
+        return refused ? .refused : .accepted
+    }
+
+    /// Attempt `id` failed with `error`; `refused` when the bridge answered but refused the upgrade.
+    private func failed(_ id: Int, _ error: any Error, refused: Bool) -> ConnectOutcome {
+        guard state.withLockedValue({ $0.attempt == id }) else { return .unreachable }
+        let wasConnected = state.withLockedValue { s -> Bool in
+            let had = s.closer != nil
+            s.closer = nil
+            s.disconnectedAt = s.disconnectedAt ?? WallClock.nowMicroseconds()
+            if had { s.statistics.disconnects += 1 } else { s.statistics.connectFailures += 1 }
+            s.statistics.errors["\(type(of: error))", default: 0] += 1
+            return had
+        }
+        if wasConnected { return .accepted }
+        return refused ? .refused : .unreachable
     }
 
     /// `subscribe`, with a resume point for every symbol already followed.
@@ -295,6 +361,13 @@ public final class BridgeClient: Sendable {
 
     /// Applies one message.
     func handle(_ text: Substring) async {
+        let received = apply(text)
+        if configuration.deliverUpdates { await updates.push(received) }
+    }
+
+    /// Applies one message to the client's state and tells `onMessage`; returns it.
+    @discardableResult
+    func apply(_ text: Substring) -> ReceivedMessage {
         let receivedAt = WallClock.nowMicroseconds()
         let message = WireScanner(text)
         let contract = String(message.contract)
@@ -356,7 +429,7 @@ public final class BridgeClient: Sendable {
             queued: message.tq
         )
         onMessage?(received)
-        if configuration.deliverUpdates { await updates.push(received) }
+        return received
     }
 
     /// HTTP polling while the WebSocket is unavailable.

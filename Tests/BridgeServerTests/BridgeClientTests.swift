@@ -4,6 +4,8 @@ import Hummingbird
 import HummingbirdWebSocket
 import Logging
 import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
 import Swarm
 import Testing
 
@@ -203,6 +205,68 @@ extension BridgeSuites {
             let result = try await Self.loadgen(arguments)
             #expect(result.status != 0)
             #expect(result.err.contains(message), "\(result.err)")
+        }
+    }
+}
+
+extension BridgeSuites {
+    @Suite("LoopWebSocket: the load generator's client, handled on its event loop")
+    struct LoopWebSocketTests {
+        @Test("messages arrive from the first (the hello behind the 101); a refusal's close code and a refused upgrade are told apart")
+        func connectAndRefusals() async throws {
+            let folder = try SimulatedFolder(roots: ["NQ"])
+            defer { folder.cleanup() }
+            try await withBridge(folder.path) { bridge in
+                let loop = MultiThreadedEventLoopGroup.singleton.next()
+                let texts = NIOLockedValueBox<[String]>([])
+                let closers = NIOLockedValueBox<[LoopWebSocket.Closer]>([])
+                let session = Task {
+                    try await LoopWebSocket.connect(
+                        host: "127.0.0.1",
+                        port: bridge.port,
+                        path: "/ws",
+                        on: loop,
+                        connectTimeout: .seconds(5),
+                        onOpen: { closer, send in
+                            closers.withLockedValue { $0.append(closer) }
+                            send(#"{"op":"subscribe","symbols":["NQ"]}"#)
+                        },
+                        onText: { buffer in texts.withLockedValue { $0.append(String(buffer: buffer)) } }
+                    )
+                }
+                let deadline = Date().addingTimeInterval(10)
+                while !texts.withLockedValue({ $0.contains { $0.contains("\"type\":\"snapshot\"") } }), Date() < deadline {
+                    try await Task.sleep(for: .milliseconds(20))
+                }
+                let received = texts.withLockedValue { $0 }
+                #expect(received.first?.contains("\"type\":\"hello\"") == true, "\(received.prefix(2))")
+                #expect(received.contains { $0.contains("\"type\":\"snapshot\"") })
+                closers.withLockedValue { $0 }.first?.close(code: 1000, reason: "done")
+                #expect(try await session.value == 1000)
+
+                let refused = try await LoopWebSocket.connect(
+                    host: "127.0.0.1",
+                    port: bridge.port,
+                    path: "/ws/live_data/NOPE",
+                    on: loop,
+                    connectTimeout: .seconds(5),
+                    onOpen: { _, _ in },
+                    onText: { _ in }
+                )
+                #expect(refused == 4404)
+
+                await #expect(throws: LoopWebSocket.Failure.self) {
+                    try await LoopWebSocket.connect(
+                        host: "127.0.0.1",
+                        port: bridge.port,
+                        path: "/no-such-route",
+                        on: loop,
+                        connectTimeout: .seconds(5),
+                        onOpen: { _, _ in },
+                        onText: { _ in }
+                    )
+                }
+            }
         }
     }
 }
