@@ -96,13 +96,21 @@ public struct DataFolder: Sendable {
     /// Which contract each root currently means: the latest-expiring contract whose file holds at
     /// least one record. A new contract's file takes over when its first record lands (rollover);
     /// the choice depends only on the folder's contents, so a restarted bridge chooses the same.
+    /// A root whose files are all still empty (before the session's first trade) means its
+    /// front contract, so clients can subscribe and wait for that trade.
     public static func activeContracts(_ files: [IntradayFile]) -> [String: ContractSymbol] {
         var active: [String: ContractSymbol] = [:]
-        for file in files where file.recordCount > 0 {
-            if let current = active[file.contract.root], !(current < file.contract) { continue }
-            active[file.contract.root] = file.contract
+        var front: [String: ContractSymbol] = [:]
+        for file in files {
+            let root = file.contract.root
+            if file.recordCount > 0 {
+                if let current = active[root], !(current < file.contract) { continue }
+                active[root] = file.contract
+            } else if front[root].map({ file.contract < $0 }) ?? true {
+                front[root] = file.contract
+            }
         }
-        return active
+        return active.merging(front) { chosen, _ in chosen }
     }
 
     /// Entry names of a directory (empty if it cannot be read).

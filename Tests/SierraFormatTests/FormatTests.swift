@@ -112,6 +112,19 @@ struct FormatTests {
         #expect(active["ES"]?.name == "ESZ25-CME")
     }
 
+    @Test("a root whose files are all empty means its front contract until a record lands")
+    func emptyRoot() throws {
+        let folder = try TemporaryFolder()
+        defer { folder.cleanup() }
+        try folder.write("VXH26-CFE.scid", IntradayFormat.encodeFile([]))
+        try folder.write("VXZ25-CFE.scid", IntradayFormat.encodeFile([]))
+        let data = DataFolder(path: folder.path)
+        #expect(DataFolder.activeContracts(data.intradayFiles())["VX"]?.name == "VXZ25-CFE")
+        // The first record, in the back contract: that one is meant now.
+        try folder.append("VXH26-CFE.scid", IntradayFormat.encodeRecords([tick(1)]))
+        #expect(DataFolder.activeContracts(data.intradayFiles())["VX"]?.name == "VXH26-CFE")
+    }
+
     @Test("depth files: names parsed, the newest day chosen")
     func depthFiles() throws {
         let folder = try TemporaryFolder()
