@@ -149,14 +149,17 @@ public final class BridgeClient: Sendable {
             }
             Task { finish(await attempt.value) }
             Task {
+                // Once up, a connection that ends is the attempt's to report, not a connect timeout.
+                var wasUp = false
                 while !resumed.withLockedValue({ $0 }) {
                     try? await Task.sleep(for: .milliseconds(100))
                     let now = WallClock.monotonicNanoseconds()
                     let (up, lastHeard, period) = self.state.withLockedValue {
                         ($0.closer != nil && $0.lastHeard > started, $0.lastHeard, $0.heartbeatSeconds)
                     }
+                    if up { wasUp = true }
                     let abandon: (String, ConnectOutcome)?
-                    if !up, Double(now - started) / 1e9 > self.configuration.connectTimeout {
+                    if !up, !wasUp, Double(now - started) / 1e9 > self.configuration.connectTimeout {
                         abandon = ("connect_timeout", .unreachable)
                     } else if up, lastHeard < now, Double(now - lastHeard) / 1e9 > period * self.configuration.missedHeartbeats {
                         // (`lastHeard` may be later than `now`, read before it: a message just came.)

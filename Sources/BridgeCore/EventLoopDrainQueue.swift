@@ -1,12 +1,21 @@
+import BridgeWire
 import NIOConcurrencyHelpers
 import NIOCore
+import SierraFormat
 
 /// The WebSocket writers of one event loop that have items waiting. The first writer marked
 /// schedules one task on the loop; writers marked before it runs only join the list. So an update
 /// for a hundred clients of one loop costs one hop to that loop, not a hundred wake-ups.
+///
+/// It also keeps the loop's heartbeat: one timer per loop queues one shared `heartbeat` message
+/// for every writer on it, instead of a sleeping task per client.
 public final class EventLoopDrainQueue: @unchecked Sendable {
     public let eventLoop: any EventLoop
     let metrics: BridgeMetrics
+    let heartbeat: TimeAmount?
+    // Only touched on `eventLoop`: the loop's writers, and their heartbeat timer.
+    private var writers: [ObjectIdentifier: WebSocketOutboxWriter] = [:]
+    private var heartbeatTask: RepeatedTask?
     private let lock = NIOLock()
     // Guarded by `lock`.
     private var pending: [WebSocketOutboxWriter] = []
@@ -14,9 +23,31 @@ public final class EventLoopDrainQueue: @unchecked Sendable {
     // Only touched on `eventLoop`: the list handed back and forth, so its storage is reused.
     private var spare: [WebSocketOutboxWriter] = []
 
-    public init(eventLoop: any EventLoop, metrics: BridgeMetrics) {
+    /// `heartbeat`: how often every writer on the loop gets a `heartbeat` message (none if nil).
+    public init(eventLoop: any EventLoop, metrics: BridgeMetrics, heartbeat: TimeAmount? = nil) {
         self.eventLoop = eventLoop
         self.metrics = metrics
+        self.heartbeat = heartbeat
+    }
+
+    /// A writer joined the loop (on the loop).
+    func register(_ writer: WebSocketOutboxWriter) {
+        writers[ObjectIdentifier(writer)] = writer
+        if heartbeatTask == nil, let heartbeat {
+            heartbeatTask = eventLoop.scheduleRepeatedTask(initialDelay: heartbeat, delay: heartbeat) { _ in self.beat() }
+        }
+    }
+
+    /// A writer left (on the loop).
+    func unregister(_ writer: WebSocketOutboxWriter) {
+        writers[ObjectIdentifier(writer)] = nil
+    }
+
+    /// One heartbeat, encoded once, queued for every writer of the loop.
+    private func beat() {
+        guard !writers.isEmpty else { return }
+        let message = OutboundMessage(json: ServerMessages.simple("heartbeat", t: WallClock.nowMicroseconds()), event: "heartbeat")
+        for writer in writers.values { writer.outbox.enqueue(message, channel: nil) }
     }
 
     /// Marks a writer as having items waiting; any thread.
@@ -48,17 +79,19 @@ public final class EventLoopDrainQueue: @unchecked Sendable {
 /// One ``EventLoopDrainQueue`` per event loop, found once per connection.
 public final class EventLoopDrainQueues: Sendable {
     let metrics: BridgeMetrics
+    let heartbeat: TimeAmount?
     private let queues = NIOLockedValueBox<[ObjectIdentifier: EventLoopDrainQueue]>([:])
 
-    public init(metrics: BridgeMetrics) {
+    public init(metrics: BridgeMetrics, heartbeat: TimeAmount? = nil) {
         self.metrics = metrics
+        self.heartbeat = heartbeat
     }
 
     public func queue(for eventLoop: any EventLoop) -> EventLoopDrainQueue {
         queues.withLockedValue { queues in
             let key = ObjectIdentifier(eventLoop)
             if let queue = queues[key] { return queue }
-            let queue = EventLoopDrainQueue(eventLoop: eventLoop, metrics: metrics)
+            let queue = EventLoopDrainQueue(eventLoop: eventLoop, metrics: metrics, heartbeat: heartbeat)
             queues[key] = queue
             return queue
         }

@@ -86,7 +86,11 @@ public final class WebSocketOutboxWriter: ChannelInboundHandler, RemovableChanne
 
     public func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
-        if !context.channel.isActive { stop(.connectionClosed) }
+        if context.channel.isActive {
+            queue.register(self)
+        } else {
+            stop(.connectionClosed)
+        }
     }
 
     public func handlerRemoved(context: ChannelHandlerContext) {
@@ -117,6 +121,7 @@ public final class WebSocketOutboxWriter: ChannelInboundHandler, RemovableChanne
     }
 
     private func stop(_ end: End) {
+        if !stopped { queue.unregister(self) }
         stopped = true
         let waiter: CheckedContinuation<End, Never>? = ending.withLockedValue { state in
             guard state.end == nil else { return nil }

@@ -80,7 +80,9 @@ public final class BridgeApplication: Sendable {
                 // Inbound frames over the limit are refused by the frame decoder with close code 1009;
                 // `messages(maxSize:)` then bounds fragmented messages the same way.
                 maxFrameSize: configuration.maxInboundMessageBytes,
-                autoPing: .enabled(timePeriod: .milliseconds(Int64(configuration.heartbeatSeconds * 1000))),
+                // Pings find peers that vanished without a word; the heartbeats already keep the
+                // link busy, so a ping every four heartbeats is enough (and costs idle clients less).
+                autoPing: .enabled(timePeriod: .milliseconds(Int64(configuration.heartbeatSeconds * 4000))),
                 closeTimeout: .seconds(2)
             )
             let idle = TimeAmount.milliseconds(Int64(configuration.httpIdleTimeoutSeconds * 1000))

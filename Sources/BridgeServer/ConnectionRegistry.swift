@@ -7,6 +7,9 @@ final class ConnectionRegistry: Sendable {
     private struct State {
         var nextID = 1
         var open: [Int: (outbox: ClientOutbox, transport: String)] = [:]
+        /// Open connections by transport, kept as they open and close: `/health` reads them
+        /// often, and counting a thousand connections each time is not free.
+        var byTransport: [String: Int] = [:]
         var reserved = 0
         var shuttingDown = false
     }
@@ -38,6 +41,7 @@ final class ConnectionRegistry: Sendable {
             let outbox = ClientOutbox(id: s.nextID, maxBacklog: backlog)
             s.nextID += 1
             s.open[outbox.id] = (outbox, transport)
+            s.byTransport[transport, default: 0] += 1
             if s.shuttingDown { outbox.close(code: 1001, reason: "bridge shutting down") }
             return outbox
         }
@@ -46,7 +50,11 @@ final class ConnectionRegistry: Sendable {
     }
 
     func release(_ outbox: ClientOutbox, reason: String) {
-        let transport = state.withLockedValue { $0.open.removeValue(forKey: outbox.id)?.transport }
+        let transport = state.withLockedValue { s -> String? in
+            guard let transport = s.open.removeValue(forKey: outbox.id)?.transport else { return nil }
+            s.byTransport[transport, default: 1] -= 1
+            return transport
+        }
         if let transport { metrics.connectionClosed(transport, reason: reason) }
     }
 
@@ -55,9 +63,7 @@ final class ConnectionRegistry: Sendable {
     }
 
     var counts: [String: Int] {
-        state.withLockedValue { s in
-            s.open.values.reduce(into: [String: Int]()) { $0[$1.transport, default: 0] += 1 }
-        }
+        state.withLockedValue { s in s.byTransport.filter { $0.value > 0 } }
     }
 
     /// Closes every connection with `code` and refuses new ones.

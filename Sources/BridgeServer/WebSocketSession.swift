@@ -8,8 +8,8 @@ import NIOCore
 import NIOWebSocket
 import SierraFormat
 
-/// One WebSocket client: a reader handling its requests, a heartbeat, and a
-/// ``WebSocketOutboxWriter`` on the connection's event loop that writes its outbox. The fan-out
+/// One WebSocket client: a reader handling its requests and a ``WebSocketOutboxWriter`` on the
+/// connection's event loop that writes its outbox (and queues the loop's shared heartbeats). The fan-out
 /// never touches the socket; it only queues, and a client that reads slowly only delays itself.
 struct WebSocketSession {
     let hub: MarketHub
@@ -23,7 +23,10 @@ struct WebSocketSession {
         self.registry = registry
         self.configuration = configuration
         self.logger = logger
-        self.drainQueues = EventLoopDrainQueues(metrics: hub.metrics)
+        self.drainQueues = EventLoopDrainQueues(
+            metrics: hub.metrics,
+            heartbeat: .milliseconds(Int64(configuration.heartbeatSeconds * 1000))
+        )
     }
 
     /// Why a WebSocket is closed right after the upgrade. hummingbird-websocket answers every
@@ -142,7 +145,6 @@ struct WebSocketSession {
                 await readLoop(inbound, outbox, reason)
                 outbox.close(code: 1000, reason: "closed")
             }
-            group.addTask { await heartbeatLoop(outbox) }
             switch await writer.ended() {
             case .close(let code, let text):
                 reason.set(Self.reasonLabel(code))
@@ -235,14 +237,6 @@ struct WebSocketSession {
             }
         }
         return true
-    }
-
-    private func heartbeatLoop(_ outbox: ClientOutbox) async {
-        let period = Duration.milliseconds(Int64(configuration.heartbeatSeconds * 1000))
-        while !outbox.isClosed {
-            do { try await Task.sleep(for: period) } catch { return }
-            outbox.enqueue(control(ServerMessages.simple("heartbeat", t: WallClock.nowMicroseconds()), "heartbeat"), channel: nil)
-        }
     }
 
     private func control(_ bytes: [UInt8], _ event: String) -> OutboundMessage {

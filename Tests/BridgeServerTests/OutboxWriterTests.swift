@@ -156,6 +156,29 @@ extension BridgeSuites {
             _ = try channel.finish()
         }
 
+        @Test("one heartbeat per loop period, the same bytes for every client on the loop; none for a client that left")
+        func loopHeartbeat() throws {
+            let loop = EmbeddedEventLoop()
+            let queue = EventLoopDrainQueue(eventLoop: loop, metrics: metrics, heartbeat: .seconds(15))
+            let (a, _, _, _) = try client(loop, queue: queue)
+            let (b, _, _, _) = try client(loop, queue: queue)
+            let (c, _, _, _) = try client(loop, queue: queue)
+            try c.close().wait()
+            loop.advanceTime(by: .seconds(14))
+            #expect(try frames(a).isEmpty)
+            loop.advanceTime(by: .seconds(1))
+            let framesA = try frames(a)
+            let framesB = try frames(b)
+            #expect(framesA.count == 1 && framesB.count == 1)
+            #expect(decode(framesA[0])?.text.hasPrefix("{\"type\":\"heartbeat\"") == true)
+            framesA[0].withUnsafeReadableBytes { pa in framesB[0].withUnsafeReadableBytes { pb in #expect(pa.baseAddress == pb.baseAddress) } }
+            #expect(try c.readOutbound(as: ByteBuffer.self) == nil)
+            loop.advanceTime(by: .seconds(15))
+            #expect(try frames(a).count == 1)
+            _ = try a.finish()
+            _ = try b.finish()
+        }
+
         @Test("a close ends the writer after everything queued before it; nothing after it is written")
         func closeEnds() async throws {
             let loop = EmbeddedEventLoop()
