@@ -195,6 +195,21 @@ struct JudgementTests {
         #expect(warnings.contains { $0.contains("every core was busy") })
     }
 
+    @Test("a generator dearer per message than the bridge is flagged while messages flow, not in an idle run")
+    func generatorPerMessage() {
+        let arm = Fixtures.arm(cpu: 1)
+        var figures = ArmFigures()
+        figures.bridgeMicrosecondsPerMessage = 5
+        figures.loadgenMicrosecondsPerMessage = 10
+        figures.bridgeMessagesPerSecond = 20_000
+        #expect(Assessment.warnings(arm, figures, environment: Fixtures.environment()).contains { $0.contains("µs per message received") })
+        figures.bridgeMessagesPerSecond = 3
+        #expect(!Assessment.warnings(arm, figures, environment: Fixtures.environment()).contains { $0.contains("µs per message received") })
+        figures.bridgeMessagesPerSecond = 20_000
+        figures.loadgenMicrosecondsPerMessage = 4
+        #expect(!Assessment.warnings(arm, figures, environment: Fixtures.environment()).contains { $0.contains("µs per message received") })
+    }
+
     @Test("Prometheus text: client requests leave out the runner's own routes; histogram buckets give percentile bounds")
     func metricsParsing() {
         let reading = Fixtures.metrics(seconds: 2, requestsPerSecond: 5)[2]

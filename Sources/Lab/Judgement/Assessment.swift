@@ -94,7 +94,11 @@ public enum Assessment {
         if let cpu = f.loadgenCPU, cpu >= 85 {
             result.append("the generator used \(Format.number(cpu)) % of a core: it, not the bridge, may have been the limit")
         }
-        if let generator = f.loadgenMicrosecondsPerMessage, let bridge = f.bridgeMicrosecondsPerMessage, generator > bridge, generator > 0 {
+        // Per-message costs mean something only when messages flow (an idle run's few heartbeats
+        // would divide fixed costs by almost nothing).
+        if let generator = f.loadgenMicrosecondsPerMessage, let bridge = f.bridgeMicrosecondsPerMessage, generator > bridge, generator > 0,
+            (f.bridgeMessagesPerSecond ?? 0) >= 100
+        {
             result.append(
                 "the generator spent \(Format.number(generator)) µs per message received, more than the bridge's \(Format.number(bridge)) µs per message sent"
             )
