@@ -268,18 +268,12 @@ public final class BridgeClient: Sendable {
                     send(self.subscribeMessage())
                 },
                 onText: { buffer in
-                    // Stop means stop; an abandoned attempt stops too.
-                    let current = self.state.withLockedValue { s -> Bool in
-                        guard s.attempt == id, !s.stopped else { return false }
-                        s.lastHeard = WallClock.monotonicNanoseconds()
-                        return true
-                    }
-                    guard current else { return }
+                    // Stop means stop; an abandoned attempt stops too (apply checks both).
                     let text = String(buffer: buffer)
                     if self.configuration.batchFrames {
-                        for line in text.split(separator: "\n") { _ = self.apply(line) }
+                        for line in text.split(separator: "\n") { _ = self.apply(line, attempt: id) }
                     } else {
-                        _ = self.apply(text[...])
+                        _ = self.apply(text[...], attempt: id)
                     }
                 }
             )
@@ -371,11 +365,21 @@ public final class BridgeClient: Sendable {
     /// Applies one message to the client's state and tells `onMessage`; returns it.
     @discardableResult
     func apply(_ text: Substring) -> ReceivedMessage {
+        apply(text, attempt: nil)!
+    }
+
+    /// With `attempt`: nil (nothing applied) if that attempt is no longer current or the client
+    /// stopped; else it also notes the connection was heard from. One lock per message.
+    func apply(_ text: Substring, attempt: Int?) -> ReceivedMessage? {
         let receivedAt = WallClock.nowMicroseconds()
         let message = WireScanner(text)
         let contract = String(message.contract)
         var verdict: ContractTracker.TradeVerdict?
-        state.withLockedValue { s in
+        let current = state.withLockedValue { s -> Bool in
+            if let attempt {
+                guard s.attempt == attempt, !s.stopped else { return false }
+                s.lastHeard = WallClock.monotonicNanoseconds()
+            }
             s.statistics.messages += 1
             s.statistics.bytes += text.utf8.count
             switch message.kind {
@@ -411,7 +415,9 @@ public final class BridgeClient: Sendable {
             default:
                 break
             }
+            return true
         }
+        guard current else { return nil }
         if message.kind == .rollover, let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
             let root = object["root"] as? String, let to = object["to"] as? String
         {

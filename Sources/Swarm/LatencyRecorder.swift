@@ -34,7 +34,9 @@ public final class LatencyRecorder: Sendable {
     /// A decoded update waiting for its journal line.
     struct Sample {
         var histogram: String
-        var contract: Substring
+        /// A String of its own (small, kept inline), not a slice that would keep the whole
+        /// message alive until the journal resolves it.
+        var contract: String
         var seq: Int
         var receivedAt: Int64
         /// For a poll answer's delivery: every record after this one up to `seq` arrived with it.
@@ -89,19 +91,19 @@ public final class LatencyRecorder: Sendable {
 
     /// An update decoded at `receivedAt` that carries record `seq` of `contract`'s `.scid` file.
     public func update(contract: Substring, seq: Int, receivedAt: Int64, histogram: String = "update") {
-        state.withLockedValue { $0.pending.append(Sample(histogram: histogram, contract: contract, seq: seq, receivedAt: receivedAt)) }
+        state.withLockedValue { $0.pending.append(Sample(histogram: histogram, contract: String(contract), seq: seq, receivedAt: receivedAt)) }
     }
 
     /// A poller's answer, received at `receivedAt`, whose newest record is `seq`: how old its data was.
     public func staleness(contract: Substring, seq: Int, receivedAt: Int64) {
-        state.withLockedValue { $0.pending.append(Sample(histogram: "poll_staleness", contract: contract, seq: seq, receivedAt: receivedAt)) }
+        state.withLockedValue { $0.pending.append(Sample(histogram: "poll_staleness", contract: String(contract), seq: seq, receivedAt: receivedAt)) }
     }
 
     /// A poller's answer carried records `after + 1 … seq` for the first time: each was delivered
     /// now, however long ago it was written (a record written just after a poll waits for the next).
     public func delivery(contract: Substring, after: Int, seq: Int, receivedAt: Int64) {
         state.withLockedValue {
-            $0.pending.append(Sample(histogram: "poll_delivery", contract: contract, seq: seq, receivedAt: receivedAt, after: after))
+            $0.pending.append(Sample(histogram: "poll_delivery", contract: String(contract), seq: seq, receivedAt: receivedAt, after: after))
         }
     }
 
@@ -126,12 +128,12 @@ public final class LatencyRecorder: Sendable {
         values.reserveCapacity(pending.count)
         for sample in pending {
             if let after = sample.after {
-                guard let writes = journal.writes(file: String(sample.contract), after: after, through: sample.seq) else {
+                guard let writes = journal.writes(file: sample.contract, after: after, through: sample.seq) else {
                     waiting.append(sample)
                     continue
                 }
                 for write in writes { values.append((sample.histogram, sample.receivedAt - write.at, write.count)) }
-            } else if let at = journal.writtenAt(file: String(sample.contract), index: sample.seq) {
+            } else if let at = journal.writtenAt(file: sample.contract, index: sample.seq) {
                 values.append((sample.histogram, sample.receivedAt - at, 1))
             } else {
                 waiting.append(sample)

@@ -229,7 +229,8 @@ public final class Swarm: Sendable {
         histogram: String = "update",
         connectedAt: inout Int64?
     ) {
-        totals.message(bytes: message.bytes, kind: message.kind)
+        let measured = (message.kind == .trade || message.kind == .quote || message.kind == .stats) && message.seq != nil
+        totals.message(bytes: message.bytes, kind: message.kind, measured: measured)
         switch message.kind {
         case .hello:
             if connectedAt == nil {
@@ -239,7 +240,6 @@ public final class Swarm: Sendable {
         case .trade, .quote, .stats:
             if let seq = message.seq {
                 recorder.update(contract: message.contract, seq: seq, receivedAt: message.receivedAt, histogram: histogram)
-                totals.update { $0.measuredUpdates += 1 }
                 // Where the time went, when the bridge says (--trace-timestamps).
                 if let wake = message.wake, let queued = message.queued {
                     recorder.update(contract: message.contract, seq: seq, receivedAt: wake, histogram: "stage_write_to_wake")

@@ -43,9 +43,11 @@ final class SwarmTotals: Sendable {
 
     var values: Values { box.withLockedValue { $0 } }
 
-    func message(bytes: Int, kind: WireScanner.MessageKind = .other) {
+    /// One message received; `measured`: an update whose latency is recorded.
+    func message(bytes: Int, kind: WireScanner.MessageKind = .other, measured: Bool = false) {
         let kind = PayloadCounts.Kind(kind)
         box.withLockedValue {
+            if measured { $0.measuredUpdates += 1 }
             $0.messages += 1
             $0.bytes += bytes
             $0.payload.add(kind, bytes: bytes)
