@@ -222,6 +222,7 @@ package.targets += [
             .product(name: "Benchmark", package: "benchmark"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOEmbedded", package: "swift-nio"),
+            .product(name: "Metrics", package: "swift-metrics"),
         ],
         path: "Benchmarks/BridgeBenchmarks",
         plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]

@@ -1,7 +1,9 @@
 import Benchmark
 import BridgeCore
 import BridgeWire
+import CoreMetrics
 import NIOCore
+import NIOEmbedded
 import SierraFormat
 
 // The cost of one update on the bridge's hot path: encoding it once, and queuing the shared
@@ -54,27 +56,46 @@ let benchmarks: @Sendable () -> Void = {
         for _ in benchmark.scaledIterations { blackHole(ServerMessages.snapshot(snapshotState)) }
     }
 
-    // Fan-out: one encoded trade queued for 100 subscribers (the outbox is drained every 100
-    // updates, as a connection's writer would).
+    // Fan-out as the bridge does it: each update, encoded and framed once, queued for every
+    // WebSocket client and written by each client's writer on its event loop (embedded channels
+    // here, read back as a socket would take them). An iteration is 1,000 updates, so mallocs
+    // per iteration / (1,000 × clients) are allocations per client per update.
     for clients in [1, 100] {
-        Benchmark("fan-out to \(clients) clients (updates)") { benchmark in
-            let outboxes = (0..<clients).map { ClientOutbox(id: $0, maxBacklog: 1_000_000) }
+        Benchmark("fan-out to \(clients) clients' channels (updates)") { benchmark in
+            let loop = EmbeddedEventLoop()
+            let queue = EventLoopDrainQueue(eventLoop: loop, metrics: BridgeMetrics(factory: NOOPMetricsHandler.instance))
+            var channels: [EmbeddedChannel] = []
+            var outboxes: [ClientOutbox] = []
+            for id in 0..<clients {
+                let channel = EmbeddedChannel(loop: loop)
+                try channel.connect(to: .init(ipAddress: "127.0.0.1", port: 1)).wait()
+                let outbox = ClientOutbox(id: id, maxBacklog: 1_000_000)
+                let writer = WebSocketOutboxWriter(outbox: outbox, queue: queue, batching: false)
+                try channel.pipeline.syncOperations.addHandler(writer)
+                outbox.attach(writer)
+                channels.append(channel)
+                outboxes.append(outbox)
+            }
             let messages = records.enumerated().map { i, record in
                 OutboundMessage(
-                    bytes: ByteBuffer(bytes: ServerMessages.trade(source, seq: i, prev: i - 1, record: record)),
+                    json: ServerMessages.trade(source, seq: i, prev: i - 1, record: record),
                     event: "trade",
                     contract: source.contract,
                     epoch: source.epoch,
                     seq: i
                 )
             }
-            benchmark.startMeasurement()
-            for i in benchmark.scaledIterations {
-                for outbox in outboxes { outbox.enqueue(messages[i], channel: .trades) }
-                if i % 100 == 99 {
-                    for outbox in outboxes { blackHole(await outbox.next()) }
+            func deliver(_ message: OutboundMessage) throws {
+                for outbox in outboxes { outbox.enqueue(message, channel: .trades) }
+                loop.run()
+                for channel in channels {
+                    while let frame = try channel.readOutbound(as: ByteBuffer.self) { blackHole(frame) }
                 }
             }
+            // Warm: queues and buffers at their working size before measuring.
+            for message in messages.prefix(10) { try deliver(message) }
+            benchmark.startMeasurement()
+            for i in benchmark.scaledIterations { try deliver(messages[i]) }
             benchmark.stopMeasurement()
         }
     }
