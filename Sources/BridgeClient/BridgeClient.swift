@@ -388,16 +388,12 @@ public final class BridgeClient: Sendable {
                 if message.kind == .snapshot {
                     s.views[contract] = ContractView(snapshot: message, receivedAt: receivedAt)
                 } else if message.kind == .trade {
-                    s.views[contract]?.last = message.price
-                    s.views[contract]?.updatedAt = receivedAt
+                    s.views[contract]?.apply(last: message.price, at: receivedAt)
                 }
             case .quote:
-                if let bid = message.bid { s.views[contract]?.bid = bid }
-                if let ask = message.ask { s.views[contract]?.ask = ask }
-                s.views[contract]?.updatedAt = receivedAt
+                s.views[contract]?.apply(bid: message.bid, ask: message.ask, at: receivedAt)
             case .stats:
-                if let volume = message.volume { s.views[contract]?.volume = volume }
-                s.views[contract]?.updatedAt = receivedAt
+                s.views[contract]?.apply(volume: message.volume, at: receivedAt)
             case .hello:
                 if let period = message.heartbeat, period > 0 { s.heartbeatSeconds = period }
             case .resumed:

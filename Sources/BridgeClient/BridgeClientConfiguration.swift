@@ -100,6 +100,23 @@ public struct ContractView: Sendable, Equatable {
     public var updatedAt: Int64
 
     /// The view a `snapshot` message (or an `/api/live_data` answer) describes.
+    // One dictionary access per update: each applies all its fields at once.
+    mutating func apply(last: Float?, at time: Int64) {
+        self.last = last
+        updatedAt = time
+    }
+
+    mutating func apply(bid: Float?, ask: Float?, at time: Int64) {
+        if let bid { self.bid = bid }
+        if let ask { self.ask = ask }
+        updatedAt = time
+    }
+
+    mutating func apply(volume: Int64?, at time: Int64) {
+        if let volume { self.volume = volume }
+        updatedAt = time
+    }
+
     public init(snapshot message: WireScanner, receivedAt: Int64) {
         contract = String(message.contract)
         last = message.nested["last"].flatMap { WireScanner($0).price }

@@ -16,11 +16,13 @@ public enum LoopWebSocket {
         /// The server answered the upgrade with this HTTP status instead.
         case refused(status: Int)
         case messageTooLarge
+        case invalidFrame
 
         public var description: String {
             switch self {
             case .refused(let status): return "upgrade refused with HTTP \(status)"
             case .messageTooLarge: return "message larger than 16 MB"
+            case .invalidFrame: return "not a valid WebSocket frame"
             }
         }
     }
@@ -62,12 +64,7 @@ public enum LoopWebSocket {
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 let head = UpgradeRequest(host: host, port: port, path: path, ended: ended)
-                let upgrader = NIOWebSocketClientUpgrader(
-                    maxFrameSize: 1 << 22,
-                    upgradePipelineHandler: { channel, _ in
-                        channel.pipeline.addHandler(FrameHandler(ended: ended, onOpen: onOpen, onText: onText))
-                    }
-                )
+                let upgrader = Upgrader(handler: FrameHandler(ended: ended, onOpen: onOpen, onText: onText))
                 let upgrade: NIOHTTPClientUpgradeConfiguration = (
                     upgraders: [upgrader],
                     completionHandler: { context in context.pipeline.removeHandler(head, promise: nil) }
@@ -133,10 +130,42 @@ public enum LoopWebSocket {
         }
     }
 
-    /// The upgraded connection: frames in, on the loop.
+    /// NIO's WebSocket client upgrade (request headers, the server's accept key), with this
+    /// client's own frame reader instead of NIO's frame decoder.
+    struct Upgrader: NIOHTTPClientProtocolUpgrader {
+        let standard = NIOWebSocketClientUpgrader(upgradePipelineHandler: { channel, _ in channel.eventLoop.makeSucceededVoidFuture() })
+        let handler: FrameHandler
+
+        var supportedProtocol: String { standard.supportedProtocol }
+        var requiredUpgradeHeaders: [String] { standard.requiredUpgradeHeaders }
+
+        func addCustom(upgradeRequestHeaders: inout HTTPHeaders) {
+            standard.addCustom(upgradeRequestHeaders: &upgradeRequestHeaders)
+        }
+
+        func shouldAllowUpgrade(upgradeResponse: HTTPResponseHead) -> Bool {
+            standard.shouldAllowUpgrade(upgradeResponse: upgradeResponse)
+        }
+
+        func upgrade(context: ChannelHandlerContext, upgradeResponse: HTTPResponseHead) -> EventLoopFuture<Void> {
+            context.eventLoop.makeCompletedFuture {
+                try context.pipeline.syncOperations.addHandler(WebSocketFrameEncoder())
+                try context.pipeline.syncOperations.addHandler(handler)
+            }
+        }
+    }
+
+    /// The upgraded connection: frames parsed straight from the bytes read, on the loop. (NIO's
+    /// decoder would hand each frame up the pipeline boxed; a server's frames are unmasked and
+    /// almost always whole and final, so reading them here costs next to nothing.)
     final class FrameHandler: ChannelInboundHandler, @unchecked Sendable {
-        typealias InboundIn = WebSocketFrame
+        typealias InboundIn = ByteBuffer
         typealias OutboundOut = WebSocketFrame
+
+        /// A frame header says at most this much payload (the bridge's largest messages are a
+        /// few kilobytes); more is taken for a broken stream.
+        static let maxFrameBytes = 1 << 22
+        private var unread: ByteBuffer?
 
         let ended: EventLoopPromise<UInt16>
         let onOpen: @Sendable (Closer, @escaping @Sendable (String) -> Void) -> Void
@@ -165,32 +194,101 @@ public enum LoopWebSocket {
         }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-            let frame = unwrapInboundIn(data)
-            switch frame.opcode {
-            case .text where frame.fin:
-                onText(frame.unmaskedData)
+            var bytes = unwrapInboundIn(data)
+            if var pending = unread {
+                unread = nil
+                pending.writeBuffer(&bytes)
+                bytes = pending
+            }
+            while bytes.readableBytes > 0 {
+                switch Self.frame(from: &bytes) {
+                case .frame(let fin, let opcode, let payload):
+                    handle(context: context, fin: fin, opcode: opcode, payload: payload)
+                case .incomplete:
+                    unread = bytes
+                    return
+                case .invalid:
+                    ended.fail(Failure.invalidFrame)
+                    context.close(promise: nil)
+                    return
+                }
+            }
+        }
+
+        enum Parsed {
+            case frame(fin: Bool, opcode: WebSocketOpcode, payload: ByteBuffer)
+            case incomplete
+            case invalid
+        }
+
+        /// Takes one frame off the front of `bytes` (RFC 6455 §5.2), unmasking it if masked.
+        static func frame(from bytes: inout ByteBuffer) -> Parsed {
+            let start = bytes.readerIndex
+            guard let first = bytes.getInteger(at: start, as: UInt8.self), let second = bytes.getInteger(at: start + 1, as: UInt8.self) else {
+                return .incomplete
+            }
+            // Continuation, text, binary, close, ping, pong; no extension bits.
+            switch first & 0x0F {
+            case 0, 1, 2, 8, 9, 10: break
+            default: return .invalid
+            }
+            guard first & 0x70 == 0, let opcode = WebSocketOpcode(encodedWebSocketOpcode: first & 0x0F) else { return .invalid }
+            var offset = 2
+            var length = Int(second & 0x7F)
+            if length == 126 {
+                guard let extended = bytes.getInteger(at: start + offset, as: UInt16.self) else { return .incomplete }
+                length = Int(extended)
+                offset += 2
+            } else if length == 127 {
+                guard let extended = bytes.getInteger(at: start + offset, as: UInt64.self) else { return .incomplete }
+                guard extended <= UInt64(maxFrameBytes) else { return .invalid }
+                length = Int(extended)
+                offset += 8
+            }
+            guard length <= maxFrameBytes else { return .invalid }
+            var mask: [UInt8]?
+            if second & 0x80 != 0 {
+                guard let key = bytes.getBytes(at: start + offset, length: 4) else { return .incomplete }
+                mask = key
+                offset += 4
+            }
+            guard var payload = bytes.getSlice(at: start + offset, length: length) else { return .incomplete }
+            bytes.moveReaderIndex(forwardBy: offset + length)
+            if let mask {
+                var unmasked = ByteBuffer()
+                unmasked.reserveCapacity(length)
+                for (index, byte) in payload.readableBytesView.enumerated() { unmasked.writeInteger(byte ^ mask[index % 4]) }
+                payload = unmasked
+            }
+            return .frame(fin: first & 0x80 != 0, opcode: opcode, payload: payload)
+        }
+
+        private func handle(context: ChannelHandlerContext, fin: Bool, opcode: WebSocketOpcode, payload: ByteBuffer) {
+            switch opcode {
+            case .text where fin:
+                onText(payload)
             case .text:
-                fragments = frame.unmaskedData
+                fragments = payload
             case .continuation:
                 guard var pending = fragments else { return }
-                var more = frame.unmaskedData
+                var more = payload
                 pending.writeBuffer(&more)
                 guard pending.readableBytes <= 1 << 24 else {
                     ended.fail(Failure.messageTooLarge)
                     context.close(promise: nil)
                     return
                 }
-                if frame.fin {
+                if fin {
                     fragments = nil
                     onText(pending)
                 } else {
                     fragments = pending
                 }
             case .ping:
-                let pong = WebSocketFrame(fin: true, opcode: .pong, maskKey: .random(), data: frame.unmaskedData)
+                let pong = WebSocketFrame(fin: true, opcode: .pong, maskKey: .random(), data: payload)
                 context.writeAndFlush(wrapOutboundOut(pong), promise: nil)
             case .connectionClose:
-                var data = frame.unmaskedData
+                var data = payload
                 let code = data.readInteger(as: UInt16.self) ?? 1005
                 ended.succeed(code)
                 // Answer with the same code, then leave closing the socket to the server (it

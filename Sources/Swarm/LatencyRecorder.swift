@@ -75,6 +75,21 @@ public final class LatencyRecorder: Sendable {
         }
     }
 
+    /// Records a run of values of one histogram (with its aggregate and windows).
+    private static func record(_ name: String, _ values: ArraySlice<(String, Int64, count: Int)>, in s: inout State) {
+        func add(_ histogram: inout Histogram<UInt64>?) {
+            guard histogram != nil else { return }
+            for (_, value, count) in values { _ = histogram!.record(UInt64(max(0, value)), count: UInt64(count)) }
+        }
+        for (_, value, count) in values where value < 0 { s.clampedNegative += count }
+        add(&s.histograms[name])
+        add(&s.windows[name])
+        if let aggregate = aggregates[name] {
+            add(&s.histograms[aggregate])
+            add(&s.windows[aggregate])
+        }
+    }
+
     /// The window histograms since the last call (empty ones included), and a fresh window.
     public func takeWindow() -> [String: Histogram<UInt64>] {
         state.withLockedValue { s in
@@ -140,7 +155,16 @@ public final class LatencyRecorder: Sendable {
             }
         }
         state.withLockedValue { s in
-            for (name, value, count) in values { Self.record(name, value, count: count, in: &s) }
+            // Runs of one histogram (most samples are the same kind) are recorded together, so
+            // the histograms are looked up once per run, not per sample.
+            var start = 0
+            while start < values.count {
+                let name = values[start].0
+                var end = start + 1
+                while end < values.count, values[end].0 == name { end += 1 }
+                Self.record(name, values[start..<end], in: &s)
+                start = end
+            }
             if final {
                 s.unresolved += waiting.count + s.pending.count
                 s.pending.removeAll()
