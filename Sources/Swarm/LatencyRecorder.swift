@@ -16,9 +16,6 @@ public final class LatencyRecorder: Sendable {
         "reconnect", "stage_write_to_wake", "stage_wake_to_queued", "stage_queued_to_decoded",
     ]
 
-    /// Per-kind histograms whose samples also count in an aggregate one.
-    static let aggregates = ["update_ws": "update", "update_sse": "update"]
-
     /// Histograms also kept per time window (the run's timeline): reset by ``takeWindow()``.
     public static let windowNames = ["update", "poll_request"]
 
@@ -68,11 +65,18 @@ public final class LatencyRecorder: Sendable {
         let value = UInt64(max(0, value))
         let count = UInt64(count)
         _ = s.histograms[name]?.record(value, count: count)
-        _ = s.windows[name]?.record(value, count: count)
-        if let aggregate = aggregates[name] {
+        // Comparing a few short names is cheaper than hashing one, on a path taken per message.
+        if windowNames.contains(name) { _ = s.windows[name]?.record(value, count: count) }
+        if let aggregate = aggregate(of: name) {
             _ = s.histograms[aggregate]?.record(value, count: count)
             _ = s.windows[aggregate]?.record(value, count: count)
         }
+    }
+
+    /// The aggregate histogram a per-kind one also counts in (`update_ws` and `update_sse` in
+    /// `update`).
+    static func aggregate(of name: String) -> String? {
+        name == "update_ws" || name == "update_sse" ? "update" : nil
     }
 
     /// Records a run of values of one histogram (with its aggregate and windows).
@@ -83,8 +87,8 @@ public final class LatencyRecorder: Sendable {
         }
         for (_, value, count) in values where value < 0 { s.clampedNegative += count }
         add(&s.histograms[name])
-        add(&s.windows[name])
-        if let aggregate = aggregates[name] {
+        if windowNames.contains(name) { add(&s.windows[name]) }
+        if let aggregate = aggregate(of: name) {
             add(&s.histograms[aggregate])
             add(&s.windows[aggregate])
         }
@@ -96,6 +100,14 @@ public final class LatencyRecorder: Sendable {
             let taken = s.windows
             for name in s.windows.keys { s.windows[name]?.reset() }
             return taken
+        }
+    }
+
+    /// The bridge's two inner stages of one update (µs), under one lock.
+    public func recordStages(wakeToQueued: Int64, queuedToDecoded: Int64) {
+        state.withLockedValue { s in
+            Self.record("stage_wake_to_queued", wakeToQueued, in: &s)
+            Self.record("stage_queued_to_decoded", queuedToDecoded, in: &s)
         }
     }
 

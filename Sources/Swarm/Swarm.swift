@@ -243,8 +243,7 @@ public final class Swarm: Sendable {
                 // Where the time went, when the bridge says (--trace-timestamps).
                 if let wake = message.wake, let queued = message.queued {
                     recorder.update(contract: message.contract, seq: seq, receivedAt: wake, histogram: "stage_write_to_wake")
-                    recorder.record("stage_wake_to_queued", microseconds: queued - wake)
-                    recorder.record("stage_queued_to_decoded", microseconds: message.receivedAt - queued)
+                    recorder.recordStages(wakeToQueued: queued - wake, queuedToDecoded: message.receivedAt - queued)
                 }
             }
         case .snapshot:
