@@ -106,17 +106,6 @@ struct PayloadCounts {
             }
         }
 
-        init(_ type: Substring) {
-            switch type {
-            case "snapshot": self = .snapshot
-            case "trade": self = .trade
-            case "quote": self = .quote
-            case "depth": self = .depth
-            case "stats": self = .stats
-            default: self = .other
-            }
-        }
-
         var name: String { "\(self)" }
         /// Quotes, depth and stats change the state a snapshot gave: they are its deltas. Trades
         /// are events, each new data sent whole (and counted apart).
