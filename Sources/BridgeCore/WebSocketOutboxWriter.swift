@@ -34,6 +34,13 @@ public final class WebSocketOutboxWriter: ChannelInboundHandler, RemovableChanne
         /// The oldest message written in a drain: how long it waited from queued to written.
         var oldestQueuedAt: UInt64 = .max
 
+        /// One message written.
+        mutating func count(_ message: OutboundMessage) {
+            messages += 1
+            bytes += message.bytes.readableBytes
+            oldestQueuedAt = min(oldestQueuedAt, message.queuedAt)
+        }
+
         mutating func add(_ other: Sent) {
             messages += other.messages
             bytes += other.bytes
@@ -167,9 +174,7 @@ public final class WebSocketOutboxWriter: ChannelInboundHandler, RemovableChanne
                     index = writeBatch(from: index, context: context, sent: &sent)
                     continue
                 }
-                sent.messages += 1
-                sent.bytes += message.bytes.readableBytes
-                sent.oldestQueuedAt = min(sent.oldestQueuedAt, message.queuedAt)
+                sent.count(message)
                 context.write(NIOAny(message.frame), promise: nil)
             case .close(let code, let reason):
                 end = .close(code: code, reason: reason)
@@ -201,6 +206,7 @@ public final class WebSocketOutboxWriter: ChannelInboundHandler, RemovableChanne
                 if end > index, length + added > Self.maxBatchBytes { break }
                 length += added
                 end += 1
+                sent.count(message)
             }
             if end == index { break }  // a close
             if end == index + 1, case .message(let only) = items[index] {
@@ -215,12 +221,6 @@ public final class WebSocketOutboxWriter: ChannelInboundHandler, RemovableChanne
                     frame.writeImmutableBuffer(message.bytes)
                 }
                 context.write(NIOAny(frame), promise: nil)
-            }
-            for position in index..<end {
-                guard case .message(let message) = items[position] else { continue }
-                sent.messages += 1
-                sent.bytes += message.bytes.readableBytes
-                sent.oldestQueuedAt = min(sent.oldestQueuedAt, message.queuedAt)
             }
             index = end
         }
