@@ -126,20 +126,7 @@ public final class MarketHub: @unchecked Sendable {
 
     /// Re-evaluates which contract each root means; tells root subscribers about a rollover.
     private func updateRoots() {
-        // As DataFolder.activeContracts: the latest contract with records; for a root whose files
-        // are all empty, its front contract.
-        var active: [String: ContractFeed] = [:]
-        var front: [String: ContractFeed] = [:]
-        for feed in feeds.values {
-            let root = feed.contract.root
-            if feed.recordCount > 0 {
-                if let current = active[root], !(current.contract < feed.contract) { continue }
-                active[root] = feed
-            } else if front[root].map({ feed.contract < $0.contract }) ?? true {
-                front[root] = feed
-            }
-        }
-        active.merge(front) { chosen, _ in chosen }
+        let active = DataFolder.activeContracts(feeds.values, contract: \.contract, recordCount: \.recordCount)
         for (root, feed) in active where roots[root] != feed.contract.name {
             let previous = roots[root]
             roots[root] = feed.contract.name

@@ -99,15 +99,25 @@ public struct DataFolder: Sendable {
     /// A root whose files are all still empty (before the session's first trade) means its
     /// front contract, so clients can subscribe and wait for that trade.
     public static func activeContracts(_ files: [IntradayFile]) -> [String: ContractSymbol] {
-        var active: [String: ContractSymbol] = [:]
-        var front: [String: ContractSymbol] = [:]
-        for file in files {
-            let root = file.contract.root
-            if file.recordCount > 0 {
-                if let current = active[root], !(current < file.contract) { continue }
-                active[root] = file.contract
-            } else if front[root].map({ file.contract < $0 }) ?? true {
-                front[root] = file.contract
+        activeContracts(files, contract: \.contract, recordCount: \.recordCount).mapValues(\.contract)
+    }
+
+    /// The same rule over anything that has a contract and a record count (the bridge's live
+    /// feeds), so a live bridge and a restarted one choose alike.
+    public static func activeContracts<Item>(
+        _ items: some Sequence<Item>,
+        contract: (Item) -> ContractSymbol,
+        recordCount: (Item) -> Int
+    ) -> [String: Item] {
+        var active: [String: Item] = [:]
+        var front: [String: Item] = [:]
+        for item in items {
+            let symbol = contract(item)
+            if recordCount(item) > 0 {
+                if let current = active[symbol.root], !(contract(current) < symbol) { continue }
+                active[symbol.root] = item
+            } else if front[symbol.root].map({ symbol < contract($0) }) ?? true {
+                front[symbol.root] = item
             }
         }
         return active.merging(front) { chosen, _ in chosen }
