@@ -262,6 +262,26 @@ func withBridge(_ configuration: BridgeConfiguration, _ body: (TestBridge) async
     await bridge.stop()
 }
 
+/// A TCP socket connected to 127.0.0.1:`port` (a blocking connect). `prepare` sets options that
+/// must come before the connect (a receive buffer size).
+func connectLoopback(port: Int, prepare: (Int32) -> Void = { _ in }) throws -> Int32 {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    prepare(fd)
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = in_port_t(UInt16(port).bigEndian)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    let result = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    guard result == 0 else {
+        let error = errno
+        close(fd)
+        throw Timeout(description: "connect to 127.0.0.1:\(port) failed: errno \(error)")
+    }
+    return fd
+}
+
 /// Minimal HTTP over a raw socket: what a test needs to see statuses, headers and streamed bodies
 /// exactly as they go over the wire.
 final class RawHTTP: @unchecked Sendable {
@@ -269,19 +289,10 @@ final class RawHTTP: @unchecked Sendable {
     private var buffer: [UInt8] = []
 
     init(port: Int, receiveBuffer: Int? = nil) throws {
-        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        if let receiveBuffer {
-            var size = Int32(receiveBuffer)
+        fd = try connectLoopback(port: port) { fd in
+            guard var size = receiveBuffer.map(Int32.init) else { return }
             setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
         }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let result = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard result == 0 else { throw Timeout(description: "connect failed: \(errno)") }
         var timeout = timeval(tv_sec: 0, tv_usec: 100_000)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
     }
