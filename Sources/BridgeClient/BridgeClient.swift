@@ -206,7 +206,6 @@ public final class BridgeClient: Sendable {
                 }
                 guard self.opened(id, closer: closer) else { return }
                 try await outbound.write(.text(self.subscribeMessage()))
-                self.state.withLockedValue { $0.lastHeard = WallClock.monotonicNanoseconds() }
                 // Frames as they come (the bridge sends each message whole, in one final frame);
                 // a fragmented message is put together here.
                 var fragments: ByteBuffer?
@@ -233,14 +232,10 @@ public final class BridgeClient: Sendable {
                     default:
                         continue
                     }
-                    self.state.withLockedValue { $0.lastHeard = WallClock.monotonicNanoseconds() }
-                    let text = String(buffer: data)
-                    if self.configuration.batchFrames {
-                        // A frame carries one or more messages, one per line.
-                        for line in text.split(separator: "\n") { await self.handle(line) }
-                    } else {
-                        await self.handle(text[...])
-                    }
+                    // This path serves clients whose application takes the updates.
+                    var received: [ReceivedMessage] = []
+                    guard self.applyFrame(data, attempt: id, { received.append($0) }) else { break }
+                    for message in received { await self.updates.push(message) }
                 }
             }
             let code = frame.map { Int(UInt16(webSocketErrorCode: $0.closeCode)) } ?? 1006
@@ -268,13 +263,8 @@ public final class BridgeClient: Sendable {
                     send(self.subscribeMessage())
                 },
                 onText: { buffer in
-                    // Stop means stop; an abandoned attempt stops too (apply checks both).
-                    let text = String(buffer: buffer)
-                    if self.configuration.batchFrames {
-                        for line in text.split(separator: "\n") { _ = self.apply(line, attempt: id) }
-                    } else {
-                        _ = self.apply(text[...], attempt: id)
-                    }
+                    // Stop means stop; an abandoned attempt stops too (applyFrame checks both).
+                    self.applyFrame(buffer, attempt: id)
                 }
             )
             return ended(id, code: Int(code))
@@ -356,30 +346,35 @@ public final class BridgeClient: Sendable {
         return String(decoding: data, as: UTF8.self)
     }
 
-    /// Applies one message.
-    func handle(_ text: Substring) async {
-        let received = apply(text)
-        if configuration.deliverUpdates { await updates.push(received) }
-    }
-
-    /// Applies one message to the client's state and tells `onMessage`; returns it.
+    /// Applies the messages of one text frame of connection attempt `attempt` (the frame, or one
+    /// message per line when batches were asked for), each then given to `each`; false, with the
+    /// rest left alone, once that attempt is over or the client stopped.
     @discardableResult
-    func apply(_ text: Substring) -> ReceivedMessage {
-        apply(text, attempt: nil)!
+    func applyFrame(_ data: ByteBuffer, attempt: Int, _ each: (ReceivedMessage) -> Void = { _ in }) -> Bool {
+        let text = String(buffer: data)
+        guard configuration.batchFrames else {
+            guard let received = apply(text[...], attempt: attempt) else { return false }
+            each(received)
+            return true
+        }
+        for line in text.split(separator: "\n") {
+            guard let received = apply(line, attempt: attempt) else { return false }
+            each(received)
+        }
+        return true
     }
 
-    /// With `attempt`: nil (nothing applied) if that attempt is no longer current or the client
-    /// stopped; else it also notes the connection was heard from. One lock per message.
-    func apply(_ text: Substring, attempt: Int?) -> ReceivedMessage? {
+    /// Applies one message to the client's state and tells `onMessage`; nil (nothing applied) if
+    /// attempt `attempt` is no longer current or the client stopped. It also notes the connection
+    /// was heard from: one lock per message.
+    func apply(_ text: Substring, attempt: Int) -> ReceivedMessage? {
         let receivedAt = WallClock.nowMicroseconds()
         let message = WireScanner(text)
         let contract = String(message.contract)
         var verdict: ContractTracker.TradeVerdict?
         let current = state.withLockedValue { s -> Bool in
-            if let attempt {
-                guard s.attempt == attempt, !s.stopped else { return false }
-                s.lastHeard = WallClock.monotonicNanoseconds()
-            }
+            guard s.attempt == attempt, !s.stopped else { return false }
+            s.lastHeard = WallClock.monotonicNanoseconds()
             s.statistics.messages += 1
             s.statistics.bytes += text.utf8.count
             switch message.kind {

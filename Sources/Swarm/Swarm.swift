@@ -338,12 +338,12 @@ public final class Swarm: Sendable {
                                 let message = WireScanner(data)
                                 let contract = String(message.contract)
                                 var verdict: ContractTracker.TradeVerdict?
-                                switch message.type {
-                                case "snapshot", "trade", "reset":
+                                switch message.kind {
+                                case .snapshot, .trade, .reset:
                                     verdict = client.trackers[contract, default: ContractTracker(contract: contract)].apply(message)
-                                case "resumed":
+                                case .resumed:
                                     self.totals.update { $0.resumesRecovered += 1 }
-                                case "not_recovered":
+                                case .notRecovered:
                                     self.totals.update { $0.resumesNotRecovered += 1 }
                                 default:
                                     break
