@@ -81,7 +81,9 @@ public final class ClientOutbox: Sendable {
         /// For each conflatable (contract, channel): the absolute index of its unsent entry.
         var slots: [SlotKey: Int] = [:]
         var waiter: CheckedContinuation<[OutboxItem], Never>?
-        var consumer: (any OutboxConsumer)?
+        /// Held weakly: the consumer (a connection's writer) holds this outbox, and its channel's
+        /// pipeline owns it; a strong reference back would keep both, and the channel, forever.
+        weak var consumer: (any OutboxConsumer)?
         /// The consumer was told items are waiting and has not drained them yet.
         var signalled = false
         var closed = false
@@ -157,6 +159,22 @@ public final class ClientOutbox: Sendable {
         wake?.fire()
     }
 
+    /// The connection ended: drops what is still queued, the consumer and the overflow handler
+    /// (which captures the connection's channel), and wakes a waiting ``next()`` with nothing. After
+    /// this the outbox holds nothing of the connection, whoever still holds the outbox.
+    public func detach() {
+        let waiter: CheckedContinuation<[OutboxItem], Never>? = state.withLockedValue { s in
+            s.closed = true
+            s.queue.removeAll()
+            s.slots.removeAll()
+            s.consumer = nil
+            defer { s.waiter = nil }
+            return s.waiter
+        }
+        _ = takeOverflowHandler()
+        waiter?.resume(returning: [])
+    }
+
     /// Hands the outbox to a consumer that drains it when told (instead of ``next()``). Items
     /// already waiting are signalled at once.
     public func attach(_ consumer: any OutboxConsumer) {
@@ -193,6 +211,9 @@ public final class ClientOutbox: Sendable {
             if let ready { continuation.resume(returning: ready) }
         }
     }
+
+    /// The consumer draining the outbox, if it still exists (held weakly).
+    public var consumer: (any OutboxConsumer)? { state.withLockedValue { $0.consumer } }
 
     /// Messages queued and not yet taken by the writer.
     public var backlog: Int { state.withLockedValue { $0.queue.count } }

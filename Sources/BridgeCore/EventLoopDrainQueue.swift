@@ -8,7 +8,8 @@ import SierraFormat
 /// for a hundred clients of one loop costs one hop to that loop, not a hundred wake-ups.
 ///
 /// It also keeps the loop's heartbeat: one timer per loop queues one shared `heartbeat` message
-/// for every writer on it, instead of a sleeping task per client.
+/// for every writer on it, and every ``pingEvery`` heartbeats sends every writer a WebSocket ping
+/// (closing those whose peer did not answer the last one), instead of sleeping tasks per client.
 public final class EventLoopDrainQueue: @unchecked Sendable {
     public let eventLoop: any EventLoop
     let metrics: BridgeMetrics
@@ -16,6 +17,7 @@ public final class EventLoopDrainQueue: @unchecked Sendable {
     // Only touched on `eventLoop`: the loop's writers, and their heartbeat timer.
     private var writers: [ObjectIdentifier: WebSocketOutboxWriter] = [:]
     private var heartbeatTask: RepeatedTask?
+    private var beats = 0
     private let lock = NIOLock()
     // Guarded by `lock`.
     private var pending: [WebSocketOutboxWriter] = []
@@ -43,11 +45,23 @@ public final class EventLoopDrainQueue: @unchecked Sendable {
         writers[ObjectIdentifier(writer)] = nil
     }
 
-    /// One heartbeat, encoded once, queued for every writer of the loop.
+    /// Heartbeats per ping: the heartbeats keep the link busy, so a ping now and then is enough
+    /// to find a peer that vanished without a word.
+    public static let pingEvery = 4
+
+    /// A WebSocket ping frame with no payload (server frames are unmasked: shared by every client).
+    static let pingFrame = ByteBuffer(bytes: [0x89, 0x00])
+
+    /// One heartbeat, encoded once, queued for every writer of the loop; a ping round every
+    /// ``pingEvery`` beats.
     private func beat() {
+        beats += 1
         guard !writers.isEmpty else { return }
         let message = OutboundMessage(json: ServerMessages.simple("heartbeat", t: WallClock.nowMicroseconds()), event: "heartbeat")
         for writer in writers.values { writer.outbox.enqueue(message, channel: nil) }
+        if beats % Self.pingEvery == 0 {
+            for writer in Array(writers.values) { writer.pingRound(Self.pingFrame) }
+        }
     }
 
     /// Marks a writer as having items waiting; any thread.

@@ -457,6 +457,12 @@ public final class MarketHub: @unchecked Sendable {
 
     public var totalSubscriptions: Int { lock.withLock { subscriptionCount } }
 
+    /// Entries in the hub's client tables: clients with symbols, and (symbol, client) pairs. Both
+    /// are 0 once every client left; a closed connection must leave nothing here.
+    public var clientTableSizes: (clients: Int, subscriptions: Int) {
+        lock.withLock { (clientSymbols.count, subscriptions.values.reduce(0) { $0 + $1.count }) }
+    }
+
     /// Paths of the files the hub reads, mapped to their contract (for the watcher).
     public func watchedPaths() -> [String: String] {
         lock.withLock {

@@ -25,6 +25,8 @@ public final class WebSocketOutboxWriter: ChannelInboundHandler, RemovableChanne
         case close(code: UInt16, reason: String)
         /// The connection went away first.
         case connectionClosed
+        /// The peer sent nothing, not even a pong, for a whole ping period: it is gone.
+        case pingTimeout
     }
 
     /// Messages and bytes written, counted once per pass over a loop's writers.
@@ -61,12 +63,17 @@ public final class WebSocketOutboxWriter: ChannelInboundHandler, RemovableChanne
     let batching: Bool
     let metrics: BridgeMetrics
 
+    /// The connection's channel, held weakly (for tests that check a closed one is released).
+    public private(set) weak var channel: (any Channel)?
+
     // Only touched on the channel's event loop.
     private var context: ChannelHandlerContext?
     private var items: [OutboxItem] = []
     private var stopped = false
     private var draining = false
     private var drainAgain = false
+    /// Bytes arrived from the peer since the loop's last ping round (the upgrade counts).
+    private var heard = true
 
     private struct Ending {
         var end: End?
@@ -93,6 +100,7 @@ public final class WebSocketOutboxWriter: ChannelInboundHandler, RemovableChanne
 
     public func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        self.channel = context.channel
         if context.channel.isActive {
             queue.register(self)
         } else {
@@ -108,6 +116,11 @@ public final class WebSocketOutboxWriter: ChannelInboundHandler, RemovableChanne
     public func channelInactive(context: ChannelHandlerContext) {
         stop(.connectionClosed)
         context.fireChannelInactive()
+    }
+
+    public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        heard = true
+        context.fireChannelRead(data)
     }
 
     public func channelWritabilityChanged(context: ChannelHandlerContext) {
@@ -137,6 +150,23 @@ public final class WebSocketOutboxWriter: ChannelInboundHandler, RemovableChanne
             return state.waiter
         }
         waiter?.resume(returning: end)
+    }
+
+    // MARK: Pings
+
+    /// The loop's ping round (on the loop): a peer that sent nothing since the previous round, not
+    /// even the pong to its ping, is gone, and its connection is closed; the others get `ping`,
+    /// the same frame bytes for all. One timer per loop does this for every connection on it, so a
+    /// connection costs no sleeping task, and a closed one leaves no timer behind.
+    func pingRound(_ ping: ByteBuffer) {
+        guard !stopped, let context else { return }
+        guard heard else {
+            stop(.pingTimeout)
+            context.close(promise: nil)
+            return
+        }
+        heard = false
+        context.writeAndFlush(NIOAny(ping), promise: nil)
     }
 
     // MARK: Writing

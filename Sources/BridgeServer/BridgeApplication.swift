@@ -80,9 +80,10 @@ public final class BridgeApplication: Sendable {
                 // Inbound frames over the limit are refused by the frame decoder with close code 1009;
                 // `messages(maxSize:)` then bounds fragmented messages the same way.
                 maxFrameSize: configuration.maxInboundMessageBytes,
-                // Pings find peers that vanished without a word; the heartbeats already keep the
-                // link busy, so a ping every four heartbeats is enough (and costs idle clients less).
-                autoPing: .enabled(timePeriod: .milliseconds(Int64(configuration.heartbeatSeconds * 4000))),
+                // Pings are sent by the event loops' heartbeat timers (EventLoopDrainQueue), not by
+                // hummingbird-websocket's loop: that is a sleeping task per connection, and a closed
+                // connection's sleep keeps its memory until it would have woken (a minute).
+                autoPing: .disabled,
                 closeTimeout: .seconds(2)
             )
             let idle = TimeAmount.milliseconds(Int64(configuration.httpIdleTimeoutSeconds * 1000))
@@ -132,9 +133,12 @@ public final class BridgeApplication: Sendable {
             logger: logger
         )
         let lifecycle = ShutdownService(registry: registry, watcher: watcher)
+        let heartbeats: [any Service] =
+            configuration.mode == .event
+            ? [SSEHeartbeatService(registry: registry, period: .milliseconds(Int64(configuration.heartbeatSeconds * 1000)))] : []
         let group = ServiceGroup(
             configuration: .init(
-                services: [.init(service: app)] + (extraServices + (dashboardSampler.map { [$0] } ?? [])).map { .init(service: $0) }
+                services: [.init(service: app)] + (extraServices + (dashboardSampler.map { [$0] } ?? []) + heartbeats).map { .init(service: $0) }
                     + [.init(service: lifecycle)],
                 gracefulShutdownSignals: handleSignals ? [.sigterm, .sigint] : [],
                 logger: logger
@@ -177,23 +181,11 @@ public final class BridgeApplication: Sendable {
             }
             let session = WebSocketSession(hub: hub, registry: registry, configuration: configuration, logger: logger)
             router.ws("/ws") { inbound, outbound, context in
-                await session.run(
-                    request: context.request,
-                    channel: context.requestContext.channel,
-                    inbound: inbound,
-                    outbound: outbound,
-                    initialSymbol: nil
-                )
+                await Self.runSession(session, inbound, outbound, context, initialSymbol: nil)
             }
             router.ws("/ws/live_data/{symbol}") { inbound, outbound, context in
                 let symbol = context.requestContext.parameters.get("symbol") ?? ""
-                await session.run(
-                    request: context.request,
-                    channel: context.requestContext.channel,
-                    inbound: inbound,
-                    outbound: outbound,
-                    initialSymbol: symbol
-                )
+                await Self.runSession(session, inbound, outbound, context, initialSymbol: symbol)
             }
             let sse = SSEStreams(
                 hub: hub,
@@ -203,8 +195,8 @@ public final class BridgeApplication: Sendable {
                 logger: logger,
                 sampler: dashboardSampler
             )
-            router.get("/sse") { request, _ in try sse.updates(request) }
-            router.get("/api/stream/dashboard") { request, _ in try sse.dashboard(request) }
+            router.get("/sse") { request, context in try sse.updates(request, channel: context.channel) }
+            router.get("/api/stream/dashboard") { request, context in try sse.dashboard(request, channel: context.channel) }
             DashboardPage.add(to: router)
 
         case .pollingNaive:
@@ -236,6 +228,21 @@ public final class BridgeApplication: Sendable {
             }
         }
         return router
+    }
+
+    /// An upgraded connection's session. The upgrade's handler reference is released first (see
+    /// ``BridgeRequestContext/UpgradeSlot``: it would keep the connection alive after it closed).
+    static func runSession(
+        _ session: WebSocketSession,
+        _ inbound: WebSocketInboundStream,
+        _ outbound: WebSocketOutboundWriter,
+        _ context: WebSocketRouterContext<BridgeRequestContext>,
+        initialSymbol: String?
+    ) async {
+        context.requestContext.releaseUpgradeReference()
+        guard let channel = context.requestContext.channel else { return }
+        session.registry.upgraded(channel, upgradeSlot: context.requestContext.upgrade)
+        await session.run(request: context.request, channel: channel, inbound: inbound, outbound: outbound, initialSymbol: initialSymbol)
     }
 
     /// The `{symbol}` path parameter, refused (400) unless it is a plain name.

@@ -1,5 +1,6 @@
 import BridgeCore
 import NIOConcurrencyHelpers
+import NIOCore
 
 /// The live streaming connections: enforces the connection limit and can close them all (with a
 /// "going away" code) when the bridge shuts down.
@@ -18,6 +19,18 @@ final class ConnectionRegistry: Sendable {
     let backlog: Int
     let metrics: BridgeMetrics
     private let state = NIOLockedValueBox(State())
+    private let upgradeObserver = NIOLockedValueBox<(@Sendable (any Channel, AnyObject) -> Void)?>(nil)
+
+    /// Calls `observer` with the channel and the request context's upgrade slot of every upgraded
+    /// WebSocket connection, refused ones included (tests hold them weakly to check that a closed
+    /// connection is released).
+    func observeUpgrades(_ observer: @escaping @Sendable (_ channel: any Channel, _ upgradeSlot: AnyObject) -> Void) {
+        upgradeObserver.withLockedValue { $0 = observer }
+    }
+
+    func upgraded(_ channel: any Channel, upgradeSlot: AnyObject) {
+        upgradeObserver.withLockedValue { $0 }?(channel, upgradeSlot)
+    }
 
     init(maxConnections: Int, backlog: Int, metrics: BridgeMetrics) {
         self.maxConnections = maxConnections
@@ -50,6 +63,7 @@ final class ConnectionRegistry: Sendable {
     }
 
     func release(_ outbox: ClientOutbox, reason: String) {
+        outbox.detach()
         let transport = state.withLockedValue { s -> String? in
             guard let transport = s.open.removeValue(forKey: outbox.id)?.transport else { return nil }
             s.byTransport[transport, default: 1] -= 1
@@ -61,6 +75,20 @@ final class ConnectionRegistry: Sendable {
     func cancelReservation() {
         state.withLockedValue { $0.reserved = max(0, $0.reserved - 1) }
     }
+
+    /// Queues `message` for every open connection of `transport` (the SSE heartbeat).
+    func enqueueForAll(transport: String, _ message: OutboundMessage) {
+        let outboxes = state.withLockedValue { s in s.open.values.filter { $0.transport == transport }.map(\.outbox) }
+        for outbox in outboxes { outbox.enqueue(message, channel: nil) }
+    }
+
+    /// Open connections, with their outboxes (for tests that check what a closed one leaves).
+    var openOutboxes: [ClientOutbox] {
+        state.withLockedValue { s in s.open.values.map(\.outbox) }
+    }
+
+    /// Connection slots reserved and not yet opened or given back.
+    var reservations: Int { state.withLockedValue { $0.reserved } }
 
     var counts: [String: Int] {
         state.withLockedValue { s in s.byTransport.filter { $0.value > 0 } }

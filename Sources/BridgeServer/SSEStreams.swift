@@ -35,7 +35,7 @@ struct SSEStreams {
         return points
     }
 
-    func updates(_ request: Request) throws -> Response {
+    func updates(_ request: Request, channel: (any Channel)?) throws -> Response {
         let query = request.uri.queryParameters
         let symbols = (query.get("symbols") ?? "").split(separator: ",").map(String.init).filter { !$0.isEmpty }
         guard !symbols.isEmpty else { throw HTTPError(.badRequest, message: "symbols=NQ,ES is required") }
@@ -66,10 +66,10 @@ struct SSEStreams {
         }
         guard registry.reserve() else { throw HTTPError(.serviceUnavailable, message: "connection limit reached") }
         let outbox = registry.open(transport: "sse")
+        Self.endWhenClosed(outbox, channel: channel)
         hub.subscribe(outbox, request: ClientRequest(op: .subscribe, symbols: symbols, channels: channels, resume: resume))
         let hub = self.hub
         let registry = self.registry
-        let heartbeat = configuration.heartbeatSeconds
         let resumed = resume
         let body = ResponseBody { writer in
             var positions: [String: (epoch: String, seq: Int)] = [:]
@@ -82,7 +82,7 @@ struct SSEStreams {
                 registry.release(outbox, reason: reason.value)
             }
             try await writer.write(ByteBuffer(string: "retry: \(Self.retryMilliseconds)\n\n"))
-            try await Self.pump(outbox, heartbeat: heartbeat, reason: reason, hub: hub, writer: &writer) { message in
+            try await Self.pump(outbox, reason: reason, hub: hub, writer: &writer) { message in
                 // The id says, per contract, the last snapshot or trade delivered: resuming from
                 // it loses nothing (quotes, stats and depth come again with the snapshot).
                 if let contract = message.contract, let epoch = message.epoch {
@@ -103,13 +103,13 @@ struct SSEStreams {
     static let headers: HTTPFields = [.contentType: "text/event-stream", .cacheControl: "no-cache", .init("X-Accel-Buffering")!: "no"]
 
     /// The aggregated view every `dashboardIntervalSeconds` (the plan's 1/5 s).
-    func dashboard(_ request: Request) throws -> Response {
+    func dashboard(_ request: Request, channel: (any Channel)?) throws -> Response {
         guard registry.reserve() else { throw HTTPError(.serviceUnavailable, message: "connection limit reached") }
         let outbox = registry.open(transport: "sse")
+        Self.endWhenClosed(outbox, channel: channel)
         let hub = self.hub
         let registry = self.registry
         let interval = configuration.dashboardIntervalSeconds
-        let heartbeat = configuration.heartbeatSeconds
         let streams = self
         let body = ResponseBody { writer in
             let reason = ReasonBox()
@@ -128,7 +128,7 @@ struct SSEStreams {
                     }
                 }
                 defer { group.cancelAll() }
-                try await Self.pump(outbox, heartbeat: heartbeat, reason: reason, hub: hub, writer: &writer) { message in
+                try await Self.pump(outbox, reason: reason, hub: hub, writer: &writer) { message in
                     Self.event(id: String(message.seq), message)
                 }
             }
@@ -146,58 +146,61 @@ struct SSEStreams {
         return buffer
     }
 
-    /// Drains an outbox into an SSE body until it closes or the client goes away; a comment line
-    /// goes out when a heartbeat period passes.
+    /// A stream learns that its client left when its channel closes, not only at its next write:
+    /// the outbox is detached, which wakes the pump with nothing and ends the response at once.
+    static func endWhenClosed(_ outbox: ClientOutbox, channel: (any Channel)?) {
+        guard let channel else { return }
+        channel.closeFuture.whenComplete { _ in outbox.detach() }
+        // The client's FIN arrives as "input closed" (Hummingbird allows half-closure), which
+        // closes nothing by itself while a response streams: the stream ends on it too.
+        channel.eventLoop.execute {
+            try? channel.pipeline.syncOperations.addHandler(InputClosedWatcher(outbox: outbox), position: .first)
+        }
+    }
+
+    /// Drains an outbox into an SSE body until it closes or the client goes away. Heartbeats (an
+    /// empty message, sent as a comment line) are queued by ``SSEHeartbeatService`` for every
+    /// stream at once.
     static func pump(
         _ outbox: ClientOutbox,
-        heartbeat: Double,
         reason: ReasonBox,
         hub: MarketHub,
         writer: inout any ResponseBodyWriter,
         format: (OutboundMessage) -> ByteBuffer
     ) async throws {
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask {
-                while !outbox.isClosed {
-                    try await Task.sleep(for: .milliseconds(Int64(heartbeat * 1000)))
-                    outbox.enqueue(OutboundMessage(bytes: ByteBuffer(), event: ""), channel: nil)
+        while true {
+            let items = await outbox.next()
+            if items.isEmpty { return }
+            var messages = 0
+            var bytes = 0
+            defer { hub.metrics.sent("sse", messages: messages, bytes: bytes) }
+            // One body write per batch: a burst costs one socket write, not one per event.
+            var batch = ByteBuffer()
+            var closing = false
+            for item in items {
+                switch item {
+                case .message(let message) where message.event.isEmpty:
+                    batch.writeString(": heartbeat \(WallClock.nowMicroseconds())\n\n")
+                case .message(let message):
+                    var event = format(message)
+                    batch.writeBuffer(&event)
+                    messages += 1
+                case .close(let code, _):
+                    reason.set(WebSocketSession.reasonLabel(code))
+                    closing = true
+                }
+                if closing { break }
+            }
+            if batch.readableBytes > 0 {
+                bytes += batch.readableBytes
+                do {
+                    try await writer.write(batch)
+                } catch {
+                    reason.set("write_failed")
+                    throw error
                 }
             }
-            defer { group.cancelAll() }
-            while true {
-                let items = await outbox.next()
-                if items.isEmpty { return }
-                var messages = 0
-                var bytes = 0
-                defer { hub.metrics.sent("sse", messages: messages, bytes: bytes) }
-                // One body write per batch: a burst costs one socket write, not one per event.
-                var batch = ByteBuffer()
-                var closing = false
-                for item in items {
-                    switch item {
-                    case .message(let message) where message.event.isEmpty:
-                        batch.writeString(": heartbeat \(WallClock.nowMicroseconds())\n\n")
-                    case .message(let message):
-                        var event = format(message)
-                        batch.writeBuffer(&event)
-                        messages += 1
-                    case .close(let code, _):
-                        reason.set(WebSocketSession.reasonLabel(code))
-                        closing = true
-                    }
-                    if closing { break }
-                }
-                if batch.readableBytes > 0 {
-                    bytes += batch.readableBytes
-                    do {
-                        try await writer.write(batch)
-                    } catch {
-                        reason.set("write_failed")
-                        throw error
-                    }
-                }
-                if closing { return }
-            }
+            if closing { return }
         }
     }
 
@@ -275,6 +278,24 @@ struct SSEStreams {
         w.endArray()
         w.endObject()
         return w.bytes
+    }
+}
+
+/// Detaches an SSE stream's outbox when the client half-closes or the connection ends.
+final class InputClosedWatcher: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    let outbox: ClientOutbox
+
+    init(outbox: ClientOutbox) {
+        self.outbox = outbox
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? ChannelEvent, event == .inputClosed {
+            outbox.detach()
+            context.close(promise: nil)
+        }
+        context.fireUserInboundEventTriggered(event)
     }
 }
 

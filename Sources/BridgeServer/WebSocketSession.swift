@@ -151,6 +151,8 @@ struct WebSocketSession {
                 try? await outbound.close(WebSocketErrorCode(codeNumber: Int(code)), reason: text)
             case .connectionClosed:
                 reason.set("closed")
+            case .pingTimeout:
+                reason.set("ping_timeout")
             }
             group.cancelAll()
         }
