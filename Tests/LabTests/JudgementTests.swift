@@ -220,3 +220,52 @@ struct JudgementTests {
         #expect(MetricsReading(at: 0, text: "garbage\n# HELP x\nx{a=\"b\"} notanumber").clientRequests == 0)
     }
 }
+
+@Suite("Memory kept per closed connection")
+struct MemoryPerClosedConnectionTests {
+    /// An arm whose bridge had `before` MB before the swarm and `after` MB once it left and settled,
+    /// and whose counter says `closed` connections ended.
+    func arm(before: Double, after: Double, closed: Int) -> ArmData {
+        var arm = Fixtures.arm(seconds: 40)
+        var early = arm.samples[0]
+        early.at = arm.record.swarmStart - 1_000_000
+        early.bridgeRSSMB = before
+        var late = arm.samples[arm.samples.count - 1]
+        late.at = arm.record.swarmEnd + 5_000_000
+        late.bridgeRSSMB = after
+        arm.samples = [early] + arm.samples + [late]
+        let text = """
+            bridge_disconnects_total{reason="client_closed"} \(closed - closed / 4)
+            bridge_disconnects_total{reason="closed"} \(closed / 4)
+            """
+        arm.metrics.append(MetricsReading(at: arm.record.swarmEnd + 5_000_000, text: text))
+        return arm
+    }
+
+    func judged(_ arm: ArmData) -> (ArmFigures, KPIResult?) {
+        var scenario = Scenario(name: "test")
+        scenario.arms = [Scenario.Arm(name: "event")]
+        let summary = Fixtures.summarize(scenario, [arm])
+        let result = summary.arms.first
+        return (result?.figures ?? ArmFigures(), result?.kpis.first { $0.id == "memory_per_closed" })
+    }
+
+    @Test("6 KB kept by each of 4,000 closed connections is measured as such, and fails")
+    func leak() {
+        let (figures, kpi) = judged(arm(before: 40, after: 40 + 4_000 * 6.0 / 1024, closed: 4_000))
+        #expect(figures.connectionsClosed == 4_000)
+        #expect(abs((figures.memoryKeptPerClosedConnectionKB ?? 0) - 6) < 1e-9)
+        #expect(kpi?.status == .fail)
+        #expect(kpi?.note == "4000 connections closed")
+    }
+
+    @Test("memory back where it was passes; too few closed connections are not judged, and say so")
+    func noLeak() {
+        let (figures, kpi) = judged(arm(before: 40, after: 40.05, closed: 4_000))
+        #expect((figures.memoryKeptPerClosedConnectionKB ?? 1) < 0.1)
+        #expect(kpi?.status == .pass)
+        let (_, few) = judged(arm(before: 40, after: 41, closed: 300))
+        #expect(few?.status == .notApplicable)
+        #expect(few?.note.contains("300 connections closed") == true)
+    }
+}

@@ -50,6 +50,11 @@ public struct ArmFigures: Sendable, Codable, Equatable {
     /// resident memory in the measured window over what it was before the swarm, per connection.
     public var peakConnections: Int?
     public var bridgeMemoryPerConnectionKB: Double?
+    /// Streaming connections the bridge saw end (its own counter), and the memory each one left
+    /// behind: resident memory after the clients left and the settle, minus before they came,
+    /// over the connections closed. A leak shows here in any run with enough churn.
+    public var connectionsClosed: Int?
+    public var memoryKeptPerClosedConnectionKB: Double?
     public var healthProbes = 0
     public var healthAnswered = 0
     public var healthP99Milliseconds: Double?

@@ -62,6 +62,15 @@ public struct Judge: Sendable {
             let during = window.map(\.bridgeRSSMB).reduce(0, +) / Double(window.count)
             f.bridgeMemoryPerConnectionKB = (during - before.bridgeRSSMB) * 1024 / Double(peak)
         }
+        // Memory kept per closed connection: from before the swarm to the last sample, after it left.
+        if let closed = arm.metrics.last.map({ Int($0.connectionsClosed) }), arm.record.crashes.isEmpty {
+            f.connectionsClosed = closed
+            if closed > 0, let after = alive.last, after.at > arm.record.swarmEnd,
+                let before = arm.samples.last(where: { $0.bridgeAlive && $0.at < arm.record.swarmStart })
+            {
+                f.memoryKeptPerClosedConnectionKB = (after.bridgeRSSMB - before.bridgeRSSMB) * 1024 / Double(closed)
+            }
+        }
         if let loadgen = arm.loadgen {
             f.updateLatency = loadgen.latency("update")
             f.pollRequest = loadgen.latency("poll_request")
@@ -279,6 +288,13 @@ public struct Judge: Sendable {
                 Double(closeWait + extra),
                 "CLOSE_WAIT \(closeWait); descriptors \(before.descriptors) before, \(after.descriptors) after (tolerance \(Self.descriptorTolerance))"
             )
+        case "memory_per_closed":
+            guard let closed = f.connectionsClosed else { return .notMeasured("no /metrics scrape, or the bridge crashed") }
+            // Resident memory moves in pages and allocator arenas: a few closed connections say nothing.
+            guard closed >= Self.minimumClosedConnections else {
+                return .notApplicable("\(closed) connections closed (under \(Self.minimumClosedConnections)): too few to read in resident memory")
+            }
+            return .value(f.memoryKeptPerClosedConnectionKB, "\(closed) connections closed", else: "no sample before the swarm or after it left")
         case "uptime":
             guard f.healthProbes > 0 else { return .notMeasured("no /health probes during the swarm") }
             let injected = record.outages.map { Double($0.to - $0.from) / 1e6 }.reduce(0, +)
@@ -295,6 +311,9 @@ public struct Judge: Sendable {
     /// Shorter windows see bounded start-up growth (trade history and allocator pools filling)
     /// that a slope cannot tell from a leak; the soak scenario runs long enough.
     static let minimumTrendMinutes = 2.0
+
+    /// Closed connections below which memory kept per connection is not judged.
+    static let minimumClosedConnections = 1_000
 
     /// Descriptors a bridge may keep open after its clients leave (a data file opened lazily).
     static let descriptorTolerance = 2

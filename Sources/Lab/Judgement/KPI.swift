@@ -74,6 +74,15 @@ public struct KPI: Sendable, Equatable {
             source: "least-squares slope of RSS after warm-up"
         ),
         KPI(
+            id: "memory_per_closed",
+            title: "Memory kept per closed connection",
+            unit: "KB",
+            direction: .below,
+            plan: 1,
+            lab: 0.1,
+            source: "(RSS after the clients left and the settle − RSS before they came) ÷ connections closed (bridge_disconnects_total)"
+        ),
+        KPI(
             id: "descriptor_trend",
             title: "Descriptor growth (95 % upper bound)",
             unit: "per min",

@@ -94,6 +94,10 @@ public enum MarkdownReport {
                 "connections at most · bridge memory per connection",
                 "\(f.peakConnections.map(String.init) ?? "—") · \(value(f.bridgeMemoryPerConnectionKB, "KB"))"
             ),
+            (
+                "connections closed · memory kept per closed connection",
+                "\(f.connectionsClosed.map(String.init) ?? "—") · \(value(f.memoryKeptPerClosedConnectionKB, "KB"))"
+            ),
             ("poll request (from intended send) p50 / p99 / p99.9 / max", spread(f.pollRequest)),
             ("poll delivery (write → first answer carrying it) p50 / p99 / p99.9 / max", spread(f.pollDelivery)),
             ("poll staleness (age of the newest record received) p50 / p99 / p99.9 / max", spread(f.pollStaleness)),

@@ -7,6 +7,8 @@ public struct MetricsReading: Sendable, Equatable {
     public var clientRequests: Double
     /// Open connections by transport (`bridge_connections`).
     public var connections: [String: Double]
+    /// Streaming connections that ended, for any reason, since the bridge started (`bridge_disconnects_total`).
+    public var connectionsClosed: Double
     public var messagesSent: Double
     public var bytesSent: Double
     public var recordsRead: Double
@@ -23,6 +25,7 @@ public struct MetricsReading: Sendable, Equatable {
         self.at = at
         var requests = 0.0
         var connections: [String: Double] = [:]
+        var closed = 0.0
         var sent = 0.0
         var bytes = 0.0
         var records = 0.0
@@ -35,6 +38,7 @@ public struct MetricsReading: Sendable, Equatable {
                 if !Self.runnerRoutes.contains(sample.labels["route"] ?? "") { requests += sample.value }
             case "bridge_connections":
                 connections[sample.labels["transport"] ?? "", default: 0] += sample.value
+            case "bridge_disconnects_total": closed += sample.value
             case "bridge_messages_sent_total": sent += sample.value
             case "bridge_bytes_sent_total": bytes += sample.value
             case "bridge_records_read_total": records += sample.value
@@ -47,6 +51,7 @@ public struct MetricsReading: Sendable, Equatable {
         }
         clientRequests = requests
         self.connections = connections
+        connectionsClosed = closed
         messagesSent = sent
         bytesSent = bytes
         recordsRead = records
@@ -55,7 +60,8 @@ public struct MetricsReading: Sendable, Equatable {
     }
 
     public static func == (a: MetricsReading, b: MetricsReading) -> Bool {
-        a.at == b.at && a.clientRequests == b.clientRequests && a.connections == b.connections && a.messagesSent == b.messagesSent
+        a.at == b.at && a.clientRequests == b.clientRequests && a.connections == b.connections && a.connectionsClosed == b.connectionsClosed
+            && a.messagesSent == b.messagesSent
             && a.bytesSent == b.bytesSent && a.recordsRead == b.recordsRead && a.detectToSend.map(\.le) == b.detectToSend.map(\.le)
             && a.detectToSend.map(\.count) == b.detectToSend.map(\.count) && a.queuedToWritten.map(\.le) == b.queuedToWritten.map(\.le)
             && a.queuedToWritten.map(\.count) == b.queuedToWritten.map(\.count)
