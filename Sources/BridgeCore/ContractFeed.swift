@@ -24,16 +24,20 @@ public struct FeedChanges: Sendable {
 }
 
 /// One contract's files and state: tails its `.scid` file and current `.depth` file, applies the
-/// records to a ``MarketState``, and remembers enough to replay trades for a resuming client.
+/// records to a ``MarketState``, and replays trades for a resuming client.
+///
+/// A file with weeks of history costs what its current session costs: on a file's first read (and
+/// after a rewrite) the tailer starts at the session's first record, found by binary search on
+/// time, less ``lookbackRecords``; a resume reads its trades back from their positions in the
+/// file. Nothing holds or parses the whole file, so memory does not grow with its size.
 ///
 /// Not thread-safe: the ``MarketHub`` owns it under its lock.
 public final class ContractFeed {
     public let contract: ContractSymbol
     public let priceMultiplier: Float
     public private(set) var state: MarketState
-    /// Record index of every trade in the file, in order (4 bytes a trade), so that a resume can
-    /// find the trades after any sequence number and tell each one's predecessor.
-    public private(set) var tradeIndices: [UInt32] = []
+    /// Record index of the latest trade (-1 before the first): the next trade's `prev`.
+    public private(set) var lastTradeIndex = -1
     /// The most recent trades, for resumes served from memory.
     public private(set) var recent: Deque<(seq: Int, prev: Int, record: IntradayRecord)> = []
     public let historyLimit: Int
@@ -44,6 +48,18 @@ public final class ContractFeed {
     private var depthBuilder: DepthBookBuilder
     private let depthLevels: Int
     private let logger: Logger
+    /// Whether the tailer starts at the current session (false: it reads the whole file, as the
+    /// old polling bridge did on every request).
+    public let startAtSession: Bool
+    /// The tailer is still to be placed at the session: before the file's first read, and after a rewrite.
+    private var placeAtSession: Bool
+    /// Records below this index were in the file when it was placed: history, applied to the state
+    /// but not reported as new trades (no client can have asked for them as live updates).
+    private var historyEnd = 0
+
+    /// Records read before the session's first one, so that a session with no quote or trade yet
+    /// still has the last ones (applying them is harmless: the session's figures restart at its day).
+    public static let lookbackRecords = 10_000
 
     public init(
         contract: ContractSymbol,
@@ -51,6 +67,7 @@ public final class ContractFeed {
         priceMultiplier: Float = 1,
         depthLevels: Int = 10,
         historyLimit: Int = 50_000,
+        startAtSession: Bool = true,
         logger: Logger
     ) {
         self.contract = contract
@@ -58,6 +75,8 @@ public final class ContractFeed {
         self.priceMultiplier = priceMultiplier
         self.depthLevels = depthLevels
         self.historyLimit = historyLimit
+        self.startAtSession = startAtSession
+        self.placeAtSession = startAtSession
         self.logger = logger
         self.state = MarketState(contract: contract.name, root: contract.root, epoch: Self.emptyEpoch)
         self.tailer = FileTailer(path: folder.intradayPath(contract: contract.name))
@@ -106,6 +125,7 @@ public final class ContractFeed {
 
     private func pumpIntraday(_ changes: inout FeedChanges) {
         while true {
+            if placeAtSession { placeTailerAtSession() }
             let progress = tailer.poll { item in
                 switch item {
                 case .event(let event):
@@ -120,16 +140,43 @@ public final class ContractFeed {
                     changes.stats.low = changes.stats.low || change.low
                     changes.stats.volume = changes.stats.volume || change.volume
                     if change.trade {
-                        let prev = tradeIndices.last.map(Int.init) ?? -1
-                        tradeIndices.append(UInt32(truncatingIfNeeded: index))
+                        let prev = lastTradeIndex
+                        lastTradeIndex = index
                         recent.append((index, prev, record))
                         if recent.count > historyLimit { recent.removeFirst() }
-                        changes.trades.append((index, prev, record))
+                        if index >= historyEnd { changes.trades.append((index, prev, record)) }
                     }
                 }
             }
-            if !progress.hasMore { break }
+            if !progress.hasMore && !placeAtSession { break }
         }
+    }
+
+    /// Starts the tailer at the current session (the UTC day of the file's last record), less
+    /// ``lookbackRecords``: the session's first record is found by binary search on time. The
+    /// epoch comes from record 0, which is then never read in full.
+    private func placeTailerAtSession() {
+        placeAtSession = false
+        guard let reader = RecordReader<IntradayFormat>(path: tailer.path) else {
+            historyEnd = 0
+            return
+        }
+        let count = reader.count
+        historyEnd = count
+        guard count > Self.lookbackRecords, tailer.nextIndex < count, let first = reader.record(at: 0), let last = reader.record(at: count - 1)
+        else { return }
+        let day = last.dateTime.unixMicroseconds / SCDateTime.microsecondsPerDay
+        let sessionStart = reader.firstIndex(count: count) { $0.dateTime.unixMicroseconds / SCDateTime.microsecondsPerDay >= day }
+        let start = max(0, sessionStart - Self.lookbackRecords)
+        guard start > tailer.nextIndex else { return }
+        state.epoch = Self.epoch(of: priceMultiplier != 1 ? scaled(first) : first)
+        // The trade before the first one read: the `prev` of what follows.
+        reader.forEachBackwards(before: start, limit: Self.lookbackRecords) { index, record in
+            guard record.isTrade else { return true }
+            lastTradeIndex = index
+            return false
+        }
+        tailer.skip(to: start)
     }
 
     private func handle(_ event: TailEvent, _ changes: inout FeedChanges) {
@@ -139,7 +186,8 @@ public final class ContractFeed {
             let depth = (state.depthFile, state.depthSeq, state.bids, state.asks)
             state = MarketState(contract: contract.name, root: contract.root, epoch: Self.emptyEpoch)
             (state.depthFile, state.depthSeq, state.bids, state.asks) = depth
-            tradeIndices.removeAll()
+            lastTradeIndex = -1
+            placeAtSession = startAtSession
             recent.removeAll()
             changes.trades.removeAll()
             changes.reset = "rewritten"
@@ -223,50 +271,50 @@ public final class ContractFeed {
 
     // MARK: - Replay
 
-    /// Trades after `seq`: (first trade position in `tradeIndices`, count).
-    public func tradesAfter(seq: Int) -> Range<Int> {
-        var low = 0
-        var high = tradeIndices.count
-        while low < high {
-            let mid = (low + high) / 2
-            if Int(tradeIndices[mid]) <= seq { low = mid + 1 } else { high = mid }
-        }
-        return low..<tradeIndices.count
+    /// The trades after a resume point.
+    public enum Replay {
+        case trades([(seq: Int, prev: Int, record: IntradayRecord)], fromMemory: Bool)
+        /// More than the limit: the client is too far behind to replay.
+        case tooOld
+        /// The file no longer holds them (it shrank, vanished or could not be read).
+        case unavailable
     }
 
-    /// The trades at positions `range` of `tradeIndices`, from memory when recent enough, else
-    /// read back from the file. Returns nil if the file no longer holds them.
-    public func trades(at range: Range<Int>) -> (trades: [(seq: Int, prev: Int, record: IntradayRecord)], fromMemory: Bool)? {
-        guard !range.isEmpty else { return ([], true) }
-        let firstSeq = Int(tradeIndices[range.lowerBound])
-        if let oldest = recent.first, oldest.seq <= firstSeq {
-            let skip = recent.count - range.count
-            return (Array(recent.dropFirst(skip)), true)
-        }
-        // Older than memory: read the file from the first wanted record to the last.
-        let reader = FileTailer<IntradayFormat>(path: tailer.path, startIndex: firstSeq)
-        var wanted = Set(range.map { Int(tradeIndices[$0]) })
-        var result: [(seq: Int, prev: Int, record: IntradayRecord)] = []
-        result.reserveCapacity(range.count)
-        var prev = range.lowerBound > 0 ? Int(tradeIndices[range.lowerBound - 1]) : -1
-        let lastSeq = Int(tradeIndices[range.upperBound - 1])
-        var failed = false
-        while !wanted.isEmpty, !failed {
-            let progress = reader.poll { item in
-                switch item {
-                case .event(.rewritten), .event(.missing), .event(.invalid):
-                    failed = true
-                case .event:
-                    break
-                case .record(let index, var record):
-                    guard index <= lastSeq, wanted.remove(index) != nil else { return }
-                    if priceMultiplier != 1 { record = scaled(record) }
-                    result.append((index, prev, record))
-                    prev = index
-                }
+    /// The trades after record `seq`, at most `limit`: from memory when the oldest one wanted is
+    /// still held, else read back from the file, from `seq + 1` to what was read so far.
+    public func trades(after seq: Int, limit: Int) -> Replay {
+        guard seq < lastTradeIndex else { return .trades([], fromMemory: true) }
+        if let oldest = recent.first, oldest.prev <= seq {
+            // Every trade after `seq` is held: find the first with a binary search.
+            var low = 0
+            var high = recent.count
+            while low < high {
+                let mid = (low + high) / 2
+                if recent[mid].seq <= seq { low = mid + 1 } else { high = mid }
             }
-            if !progress.hasMore { break }
+            guard recent.count - low <= limit else { return .tooOld }
+            return .trades(Array(recent[low...]), fromMemory: true)
         }
-        return failed || !wanted.isEmpty ? nil : (result, false)
+        guard let reader = RecordReader<IntradayFormat>(path: tailer.path) else { return .unavailable }
+        var prev = -1
+        reader.forEachBackwards(before: seq + 1, limit: Self.lookbackRecords) { index, record in
+            guard record.isTrade else { return true }
+            prev = index
+            return false
+        }
+        var result: [(seq: Int, prev: Int, record: IntradayRecord)] = []
+        var tooMany = false
+        let complete = reader.forEach(in: (seq + 1)..<tailer.nextIndex) { index, record in
+            guard record.isTrade else { return true }
+            guard result.count < limit else {
+                tooMany = true
+                return false
+            }
+            result.append((index, prev, priceMultiplier != 1 ? scaled(record) : record))
+            prev = index
+            return true
+        }
+        if tooMany { return .tooOld }
+        return complete ? .trades(result, fromMemory: false) : .unavailable
     }
 }

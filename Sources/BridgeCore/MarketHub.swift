@@ -395,16 +395,20 @@ public final class MarketHub: @unchecked Sendable {
             refuse("epoch_changed")
         } else if point.seq > feed.state.seq {
             refuse("ahead_of_file")
-        } else if !replay(feed, after: point.seq, to: outbox, announce: true) {
-            refuse(feed.tradesAfter(seq: point.seq).count > configuration.maxReplay ? "too_old" : "history_unavailable")
+        } else {
+            switch replay(feed, after: point.seq, to: outbox, announce: true) {
+            case .trades: break
+            case .tooOld: refuse("too_old")
+            case .unavailable: refuse("history_unavailable")
+            }
         }
     }
 
-    /// Queues the trades after `seq`. Returns false if they cannot all be replayed.
+    /// Queues the trades after `seq` (all of them, or none when they cannot all be replayed).
     @discardableResult
-    private func replay(_ feed: ContractFeed, after seq: Int, to outbox: ClientOutbox, announce: Bool) -> Bool {
-        let range = feed.tradesAfter(seq: seq)
-        guard range.count <= configuration.maxReplay, let (trades, fromMemory) = feed.trades(at: range) else { return false }
+    private func replay(_ feed: ContractFeed, after seq: Int, to outbox: ClientOutbox, announce: Bool) -> ContractFeed.Replay {
+        let replay = feed.trades(after: seq, limit: configuration.maxReplay)
+        guard case .trades(let trades, let fromMemory) = replay else { return replay }
         let source = feed.source
         for trade in trades {
             outbox.enqueue(
@@ -420,7 +424,7 @@ public final class MarketHub: @unchecked Sendable {
                 channel: nil
             )
         }
-        return true
+        return replay
     }
 
     // MARK: - Queries

@@ -200,7 +200,7 @@ public final class BridgeApplication: Sendable {
             DashboardPage.add(to: router)
 
         case .pollingNaive:
-            let reader = DiskSnapshotReader(configuration: configuration, logger: logger)
+            let reader = DiskSnapshotReader(configuration: configuration, logger: logger, wholeFile: true)
             router.get("/api/live_data/{symbol}") { _, context in
                 let symbol = try Self.symbol(context)
                 guard let bytes = await reader.readOffPool(symbol) else { throw HTTPError(.notFound, message: "unknown symbol; see /api/symbols") }

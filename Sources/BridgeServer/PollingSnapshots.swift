@@ -5,9 +5,13 @@ import NIOConcurrencyHelpers
 import NIOPosix
 import SierraFormat
 
-/// `/api/live_data/{symbol}` as the old bridge served it: each call lists the folder, reads the
-/// contract's whole `.scid` file and its depth file from disk, and computes the state from scratch.
-/// The JSON is the event mode's, byte for byte in shape: the same ``ContractFeed`` computes it.
+/// `/api/live_data/{symbol}` from disk: each call lists the folder, reads the contract's `.scid`
+/// file and its depth file, and computes the state from scratch. The JSON is the event mode's,
+/// byte for byte in shape: the same ``ContractFeed`` computes it.
+///
+/// `wholeFile` reads the whole `.scid` every time, as the old bridge did (polling-naive); without
+/// it only the current session is read (polling-cached, the plan's Phase 1 fix, which need not
+/// carry the old bridge's file I/O into every cache miss).
 ///
 /// The reads run on a thread pool of their own (blocking file I/O must not occupy the Swift
 /// concurrency pool, which has one thread per core); it is large, like the old server's, so that
@@ -15,6 +19,7 @@ import SierraFormat
 struct DiskSnapshotReader: Sendable {
     let configuration: BridgeConfiguration
     let logger: Logger
+    var wholeFile = false
     static let pool: NIOThreadPool = {
         let pool = NIOThreadPool(numberOfThreads: 64)
         pool.start()
@@ -45,6 +50,7 @@ struct DiskSnapshotReader: Sendable {
             priceMultiplier: multiplier,
             depthLevels: configuration.depthLevels,
             historyLimit: 0,
+            startAtSession: !wholeFile,
             logger: logger
         )
         if let depth = folder.latestDepthFiles()[contract.name] { feed.followDepth(file: depth) }

@@ -164,6 +164,12 @@ public final class FileTailer<Format: SierraFileFormat> {
         return readRecords(size: size, visit)
     }
 
+    /// Skips ahead to record `index`: the records before it are never read. For an owner that
+    /// found where it wants to start (a session's first record) in a file with history.
+    public func skip(to index: Int) {
+        nextIndex = max(nextIndex, index)
+    }
+
     /// Closes the file; the next poll opens it again and checks it as after a replacement.
     public func close() {
         if fd >= 0 { Glibc_close(fd) }
