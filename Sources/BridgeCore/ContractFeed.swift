@@ -3,10 +3,25 @@ import DequeModule
 import Logging
 import SierraFormat
 
+/// One trade as the feed reports and replays it: its record index, the previous trade's, and the
+/// record (prices scaled). A struct, not a tuple: a tuple in a generic container costs a runtime
+/// metadata lookup per record on the read path.
+public struct FeedTrade: Sendable {
+    public var seq: Int
+    public var prev: Int
+    public var record: IntradayRecord
+
+    public init(seq: Int, prev: Int, record: IntradayRecord) {
+        self.seq = seq
+        self.prev = prev
+        self.record = record
+    }
+}
+
 /// Everything that changed in one contract during one pump (one read of its files).
 public struct FeedChanges: Sendable {
     /// New trades in file order: record index, previous trade's index, and the record (prices scaled).
-    public var trades: [(seq: Int, prev: Int, record: IntradayRecord)] = []
+    public var trades: [FeedTrade] = []
     /// The quote, if bid or ask changed: only the changed sides are set.
     public var quote: (bid: Float?, ask: Float?)?
     public var stats = StateChange()
@@ -39,7 +54,7 @@ public final class ContractFeed {
     /// Record index of the latest trade (-1 before the first): the next trade's `prev`.
     public private(set) var lastTradeIndex = -1
     /// The most recent trades, for resumes served from memory.
-    public private(set) var recent: Deque<(seq: Int, prev: Int, record: IntradayRecord)> = []
+    public private(set) var recent: Deque<FeedTrade> = []
     public let historyLimit: Int
 
     private let folder: DataFolder
@@ -142,9 +157,13 @@ public final class ContractFeed {
                     if change.trade {
                         let prev = lastTradeIndex
                         lastTradeIndex = index
-                        recent.append((index, prev, record))
-                        if recent.count > historyLimit { recent.removeFirst() }
-                        if index >= historyEnd { changes.trades.append((index, prev, record)) }
+                        // History older than the last `historyLimit` records cannot end up among the
+                        // last `historyLimit` trades: it is not kept (a resume reads it from the file).
+                        if index >= historyEnd - historyLimit {
+                            recent.append(FeedTrade(seq: index, prev: prev, record: record))
+                            if recent.count > historyLimit { recent.removeFirst() }
+                        }
+                        if index >= historyEnd { changes.trades.append(FeedTrade(seq: index, prev: prev, record: record)) }
                     }
                 }
             }
@@ -273,7 +292,7 @@ public final class ContractFeed {
 
     /// The trades after a resume point.
     public enum Replay {
-        case trades([(seq: Int, prev: Int, record: IntradayRecord)], fromMemory: Bool)
+        case trades([FeedTrade], fromMemory: Bool)
         /// More than the limit: the client is too far behind to replay.
         case tooOld
         /// The file no longer holds them (it shrank, vanished or could not be read).
@@ -302,7 +321,7 @@ public final class ContractFeed {
             prev = index
             return false
         }
-        var result: [(seq: Int, prev: Int, record: IntradayRecord)] = []
+        var result: [FeedTrade] = []
         var tooMany = false
         let complete = reader.forEach(in: (seq + 1)..<tailer.nextIndex) { index, record in
             guard record.isTrade else { return true }
@@ -310,7 +329,7 @@ public final class ContractFeed {
                 tooMany = true
                 return false
             }
-            result.append((index, prev, priceMultiplier != 1 ? scaled(record) : record))
+            result.append(FeedTrade(seq: index, prev: prev, record: priceMultiplier != 1 ? scaled(record) : record))
             prev = index
             return true
         }

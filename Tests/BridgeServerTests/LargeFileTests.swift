@@ -101,6 +101,11 @@ extension BridgeSuites {
             }
         }
 
+        /// A trades subscription to NQ resuming from (epoch, seq).
+        func resume(epoch: String, seq: Int) -> JSON {
+            ["op": "subscribe", "symbols": ["NQ"], "channels": ["trades"], "resume": ["NQ": ["epoch": epoch, "seq": seq]]]
+        }
+
         @Test("a resume older than memory is read back from the file; one too far back is refused; live trades follow")
         func resumeFromFile() async throws {
             let file = try HistoryFile(days: 3, perDay: 30_000)
@@ -110,7 +115,7 @@ extension BridgeSuites {
                 // 2,000 records back: far older than the 100 trades in memory, within today.
                 let point = file.records.count - 2_000
                 let client = try await TestWSClient(url: bridge.ws + "/ws")
-                try await client.send(["op": "subscribe", "symbols": ["NQ"], "channels": ["trades"], "resume": ["NQ": ["epoch": epoch, "seq": point]]])
+                try await client.send(resume(epoch: epoch, seq: point))
                 let (resumed, before) = try await client.until("resumed", timeout: 20)
                 #expect(resumed["source"] as? String == "file")
                 expectTrades(before.filter { $0["type"] as? String == "trade" }, match: file.records, after: point)
@@ -135,7 +140,7 @@ extension BridgeSuites {
 
                 // A point in the first day: more trades after it than one resume replays.
                 let old = try await TestWSClient(url: bridge.ws + "/ws")
-                try await old.send(["op": "subscribe", "symbols": ["NQ"], "channels": ["trades"], "resume": ["NQ": ["epoch": epoch, "seq": 10]]])
+                try await old.send(resume(epoch: epoch, seq: 10))
                 let (refusal, _) = try await old.until("not_recovered", timeout: 20)
                 #expect(refusal["reason"] as? String == "too_old")
                 await old.close()
