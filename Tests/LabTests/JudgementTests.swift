@@ -269,3 +269,21 @@ struct MemoryPerClosedConnectionTests {
         #expect(few?.note.contains("300 connections closed") == true)
     }
 }
+
+@Suite("Memory against connections closed")
+struct MemoryPerClosedTrendTests {
+    @Test("memory that grows 6 KB with every connection closed gives a slope of 6 KB; flat memory gives none")
+    func slope() throws {
+        for (kept, expected) in [(6.0, 6.0), (0.0, 0.0)] {
+            // 100 connections close a second: 6,000 a minute.
+            var arm = Fixtures.arm(seconds: 40, growth: kept * 6_000 / 1024)
+            arm.metrics = arm.metrics.map { scrape in
+                let t = Double(scrape.at - arm.record.swarmStart) / 1e6
+                return MetricsReading(at: scrape.at, text: "bridge_disconnects_total{reason=\"closed\"} \(Int(100 * t))")
+            }
+            let figures = Judge(scenario: Scenario(name: "test")).figures(arm)
+            let trend = try #require(figures.memoryPerClosedTrend)
+            #expect(abs(trend.slope * 1024 - expected) < 0.01, "\(trend.slope * 1024) KB per closed connection")
+        }
+    }
+}

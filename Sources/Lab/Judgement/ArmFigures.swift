@@ -55,6 +55,10 @@ public struct ArmFigures: Sendable, Codable, Equatable {
     /// over the connections closed. A leak shows here in any run with enough churn.
     public var connectionsClosed: Int?
     public var memoryKeptPerClosedConnectionKB: Double?
+    /// Resident memory regressed on the connections closed so far, after warm-up (MB per closed
+    /// connection, with its 95 % margin): what each closed connection adds, apart from one-off
+    /// growth before the window (the trade history filling, allocator arenas).
+    public var memoryPerClosedTrend: Trend?
     public var healthProbes = 0
     public var healthAnswered = 0
     public var healthP99Milliseconds: Double?

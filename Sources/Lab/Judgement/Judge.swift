@@ -70,6 +70,15 @@ public struct Judge: Sendable {
             {
                 f.memoryKeptPerClosedConnectionKB = (after.bridgeRSSMB - before.bridgeRSSMB) * 1024 / Double(closed)
             }
+            // Each scrape in the window beside the resident memory sampled nearest before it.
+            var x: [Double] = []
+            var y: [Double] = []
+            for scrape in scrapes {
+                guard let sample = window.last(where: { $0.at <= scrape.at }) else { continue }
+                x.append(scrape.connectionsClosed)
+                y.append(sample.bridgeRSSMB)
+            }
+            f.memoryPerClosedTrend = Trend(x: x, y: y)
         }
         if let loadgen = arm.loadgen {
             f.updateLatency = loadgen.latency("update")
@@ -294,7 +303,8 @@ public struct Judge: Sendable {
             guard closed >= Self.minimumClosedConnections else {
                 return .notApplicable("\(closed) connections closed (under \(Self.minimumClosedConnections)): too few to read in resident memory")
             }
-            return .value(f.memoryKeptPerClosedConnectionKB, "\(closed) connections closed", else: "no sample before the swarm or after it left")
+            let slope = f.memoryPerClosedTrend.map { String(format: "; after warm-up %.3f ± %.3f KB per closed connection", $0.slope * 1024, $0.slopeMargin * 1024) } ?? ""
+            return .value(f.memoryKeptPerClosedConnectionKB, "\(closed) connections closed\(slope)", else: "no sample before the swarm or after it left")
         case "uptime":
             guard f.healthProbes > 0 else { return .notMeasured("no /health probes during the swarm") }
             let injected = record.outages.map { Double($0.to - $0.from) / 1e6 }.reduce(0, +)

@@ -98,6 +98,10 @@ public enum MarkdownReport {
                 "connections closed · memory kept per closed connection",
                 "\(f.connectionsClosed.map(String.init) ?? "—") · \(value(f.memoryKeptPerClosedConnectionKB, "KB"))"
             ),
+            (
+                "  memory against connections closed, after warm-up (slope ± 95 %)",
+                f.memoryPerClosedTrend.map { String(format: "%.3f ± %.3f KB per closed connection", $0.slope * 1024, $0.slopeMargin * 1024) } ?? "—"
+            ),
             ("poll request (from intended send) p50 / p99 / p99.9 / max", spread(f.pollRequest)),
             ("poll delivery (write → first answer carrying it) p50 / p99 / p99.9 / max", spread(f.pollDelivery)),
             ("poll staleness (age of the newest record received) p50 / p99 / p99.9 / max", spread(f.pollStaleness)),
