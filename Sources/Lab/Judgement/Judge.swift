@@ -303,8 +303,15 @@ public struct Judge: Sendable {
             guard closed >= Self.minimumClosedConnections else {
                 return .notApplicable("\(closed) connections closed (under \(Self.minimumClosedConnections)): too few to read in resident memory")
             }
-            let slope = f.memoryPerClosedTrend.map { String(format: "; after warm-up %.3f ± %.3f KB per closed connection", $0.slope * 1024, $0.slopeMargin * 1024) } ?? ""
-            return .value(f.memoryKeptPerClosedConnectionKB, "\(closed) connections closed\(slope)", else: "no sample before the swarm or after it left")
+            let slope =
+                f.memoryPerClosedTrend.map {
+                    String(format: "; after warm-up %.3f ± %.3f KB per closed connection", $0.slope * 1024, $0.slopeMargin * 1024)
+                } ?? ""
+            return .value(
+                f.memoryKeptPerClosedConnectionKB,
+                "\(closed) connections closed\(slope)",
+                else: "no sample before the swarm or after it left"
+            )
         case "uptime":
             guard f.healthProbes > 0 else { return .notMeasured("no /health probes during the swarm") }
             let injected = record.outages.map { Double($0.to - $0.from) / 1e6 }.reduce(0, +)
