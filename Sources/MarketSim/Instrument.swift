@@ -32,6 +32,20 @@ public struct Instrument: Sendable, Equatable {
         Instrument(root: "GC", exchange: "COMEX", tickSize: 0.1, startPrice: 2_650, typicalSize: 1, cycle: .monthly, decimals: 1),
     ]
 
+    /// `.scid` records a front-month contract writes on a full trading day (trades and quote
+    /// updates; late-2025 orders of magnitude): what a day of history holds.
+    public var recordsPerDay: Double {
+        switch root {
+        case "ES": return 600_000
+        case "NQ": return 500_000
+        case "CL": return 300_000
+        case "GC": return 150_000
+        case "YM", "RTY": return 100_000
+        case "VX": return 30_000
+        default: return 100_000
+        }
+    }
+
     public static func named(_ root: String) -> Instrument? {
         known.first { $0.root == root.uppercased() }
     }

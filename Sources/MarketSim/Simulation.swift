@@ -29,6 +29,8 @@ public final class Simulation {
     }
 
     public private(set) var summary = Summary()
+    /// What ``SimulationConfig/history`` wrote, per contract.
+    public private(set) var history: [HistoryWriter.Written] = []
     public private(set) var virtualTime = 0.0
 
     private var streams: [SymbolStream]
@@ -65,12 +67,22 @@ public final class Simulation {
         self.nextArrival = 0
         self.streams = []
 
+        if let history = config.history {
+            let written = try HistoryWriter.write(history, instruments: instruments, folder: folder, end: startUnixMicroseconds, seed: config.seed)
+            self.history = written
+        }
         let startDate = SCDateTime(unixMicroseconds: startUnixMicroseconds)
         let days = Int((startUnixMicroseconds - startUnixMicroseconds % SCDateTime.microsecondsPerDay) / SCDateTime.microsecondsPerDay)
         let (year, month, _) = CivilDate.fromDaysSinceUnixEpoch(days)
         for instrument in instruments {
             let contract = instrument.frontContract(year: year, month: month)
-            let market = SymbolMarket(instrument: instrument, contract: contract, depthLevels: config.depthLevels)
+            var market = SymbolMarket(instrument: instrument, contract: contract, depthLevels: config.depthLevels)
+            // A file with a past: the market carries on from its last record.
+            if let reader = RecordReader<IntradayFormat>(path: folder.intradayPath(contract: contract.name)), reader.count > 0,
+                let last = reader.record(at: reader.count - 1)
+            {
+                market.carryOn(from: last)
+            }
             let stream = try openStream(market: market, date: startDate.utcDateString)
             streams.append(stream)
         }

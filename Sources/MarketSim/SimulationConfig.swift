@@ -24,6 +24,8 @@ public struct SimulationConfig: Sendable {
     /// Wall-clock start (Unix µs); nil means now. Fixing it makes the files byte-identical across runs.
     public var startUnixMicroseconds: Int64?
     public var journalFileName: String
+    /// A past written into the `.scid` files before the run starts (they must be empty).
+    public var history: HistorySpec?
 
     public init(
         dataDirectory: String,

@@ -66,6 +66,35 @@ public struct SymbolMarket: Sendable {
         depthBatch(at: unixMicroseconds, random: &random, into: &depth)
     }
 
+    /// One market event without its depth batch: what a past day's `.scid` holds (its depth file
+    /// is not written), at a fraction of the cost.
+    public mutating func historyStep(at unixMicroseconds: Int64, random: inout SeededRandom, intraday: inout [IntradayRecord]) {
+        let roll = random.unit()
+        if roll < 0.35 {
+            quoteUpdate(at: unixMicroseconds, random: &random, intraday: &intraday)
+        } else if roll < 0.96 {
+            trade(at: unixMicroseconds, random: &random, intraday: &intraday, fills: 1)
+        } else {
+            trade(at: unixMicroseconds, random: &random, intraday: &intraday, fills: 2 + Int(random.next() % 3))
+        }
+        // The book's levels are only kept near the quote: history moves far, so drop the rest now and then.
+        if quantities.count > 4 * depthLevels + 16 { prune() }
+    }
+
+    /// Carries on from a file's last record: the quote and the last trade it holds, and its
+    /// millisecond (so the same-millisecond counter stays valid).
+    public mutating func carryOn(from record: IntradayRecord) {
+        let bid = instrument.ticks(for: Double(record.low))
+        let ask = instrument.ticks(for: Double(record.high))
+        if bid > 1, ask > bid {
+            bidTicks = bid
+            spreadTicks = ask - bid
+        }
+        if record.close > 0 { lastTradeTicks = instrument.ticks(for: Double(record.close)) }
+        lastMillisecond = record.dateTime.microseconds / 1000
+        sameMillisecondCounter = record.dateTime.microseconds % 1000
+    }
+
     /// A full snapshot batch: clear, bids best first, asks best first, end-of-batch on the last.
     public mutating func depthSnapshot(at unixMicroseconds: Int64, random: inout SeededRandom, into depth: inout [DepthRecord]) {
         let time = depthTime(unixMicroseconds)

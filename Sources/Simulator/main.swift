@@ -80,11 +80,21 @@ struct Run: ParsableCommand {
     @Option(name: .customLong("start-unix-us"), help: "Fix the wall-clock start (Unix µs) for byte-identical reruns; default now.")
     var startUnixMicroseconds: Int64?
 
+    @Option(
+        name: .customLong("history-days"),
+        help: "Start the files with this many days of past at each instrument's session rates (the files must be empty)."
+    )
+    var historyDays: Int?
+
+    @Option(name: .customLong("history-records"), help: "Start each contract's file with this many records of past (the files must be empty).")
+    var historyRecords: Int?
+
     @Flag(name: .shortAndLong, help: "Print nothing but errors.")
     var quiet = false
 
     func validate() throws {
         guard ArrivalPattern(rawValue: arrivals) != nil else { throw ValidationError("--arrivals must be bursty or steady, got '\(arrivals)'") }
+        if historyDays != nil, historyRecords != nil { throw ValidationError("give --history-days or --history-records, not both") }
     }
 
     func run() throws {
@@ -112,7 +122,15 @@ struct Run: ParsableCommand {
                 startUnixMicroseconds: startUnixMicroseconds
             )
             config.arrivals = ArrivalPattern(rawValue: arrivals) ?? .bursty
+            config.history = historyDays.map(HistorySpec.days) ?? historyRecords.map(HistorySpec.records)
+            let historyStarted = WallClock.monotonicNanoseconds()
             let simulation = try Simulation(config: config)
+            if !quiet, !simulation.history.isEmpty {
+                let seconds = Double(WallClock.monotonicNanoseconds() - historyStarted) / 1e9
+                let records = simulation.history.map(\.records).reduce(0, +)
+                let files = simulation.history.map { "\($0.contract) \($0.records) records (\($0.bytes / 1_000_000) MB)" }.joined(separator: ", ")
+                print("simulator: history: \(files); \(records) records in \(String(format2: seconds)) s")
+            }
             let sources = installStopSignals()
             if !quiet {
                 let until = duration.map { "for \($0) s" } ?? "until stopped"

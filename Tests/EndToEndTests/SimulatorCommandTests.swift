@@ -95,6 +95,41 @@ struct SimulatorCommandTests {
         }
     }
 
+    @Test("history: the files start with a past that the independent reader decodes exactly, and the live records follow")
+    func history() throws {
+        let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let simulator = try Self.executable("simulator")
+        let result = try Self.run(
+            simulator,
+            ["--data-dir", folder, "--symbols", "NQ,VX", "--rate", "500", "--duration", "1", "--flush-ms", "100", "--history-records", "120000"]
+        )
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("history:") && result.stdout.contains("120000 records"), "\(result.stdout)")
+        let python = try Self.run(
+            URL(fileURLWithPath: "/usr/bin/env"),
+            ["python3", Self.packageRoot.appendingPathComponent("Tests/tools/read_sierra.py").path, folder]
+        )
+        #expect(python.status == 0, "\(python.stderr)")
+        let independent = try JSONSerialization.jsonObject(with: Data(python.stdout.utf8)) as! [String: [String: Any]]
+        let scid = independent.filter { $0.key.hasSuffix(".scid") }
+        #expect(scid.count == 2)
+        for (name, summary) in scid {
+            let ours = try IntradayFormat.readFile(atPath: folder + "/" + name).records
+            #expect(ours.count == summary["count"] as! Int, "\(name)")
+            #expect(ours.count > 120_000, "\(name): no live records after the history")
+            #expect(ours.reduce(0) { $0 + Int($1.totalVolume) } == summary["volume"] as! Int)
+            let last = summary["last"] as! [String: Any]
+            #expect(ours.last?.dateTime.microseconds == (last["sc_us"] as! NSNumber).int64Value)
+            // One time line: the past, then the live session.
+            #expect(zip(ours, ours.dropFirst()).allSatisfy { $0.dateTime.microseconds <= $1.dateTime.microseconds }, "\(name) out of order")
+        }
+        // A folder that already holds records: one clear error, exit 1.
+        let again = try Self.run(simulator, ["--data-dir", folder, "--symbols", "NQ", "--duration", "1", "--history-days", "2"])
+        #expect(again.status != 0)
+        #expect(again.stderr.contains("history needs empty files"), "\(again.stderr)")
+    }
+
     @Test("SIGTERM stops a run cleanly with every buffered record flushed")
     func stopsOnSigterm() throws {
         let folder = try temporaryFolder()

@@ -1,0 +1,236 @@
+import SierraFormat
+
+#if canImport(Glibc)
+import Glibc
+#else
+import Darwin
+#endif
+
+/// How much past a data folder starts with.
+public enum HistorySpec: Sendable, Equatable, CustomStringConvertible {
+    /// The `days` days before the start, at each instrument's session rates.
+    case days(Int)
+    /// This many `.scid` records per contract, ending at the start, at the same session rates.
+    case records(Int)
+
+    public var description: String {
+        switch self {
+        case .days(let days): return "\(days) days"
+        case .records(let records): return "\(records) records"
+        }
+    }
+}
+
+/// When a CME-style futures market trades, minute by minute (UTC): closed from Friday 22:00 to
+/// Sunday 23:00 and in the daily halt 22:00–23:00; a quiet night, a busier European morning, a
+/// busy open (14:30) and close (20:00–21:00) around a lunch lull. The weights are relative
+/// activity; ``Instrument/recordsPerDay`` scales them.
+public enum SessionProfile {
+    /// Relative activity of the minute that starts at `unixMicroseconds`.
+    public static func weight(unixMicroseconds: Int64) -> Double {
+        let day =
+            unixMicroseconds >= 0 ? unixMicroseconds / SCDateTime.microsecondsPerDay : (unixMicroseconds + 1) / SCDateTime.microsecondsPerDay - 1
+        let minute = Int((unixMicroseconds - day * SCDateTime.microsecondsPerDay) / 60_000_000)
+        // 1970-01-01 was a Thursday: 0 = Thursday … 2 = Saturday, 3 = Sunday, 1 = Friday.
+        let weekday = Int(((day % 7) + 7) % 7)
+        let hour = Double(minute) / 60
+        if weekday == 2 { return 0 }  // Saturday
+        if weekday == 1, hour >= 22 { return 0 }  // Friday after the close
+        if weekday == 3, hour < 23 { return 0 }  // Sunday before the open
+        switch hour {
+        case 22..<23: return 0  // the daily halt
+        case 14.5..<15.5: return 3  // the open
+        case 15.5..<17: return 1.5
+        case 17..<19: return 0.7  // lunch
+        case 19..<20: return 1.2
+        case 20..<21: return 2.5  // the close
+        case 13.5..<14.5: return 1  // data releases, pre-open
+        case 7..<13.5: return 0.3  // Europe
+        case 21..<22: return 0.3
+        default: return 0.15  // Asia
+        }
+    }
+
+    /// The weights of a whole trading day (Monday), summed over its minutes.
+    static let dailyWeight: Double = {
+        let monday: Int64 = 4 * SCDateTime.microsecondsPerDay  // 1970-01-05
+        return (0..<1440).map { weight(unixMicroseconds: monday + Int64($0) * 60_000_000) }.reduce(0, +)
+    }()
+}
+
+/// Writes a realistic past into a data folder's `.scid` files before a simulation starts: the
+/// same market model, at each instrument's session rates along ``SessionProfile``, ending just
+/// before `end`. The records are byte-exact Sierra Chart records; only the `.scid` files get
+/// history (past days' depth files are not written).
+public enum HistoryWriter {
+    public struct Written: Sendable, Equatable {
+        public var contract: String
+        public var records: Int
+        public var bytes: Int
+    }
+
+    /// Writes `spec` for each instrument; the files must be missing or empty. `end` is Unix µs.
+    public static func write(
+        _ spec: HistorySpec,
+        instruments: [Instrument],
+        folder: DataFolder,
+        end: Int64,
+        seed: UInt64
+    ) throws(SimulatorError) -> [Written] {
+        switch spec {
+        case .days(let days): guard (1...366).contains(days) else { throw .invalidOption("history days must be between 1 and 366, got \(days)") }
+        case .records(let records):
+            guard (1...2_000_000_000).contains(records) else {
+                throw .invalidOption("history records must be between 1 and 2000000000, got \(records)")
+            }
+        }
+        var written: [Written] = []
+        let (year, month, _) = CivilDate.fromDaysSinceUnixEpoch(Int(end / SCDateTime.microsecondsPerDay))
+        for (position, instrument) in instruments.enumerated() {
+            let contract = instrument.frontContract(year: year, month: month)
+            let path = folder.intradayPath(contract: contract.name)
+            if let existing = RecordReader<IntradayFormat>(path: path), existing.count > 0 {
+                throw .invalidOption(
+                    "history needs empty files: \(contract.name)\(DataFolder.intradayExtension) already holds \(existing.count) records"
+                )
+            }
+            // Written beside the file and renamed into place: a bridge watching the folder sees
+            // the whole past at once, never a file half written.
+            let scratch = path + ".history"
+            let seed = seed &+ 0x9E37_79B9 &* UInt64(position + 1)
+            var count = 0
+            switch spec {
+            case .days(let days):
+                count = try generate(
+                    instrument,
+                    contract,
+                    from: lastMinute(end) - Int64(days) * SCDateTime.microsecondsPerDay,
+                    end: end,
+                    seed: seed,
+                    into: scratch
+                )
+            case .records(let wanted):
+                // Far enough back for the records wanted (with a margin, widened until it is
+                // enough), then only the last `wanted` are kept.
+                var margin = 1.3
+                repeat {
+                    count = try generate(
+                        instrument,
+                        contract,
+                        from: firstMinute(for: Double(wanted) * margin, instrument, end: end),
+                        end: end,
+                        seed: seed,
+                        into: scratch
+                    )
+                    margin *= 2
+                } while count < wanted && margin < 100
+                if count > wanted { try keepLast(wanted, of: count, in: scratch) }
+                count = min(count, wanted)
+            }
+            guard rename(scratch, path) == 0 else { throw .io(path: path, operation: "rename history into", errno: errno) }
+            written.append(Written(contract: contract.name, records: count, bytes: IntradayFormat.headerSize + count * IntradayFormat.recordSize))
+        }
+        return written
+    }
+
+    /// Events per minute for `instrument` at a weight of 1.
+    static func eventsPerWeight(_ instrument: Instrument) -> Double {
+        // About 1.1 records an event (unbundled trades write several).
+        instrument.recordsPerDay / 1.1 / SessionProfile.dailyWeight
+    }
+
+    static let minute: Int64 = 60_000_000
+
+    /// The last whole minute before `end`.
+    static func lastMinute(_ end: Int64) -> Int64 { end / minute * minute - minute }
+
+    /// The first minute from which about `records` records reach the end.
+    static func firstMinute(for records: Double, _ instrument: Instrument, end: Int64) -> Int64 {
+        let last = lastMinute(end)
+        let perWeight = eventsPerWeight(instrument)
+        var minutes: Int64 = 0
+        var expected = 0.0
+        // An instrument that never trades gives up after twenty years.
+        while expected * 1.1 < records, minutes < 60 * 24 * 366 * 20 {
+            minutes += 1
+            expected += SessionProfile.weight(unixMicroseconds: last - minutes * minute) * perWeight
+        }
+        return last - minutes * minute
+    }
+
+    /// Writes the market from minute `first` to just before `end` into a new file at `path`;
+    /// returns the records written.
+    private static func generate(
+        _ instrument: Instrument,
+        _ contract: ContractSymbol,
+        from first: Int64,
+        end: Int64,
+        seed: UInt64,
+        into path: String
+    ) throws(SimulatorError) -> Int {
+        unlink(path)
+        let writer = try SierraFileWriter<IntradayFormat>(path: path)
+        defer { writer.close() }
+        var random = SeededRandom(seed: seed)
+        var market = SymbolMarket(instrument: instrument, contract: contract)
+        let perWeight = eventsPerWeight(instrument)
+        var records: [IntradayRecord] = []
+        records.reserveCapacity(64 * 1024)
+        var count = 0
+        var at = first
+        let last = lastMinute(end)
+        while at <= last {
+            let expected = SessionProfile.weight(unixMicroseconds: at) * perWeight
+            // A Poisson count would cost more than the records; a rounded mean with a random
+            // fraction keeps the rate exact on average.
+            let events = Int(expected) + (random.unit() < expected - expected.rounded(.down) ? 1 : 0)
+            if events > 0 {
+                let spacing = Double(minute) / Double(events)
+                for event in 0..<events {
+                    market.historyStep(at: at + Int64((Double(event) + random.unit()) * spacing), random: &random, intraday: &records)
+                }
+            }
+            if records.count >= 60_000 {
+                count += records.count
+                writer.append(contentsOf: records)
+                _ = try writer.flush()
+                records.removeAll(keepingCapacity: true)
+            }
+            at += minute
+        }
+        count += records.count
+        writer.append(contentsOf: records)
+        _ = try writer.flush()
+        return count
+    }
+
+    /// Keeps only the last `wanted` of the `count` records of the file at `path`.
+    private static func keepLast(_ wanted: Int, of count: Int, in path: String) throws(SimulatorError) {
+        let trimmed = path + ".trimmed"
+        unlink(trimmed)
+        guard let reader = RecordReader<IntradayFormat>(path: path, chunkRecords: 16_384) else {
+            throw .io(path: path, operation: "read back", errno: errno)
+        }
+        let writer = try SierraFileWriter<IntradayFormat>(path: trimmed)
+        var failure: SimulatorError?
+        var batch: [IntradayRecord] = []
+        batch.reserveCapacity(16_384)
+        reader.forEach(in: (count - wanted)..<count) { _, record in
+            batch.append(record)
+            if batch.count == 16_384 {
+                writer.append(contentsOf: batch)
+                batch.removeAll(keepingCapacity: true)
+                do throws(SimulatorError) { _ = try writer.flush() } catch {
+                    failure = error
+                    return false
+                }
+            }
+            return true
+        }
+        if let failure { throw failure }
+        writer.append(contentsOf: batch)
+        _ = try writer.flush()
+        writer.close()
+        guard rename(trimmed, path) == 0 else { throw .io(path: path, operation: "rename trimmed history into", errno: errno) }
+    }
+}

@@ -1,0 +1,87 @@
+import Foundation
+import MarketSim
+import SierraFormat
+import Testing
+
+@Suite("History: files that start with a realistic past")
+struct HistoryTests {
+    /// Monday 2025-12-08 15:00 UTC.
+    static let start: Int64 = 1_765_206_000_000_000
+
+    func folder() -> String { NSTemporaryDirectory() + "bridgelab-history-" + UUID().uuidString }
+
+    @Test("days of history follow the session: none at the weekend or in the daily halt, the open busier than lunch")
+    func sessionShape() throws {
+        let path = folder()
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        var config = SimulationConfig(dataDirectory: path, roots: ["ES"], rate: 100, seed: 3, startUnixMicroseconds: Self.start)
+        config.history = .days(7)
+        let simulation = try Simulation(config: config)
+        let written = try #require(simulation.history.first)
+        let records = try IntradayFormat.readFile(atPath: path + "/" + written.contract + ".scid").records
+        #expect(records.count == written.records)
+        // A week of ES: about five trading days at 600,000 records a day.
+        #expect(records.count > 2_000_000 && records.count < 4_000_000, "\(records.count) records")
+        var byHour = [Int](repeating: 0, count: 24)
+        var saturday = 0
+        var previous: Int64 = .min
+        var ordered = true
+        for record in records {
+            let us = record.dateTime.unixMicroseconds
+            if record.dateTime.microseconds < previous { ordered = false }
+            previous = record.dateTime.microseconds
+            let day = us / SCDateTime.microsecondsPerDay
+            if (day % 7 + 7) % 7 == 2 { saturday += 1 }
+            byHour[Int((us % SCDateTime.microsecondsPerDay) / 3_600_000_000)] += 1
+        }
+        #expect(ordered, "records out of time order")
+        #expect(previous < SCDateTime(unixMicroseconds: Self.start).microseconds)
+        #expect(saturday == 0)
+        #expect(byHour[22] == 0, "the daily halt holds \(byHour[22]) records")
+        #expect(byHour[15] > 2 * byHour[18], "open hour \(byHour[15]) vs lunch \(byHour[18])")
+        #expect(byHour[20] > 2 * byHour[3], "close hour \(byHour[20]) vs the Asian night \(byHour[3])")
+    }
+
+    @Test("records of history: exactly that many per contract, and the live market carries on from the last one")
+    func recordsThenLive() throws {
+        let path = folder()
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        var config = SimulationConfig(dataDirectory: path, roots: ["NQ", "VX"], rate: 2_000, seed: 5, startUnixMicroseconds: Self.start)
+        config.history = .records(50_000)
+        let simulation = try Simulation(config: config)
+        #expect(simulation.history.map(\.records) == [50_000, 50_000])
+        try simulation.advance(to: 2)
+        try simulation.finish()
+        for written in simulation.history {
+            let records = try IntradayFormat.readFile(atPath: path + "/" + written.contract + ".scid").records
+            #expect(records.count > 50_000)
+            let lastPast = records[49_999]
+            let firstLive = records[50_000]
+            #expect(lastPast.dateTime.microseconds < firstLive.dateTime.microseconds)
+            #expect(firstLive.dateTime.unixMicroseconds >= Self.start)
+            // The quote carries on: the first live record is within a few ticks of the last past one.
+            let tick = Float(Instrument.named(written.contract.hasPrefix("NQ") ? "NQ" : "VX")!.tickSize)
+            #expect(abs(firstLive.low - lastPast.low) <= 4 * tick, "\(lastPast.low) → \(firstLive.low)")
+        }
+    }
+
+    @Test("bad history requests say why, and write nothing")
+    func refusals() throws {
+        let path = folder()
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        var config = SimulationConfig(dataDirectory: path, roots: ["NQ"], rate: 100, startUnixMicroseconds: Self.start)
+        config.history = .days(0)
+        #expect(throws: SimulatorError.invalidOption("history days must be between 1 and 366, got 0")) { try Simulation(config: config) }
+        // A file that already holds records cannot be given a past.
+        config.history = nil
+        let live = try Simulation(config: config)
+        try live.advance(to: 1)
+        try live.finish()
+        config.history = .records(10)
+        #expect {
+            try Simulation(config: config)
+        } throws: { error in
+            "\(error)".contains("history needs empty files") && "\(error)".contains("NQZ25-CME.scid")
+        }
+    }
+}
