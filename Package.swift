@@ -159,6 +159,7 @@ let package = Package(
                 "BridgeClient",
                 "BridgeWire",
                 "MarketSim",
+                "SierraFormat",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),

@@ -66,8 +66,8 @@ public final class ContractFeed {
     /// Whether the tailer starts at the current session (false: it reads the whole file, as the
     /// old polling bridge did on every request).
     public let startAtSession: Bool
-    /// The tailer is still to be placed at the session: before the file's first read, and after a rewrite.
-    private var placeAtSession: Bool
+    /// The tailer is still to be placed: before the file's first read, and after a rewrite.
+    private var placeAtSession = true
     /// Records below this index were in the file when it was placed: history, applied to the state
     /// but not reported as new trades (no client can have asked for them as live updates).
     private var historyEnd = 0
@@ -91,7 +91,6 @@ public final class ContractFeed {
         self.depthLevels = depthLevels
         self.historyLimit = historyLimit
         self.startAtSession = startAtSession
-        self.placeAtSession = startAtSession
         self.logger = logger
         self.state = MarketState(contract: contract.name, root: contract.root, epoch: Self.emptyEpoch)
         self.tailer = FileTailer(path: folder.intradayPath(contract: contract.name))
@@ -171,9 +170,10 @@ public final class ContractFeed {
         }
     }
 
-    /// Starts the tailer at the current session (the UTC day of the file's last record), less
-    /// ``lookbackRecords``: the session's first record is found by binary search on time. The
-    /// epoch comes from record 0, which is then never read in full.
+    /// Notes where the file's history ends (what is there now is not reported as new trades), and
+    /// unless the whole file is wanted starts the tailer at the current session (the UTC day of
+    /// the file's last record), less ``lookbackRecords``: the session's first record is found by
+    /// binary search on time. The epoch comes from record 0, which is then never read in full.
     private func placeTailerAtSession() {
         placeAtSession = false
         guard let reader = RecordReader<IntradayFormat>(path: tailer.path) else {
@@ -182,7 +182,7 @@ public final class ContractFeed {
         }
         let count = reader.count
         historyEnd = count
-        guard count > Self.lookbackRecords, tailer.nextIndex < count, let first = reader.record(at: 0), let last = reader.record(at: count - 1)
+        guard startAtSession, count > Self.lookbackRecords, tailer.nextIndex < count, let first = reader.record(at: 0), let last = reader.record(at: count - 1)
         else { return }
         let day = last.dateTime.unixMicroseconds / SCDateTime.microsecondsPerDay
         let sessionStart = reader.firstIndex(count: count) { $0.dateTime.unixMicroseconds / SCDateTime.microsecondsPerDay >= day }
@@ -206,7 +206,7 @@ public final class ContractFeed {
             state = MarketState(contract: contract.name, root: contract.root, epoch: Self.emptyEpoch)
             (state.depthFile, state.depthSeq, state.bids, state.asks) = depth
             lastTradeIndex = -1
-            placeAtSession = startAtSession
+            placeAtSession = true
             recent.removeAll()
             changes.trades.removeAll()
             changes.reset = "rewritten"

@@ -63,6 +63,16 @@ struct ScenarioTests {
         #expect(smoke.duration + smoke.settle + ArmRunner.lead < 30)
     }
 
+    @Test("market.history becomes the simulator's history option")
+    func history() throws {
+        let days = try parse(Self.minimal + "\nmarket:\n  history: {days: 5}\n")
+        #expect(days.market.history == .days(5))
+        #expect(days.market.history?.arguments == ["--history-days", "5"])
+        let records = try parse(Self.minimal + "\nmarket:\n  history: {records: 2000000}\n")
+        #expect(records.market.history?.arguments == ["--history-records", "2000000"])
+        #expect(try parse(Self.minimal).market.history == nil)
+    }
+
     @Test("defaults fill what a scenario leaves out")
     func defaults() throws {
         let scenario = try parse(Self.minimal)
@@ -115,6 +125,9 @@ struct ScenarioTests {
             ("name: x\narms: [{name: a}\n", 3, "", "not valid YAML"),
             ("name: x\narms: [{name: a, allocator: tcmalloc}]\n", 2, "arms[0].allocator", "one of system, jemalloc"),
             ("name: x\narms: [{name: a}]\nbridge:\n  descriptor_limit: 4\n", 4, "bridge.descriptor_limit", "between 32"),
+            ("name: x\narms: [{name: a}]\nmarket:\n  history: {days: 3, records: 10}\n", 4, "market.history", "either days or records"),
+            ("name: x\narms: [{name: a}]\nmarket:\n  history: {weeks: 3}\n", 4, "market.history.weeks", "unknown field"),
+            ("name: x\narms: [{name: a}]\nmarket:\n  history: {days: 0}\n", 4, "market.history.days", "between 1"),
         ]
     )
     func validationErrors(text: String, line: Int, field: String, problem: String) {

@@ -59,6 +59,8 @@ public struct ArmFigures: Sendable, Codable, Equatable {
     /// connection, with its 95 % margin): what each closed connection adds, apart from one-off
     /// growth before the window (the trade history filling, allocator arenas).
     public var memoryPerClosedTrend: Trend?
+    /// The `.scid` files when the bridge started: their sizes say what a figure was measured on.
+    public var dataFiles: [String: ArmRecord.DataFile]?
     public var healthProbes = 0
     public var healthAnswered = 0
     public var healthP99Milliseconds: Double?

@@ -13,6 +13,7 @@ public struct Judge: Sendable {
 
     public func figures(_ arm: ArmData) -> ArmFigures {
         var f = ArmFigures()
+        f.dataFiles = arm.record.dataFiles
         let window = arm.measuredSamples.filter(\.bridgeAlive)
         if !window.isEmpty {
             let n = Double(window.count)

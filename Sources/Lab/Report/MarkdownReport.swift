@@ -71,7 +71,11 @@ public enum MarkdownReport {
             guard let p else { return "—" }
             return "\(ms(p.p50)) / \(ms(p.p99)) / \(ms(p.p99_9)) / \(ms(p.max)) (\(p.count))"
         }
+        let files = (f.dataFiles ?? [:]).sorted { $0.key < $1.key }.map { name, file in
+            "\(name) \(Format.number(Double(file.bytes) / 1e6)) MB (\(Format.number(Double(file.records))) records)"
+        }
         var rows: [(String, String)] = [
+            ("data files when the bridge started", files.isEmpty ? "—" : files.joined(separator: " · ")),
             ("bridge CPU (user + system)", "\(value(f.bridgeCPU, "% of a core")) (\(value(f.bridgeCPUUser, "")) + \(value(f.bridgeCPUSystem, "")))"),
             (
                 "bridge memory peak · final · threads · descriptors",

@@ -23,6 +23,12 @@ public struct ArmRecord: Sendable, Codable, Equatable {
         public var label: String
     }
 
+    /// A `.scid` file as the bridge first saw it.
+    public struct DataFile: Sendable, Codable, Equatable {
+        public var bytes: Int
+        public var records: Int
+    }
+
     public struct Connections: Sendable, Codable, Equatable {
         public var descriptors: Int
         public var sockets: SocketStates
@@ -50,6 +56,8 @@ public struct ArmRecord: Sendable, Codable, Equatable {
     /// Before the swarm connected, and after it left and the settle time passed.
     public var before: Connections?
     public var after: Connections?
+    /// The `.scid` files when the bridge started (a past written before the run shows here).
+    public var dataFiles: [String: DataFile]? = nil
     public var dashboardEvents: [Int64] = []
     /// Outages the runner caused itself (a kill fault): from the SIGKILL until the restarted bridge
     /// answered /health, Unix µs. Left out of uptime and failure analysis, and said so.

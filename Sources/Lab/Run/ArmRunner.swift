@@ -1,5 +1,6 @@
 import Foundation
 import NIOConcurrencyHelpers
+import SierraFormat
 import Swarm
 
 #if canImport(Glibc)
@@ -92,6 +93,7 @@ final class ArmRunner: Sendable {
         let simulatorStart = Self.now()
         pids.withLockedValue { $0.simulator = simulator.pid }
         try await waitForFiles(in: data, simulator: simulator)
+        record.dataFiles = dataFiles(in: data)
 
         // The bridge, on a free port it picks and prints.
         var bridge = try await startBridge(data: data, port: 0, record: &record)
@@ -214,6 +216,7 @@ final class ArmRunner: Sendable {
             "--duration", Format.plain(Self.lead + scenario.duration + scenario.settle + 30), "-q",
         ]
         for event in market.events { arguments += ["--event", Self.shifted(event, by: Self.lead)] }
+        if let history = market.history { arguments += history.arguments }
         return arguments
     }
 
@@ -299,15 +302,29 @@ final class ArmRunner: Sendable {
         throw RunnerError("the bridge did not answer /health within 20 s")
     }
 
+    /// Waits until every symbol's `.scid` exists: with history, each appears once its past is
+    /// written in full (written beside it and renamed), so the bridge starts on the whole past.
     func waitForFiles(in data: String, simulator: ChildProcess) async throws {
-        let deadline = Date().addingTimeInterval(10)
+        let wait: Double = scenario.market.history == nil ? 10 : 300
+        let deadline = Date().addingTimeInterval(wait)
+        let wanted = scenario.market.symbols.count
         while Date() < deadline {
             let files = (try? FileManager.default.contentsOfDirectory(atPath: data)) ?? []
-            if files.contains(where: { $0.hasSuffix(".scid") }) { return }
+            if files.filter({ $0.hasSuffix(".scid") }).count >= wanted { return }
             guard simulator.isRunning else { throw RunnerError("the simulator ended before writing: \(simulator.logTail())") }
             try await Task.sleep(for: .milliseconds(50))
         }
-        throw RunnerError("the simulator wrote no .scid file within 10 s")
+        throw RunnerError("the simulator wrote no .scid file for every symbol within \(Int(wait)) s")
+    }
+
+    /// The data files as the bridge first saw them: name → (bytes, records).
+    func dataFiles(in data: String) -> [String: ArmRecord.DataFile] {
+        var files: [String: ArmRecord.DataFile] = [:]
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: data)) ?? [] where name.hasSuffix(".scid") {
+            let size = (try? FileManager.default.attributesOfItem(atPath: data + "/" + name)[.size] as? Int) ?? 0
+            files[name] = .init(bytes: size, records: max(0, (size - IntradayFormat.headerSize) / IntradayFormat.recordSize))
+        }
+        return files
     }
 
     func connections(_ pid: Int32, port: Int) -> ArmRecord.Connections? {

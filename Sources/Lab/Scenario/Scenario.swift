@@ -35,7 +35,23 @@ public struct Scenario: Sendable, Codable, Equatable {
         /// simulator events, timed from the swarm's start: `burst:10:5:3`, `rollover:20:NQ`, …
         public var events: [String] = []
         public var splitWrites: Double = 0
+        /// The files start with a past: `{days: N}` or `{records: N}` per contract (nil: empty files).
+        public var history: History?
         public init() {}
+    }
+
+    /// A past written before the run (simulator `--history-days` / `--history-records`).
+    public enum History: Sendable, Codable, Equatable {
+        case days(Int)
+        case records(Int)
+
+        /// The simulator's arguments for it.
+        public var arguments: [String] {
+            switch self {
+            case .days(let days): return ["--history-days", String(days)]
+            case .records(let records): return ["--history-records", String(records)]
+            }
+        }
     }
 
     /// The clients, as loadgen runs them.

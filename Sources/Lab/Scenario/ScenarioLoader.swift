@@ -140,7 +140,7 @@ public enum ScenarioLoader {
     }
 
     static func market(_ field: YAMLField, duration: Double) throws(ScenarioError) -> Scenario.Market {
-        let fields = try field.mapping(known: ["symbols", "rate", "flush_ms", "arrivals", "seed", "events", "split_writes"])
+        let fields = try field.mapping(known: ["symbols", "rate", "flush_ms", "arrivals", "seed", "events", "split_writes", "history"])
         var market = Scenario.Market()
         if let field = fields["symbols"] { market.symbols = try roots(field) }
         if let field = fields["rate"] { market.rate = try field.number(0.001...1_000_000, unit: "records per second") }
@@ -148,6 +148,14 @@ public enum ScenarioLoader {
         if let field = fields["arrivals"] { market.arrivals = try field.oneOf(ArrivalPattern.allCases.map(\.rawValue)) }
         if let field = fields["seed"] { market.seed = UInt64(try field.integer(0...Int.max)) }
         if let field = fields["split_writes"] { market.splitWrites = try field.number(0...1) }
+        if let field = fields["history"] {
+            let history = try field.mapping(known: ["days", "records"])
+            switch (history["days"], history["records"]) {
+            case (let days?, nil): market.history = .days(try days.integer(1...366))
+            case (nil, let records?): market.history = .records(try records.integer(1...2_000_000_000))
+            default: throw field.error("give either days or records, e.g. {days: 5} or {records: 2000000}")
+            }
+        }
         if let field = fields["events"] {
             for item in try field.list() {
                 let text = try item.string()
