@@ -182,7 +182,8 @@ public final class ContractFeed {
         }
         let count = reader.count
         historyEnd = count
-        guard startAtSession, count > Self.lookbackRecords, tailer.nextIndex < count, let first = reader.record(at: 0), let last = reader.record(at: count - 1)
+        guard startAtSession, count > Self.lookbackRecords, tailer.nextIndex < count,
+            let first = reader.record(at: 0), let last = reader.record(at: count - 1)
         else { return }
         let day = last.dateTime.unixMicroseconds / SCDateTime.microsecondsPerDay
         let sessionStart = reader.firstIndex(count: count) { $0.dateTime.unixMicroseconds / SCDateTime.microsecondsPerDay >= day }
