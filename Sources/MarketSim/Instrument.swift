@@ -46,6 +46,19 @@ public struct Instrument: Sendable, Equatable {
         }
     }
 
+    /// Standard deviation of a day's return (a day is 86,400 s of the clock): the price's variance
+    /// per second is this squared over 86,400, whatever the record rate.
+    public var dailyVolatility: Double {
+        switch root {
+        case "ES", "YM", "GC": return 0.010
+        case "NQ": return 0.013
+        case "RTY": return 0.015
+        case "CL": return 0.020
+        case "VX": return 0.050
+        default: return 0.010
+        }
+    }
+
     public static func named(_ root: String) -> Instrument? {
         known.first { $0.root == root.uppercased() }
     }

@@ -29,6 +29,11 @@ public struct SeededRandom: RandomNumberGenerator, Sendable {
         scale / Foundation_pow(unit(), 1 / alpha)
     }
 
+    /// Standard normal (Box–Muller).
+    public mutating func normal() -> Double {
+        Foundation_sqrt(-2 * Foundation_log(unit())) * Foundation_cos(2 * Double.pi * unit())
+    }
+
     public mutating func chance(_ probability: Double) -> Bool {
         unit() <= probability
     }
@@ -38,8 +43,12 @@ public struct SeededRandom: RandomNumberGenerator, Sendable {
 import Glibc
 @inline(__always) func Foundation_log(_ x: Double) -> Double { Glibc.log(x) }
 @inline(__always) func Foundation_pow(_ x: Double, _ y: Double) -> Double { Glibc.pow(x, y) }
+@inline(__always) func Foundation_sqrt(_ x: Double) -> Double { Glibc.sqrt(x) }
+@inline(__always) func Foundation_cos(_ x: Double) -> Double { Glibc.cos(x) }
 #else
 import Darwin
 @inline(__always) func Foundation_log(_ x: Double) -> Double { Darwin.log(x) }
 @inline(__always) func Foundation_pow(_ x: Double, _ y: Double) -> Double { Darwin.pow(x, y) }
+@inline(__always) func Foundation_sqrt(_ x: Double) -> Double { Darwin.sqrt(x) }
+@inline(__always) func Foundation_cos(_ x: Double) -> Double { Darwin.cos(x) }
 #endif

@@ -1,8 +1,11 @@
 import SierraFormat
 
-/// The market model of one contract: a random walk on the tick grid with a spread of one or more
-/// ticks, heavy-tailed trade sizes, quote-only updates, unbundled trades, and a depth book that
-/// always agrees with the trades and quotes (bid < ask, the top levels are the quoted prices).
+/// The market model of one contract: a mid price that moves with the clock (Brownian, with the
+/// instrument's ``Instrument/dailyVolatility``: the variance per second does not depend on how many
+/// records are written), quoted on the tick grid with a spread of one or more ticks; trades at the
+/// bid or the ask, bouncing between them without moving the mid; heavy-tailed trade sizes,
+/// quote-only updates, unbundled trades, and a depth book that always agrees with the trades and
+/// quotes (bid < ask, the top levels are the quoted prices).
 ///
 /// Each ``step(at:random:intraday:depth:)`` appends the records of one market event to the
 /// caller's buffers, so a long run allocates nothing per event.
@@ -23,7 +26,11 @@ public struct SymbolMarket: Sendable {
     private var publishedAsks: [DepthLevel] = []
     private var lastMillisecond: Int64 = -1
     private var sameMillisecondCounter: Int64 = 0
-    private var momentum = 0.5
+    /// The mid price in ticks, and when it was last moved (Unix µs).
+    private var mid: Double
+    private var midAt: Int64?
+    /// The mid's standard deviation over one second, in ticks.
+    private let ticksPerRootSecond: Double
 
     public init(instrument: Instrument, contract: ContractSymbol, depthLevels: Int = 10) {
         self.instrument = instrument
@@ -31,6 +38,18 @@ public struct SymbolMarket: Sendable {
         self.depthLevels = max(1, depthLevels)
         self.bidTicks = instrument.ticks(for: instrument.startPrice)
         self.lastTradeTicks = bidTicks
+        self.mid = Double(bidTicks) + 0.5
+        self.ticksPerRootSecond = instrument.dailyVolatility * instrument.startPrice / instrument.tickSize / Foundation_sqrt(86_400)
+    }
+
+    /// Moves the mid to `unixMicroseconds` (a step of the clock's Brownian motion) and quotes it.
+    private mutating func move(to unixMicroseconds: Int64, random: inout SeededRandom) {
+        if let midAt, unixMicroseconds > midAt {
+            mid += random.normal() * ticksPerRootSecond * Foundation_sqrt(Double(unixMicroseconds - midAt) / 1e6)
+        }
+        midAt = unixMicroseconds
+        mid = max(mid, Double(spreadTicks) + 2)
+        bidTicks = Int((mid - Double(spreadTicks) / 2).rounded(.down))
     }
 
     /// Moves to a new contract file (rollover); the price carries on.
@@ -54,6 +73,15 @@ public struct SymbolMarket: Sendable {
 
     /// One market event: a quote change, a trade, or an unbundled trade, with its depth batch.
     public mutating func step(at unixMicroseconds: Int64, random: inout SeededRandom, intraday: inout [IntradayRecord], depth: inout [DepthRecord]) {
+        event(at: unixMicroseconds, random: &random, intraday: &intraday)
+        if random.chance(0.5) { jiggleQuantity(random: &random) }
+        depthBatch(at: unixMicroseconds, random: &random, into: &depth)
+    }
+
+    /// The intraday records of one event: a quote change, a trade, or an unbundled trade.
+    private mutating func event(at unixMicroseconds: Int64, random: inout SeededRandom, intraday: inout [IntradayRecord]) {
+        // Every record carries the quote, so the clock's move shows in this event's record.
+        move(to: unixMicroseconds, random: &random)
         let roll = random.unit()
         if roll < 0.35 {
             quoteUpdate(at: unixMicroseconds, random: &random, intraday: &intraday)
@@ -62,21 +90,12 @@ public struct SymbolMarket: Sendable {
         } else {
             trade(at: unixMicroseconds, random: &random, intraday: &intraday, fills: 2 + Int(random.next() % 3))
         }
-        if random.chance(0.5) { jiggleQuantity(random: &random) }
-        depthBatch(at: unixMicroseconds, random: &random, into: &depth)
     }
 
     /// One market event without its depth batch: what a past day's `.scid` holds (its depth file
     /// is not written), at a fraction of the cost.
     public mutating func historyStep(at unixMicroseconds: Int64, random: inout SeededRandom, intraday: inout [IntradayRecord]) {
-        let roll = random.unit()
-        if roll < 0.35 {
-            quoteUpdate(at: unixMicroseconds, random: &random, intraday: &intraday)
-        } else if roll < 0.96 {
-            trade(at: unixMicroseconds, random: &random, intraday: &intraday, fills: 1)
-        } else {
-            trade(at: unixMicroseconds, random: &random, intraday: &intraday, fills: 2 + Int(random.next() % 3))
-        }
+        event(at: unixMicroseconds, random: &random, intraday: &intraday)
         // The book's levels are only kept near the quote: history moves far, so drop the rest now and then.
         if quantities.count > 4 * depthLevels + 16 { prune() }
     }
@@ -89,7 +108,9 @@ public struct SymbolMarket: Sendable {
         if bid > 1, ask > bid {
             bidTicks = bid
             spreadTicks = ask - bid
+            mid = Double(bid) + Double(spreadTicks) / 2
         }
+        midAt = record.dateTime.unixMicroseconds
         if record.close > 0 { lastTradeTicks = instrument.ticks(for: Double(record.close)) }
         lastMillisecond = record.dateTime.microseconds / 1000
         sameMillisecondCounter = record.dateTime.microseconds % 1000
@@ -113,24 +134,21 @@ public struct SymbolMarket: Sendable {
 
     // MARK: - Events
 
+    /// A quote-only update: the spread widens or narrows around the mid (the mid itself moves only
+    /// with the clock).
     private mutating func quoteUpdate(at time: Int64, random: inout SeededRandom, intraday: inout [IntradayRecord]) {
         if spreadTicks > 1, random.chance(0.6) {
             spreadTicks -= 1
-            if random.chance(0.5) { bidTicks += 1 }
         } else if spreadTicks == 1, random.chance(0.12) {
             spreadTicks = 2
-            if random.chance(0.5) { bidTicks -= 1 }
-        } else {
-            let up = random.unit() < momentum
-            bidTicks += up ? 1 : -1
-            momentum = min(0.7, max(0.3, momentum + (up ? 0.02 : -0.02)))
         }
-        bidTicks = max(bidTicks, 2)
+        bidTicks = max(2, Int((mid - Double(spreadTicks) / 2).rounded(.down)))
         intraday.append(.quote(at: stamp(unixMicroseconds: time), bid: price(bidTicks), ask: price(askTicks), last: price(lastTradeTicks)))
     }
 
     private mutating func trade(at time: Int64, random: inout SeededRandom, intraday: inout [IntradayRecord], fills: Int) {
-        let buy = random.unit() < momentum
+        // Buyers lift the ask, sellers hit the bid: the last price bounces, the mid does not move.
+        let buy = random.chance(0.5)
         // Heavy-tailed size: Pareto with tail index 1.6, so most trades are small and a few are large.
         let raw = random.pareto(scale: instrument.typicalSize * 0.6, alpha: 1.6)
         var remaining = UInt32(min(max(1, raw.rounded()), 2_000)) * UInt32(fills)
@@ -154,22 +172,13 @@ public struct SymbolMarket: Sendable {
             lastTradeTicks = levelTicks
             consume(levelTicks, size: size, buy: buy, random: &random)
         }
-        momentum = min(0.7, max(0.3, momentum + (buy ? 0.01 : -0.01)))
     }
 
-    /// Takes liquidity at a level; a level eaten through moves the quote.
+    /// Takes liquidity at a level; a level eaten through is replenished (the quote follows the mid,
+    /// not the trades).
     private mutating func consume(_ ticks: Int, size: UInt32, buy: Bool, random: inout SeededRandom) {
         let available = quantity(at: ticks, random: &random)
-        if size >= available {
-            quantities[ticks] = nil
-            if buy {
-                bidTicks += 1  // ask level gone: the market lifts
-            } else {
-                bidTicks = max(2, bidTicks - 1)
-            }
-        } else {
-            quantities[ticks] = available - size
-        }
+        quantities[ticks] = size >= available ? nil : available - size
     }
 
     private mutating func jiggleQuantity(random: inout SeededRandom) {
