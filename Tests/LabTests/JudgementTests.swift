@@ -256,7 +256,7 @@ struct MemoryPerClosedConnectionTests {
         #expect(figures.connectionsClosed == 4_000)
         #expect(abs((figures.memoryKeptPerClosedConnectionKB ?? 0) - 6) < 1e-9)
         #expect(kpi?.status == .fail)
-        #expect(kpi?.note == "4000 connections closed")
+        #expect(kpi?.note == "4000 connections closed, from before the swarm to after it")
     }
 
     @Test("memory back where it was passes; too few closed connections are not judged, and say so")
@@ -284,6 +284,12 @@ struct MemoryPerClosedTrendTests {
             let figures = Judge(scenario: Scenario(name: "test")).figures(arm)
             let trend = try #require(figures.memoryPerClosedTrend)
             #expect(abs(trend.slope * 1024 - expected) < 0.01, "\(trend.slope * 1024) KB per closed connection")
+            // The KPI judges the slope: what each closed connection leaves, apart from one-off growth.
+            var scenario = Scenario(name: "test")
+            scenario.arms = [Scenario.Arm(name: "event")]
+            let kpi = Fixtures.summarize(scenario, [arm]).arms.first?.kpis.first { $0.id == "memory_per_closed" }
+            #expect(abs((kpi?.measured ?? -1) - expected) < 0.05, "\(kpi?.measured ?? -1)")
+            #expect(kpi?.status == (expected > 1 ? .fail : .pass))
         }
     }
 }

@@ -152,6 +152,21 @@ struct NightlyTests {
         #expect(healthy.arms[0].failure?.failed == false)
     }
 
+    @Test("pollers that wait seconds for their answers are a failure too, though the bridge lives")
+    func pollersBehind() {
+        var report = Fixtures.loadgen(update: nil, pollRequests: 700)
+        report.latency_us["poll_request"] = Fixtures.percentiles(p50: 26_000_000, p99: 54_000_000, count: 713)
+        let arm = Fixtures.arm(name: "naive", mode: "polling-naive", role: .baseline, kinds: ["poll": 1], loadgen: report)
+        let failure = Fixtures.summarize(Scenario(name: "file-io"), [arm]).arms[0].failure
+        #expect(failure?.failed == true)
+        #expect(failure?.why.contains("the pollers fell behind: a poll waited 26.0 s at p50 and 54.0 s at p99") == true, "\(failure?.why ?? "")")
+        // Answers within a few intervals are not a failure.
+        var prompt = Fixtures.loadgen(update: nil, pollRequests: 700)
+        prompt.latency_us["poll_request"] = Fixtures.percentiles(p50: 3_000, p99: 22_000)
+        let served = Fixtures.arm(name: "cached", mode: "polling-cached", role: .baseline, kinds: ["poll": 1], loadgen: prompt)
+        #expect(Fixtures.summarize(Scenario(name: "file-io"), [served]).arms[0].failure?.failed == false)
+    }
+
     @Test("compare: two runs side by side, ratios to the first, valid HTML")
     func compare() throws {
         var folders: [String] = []

@@ -8,6 +8,10 @@ public struct FailureAnalysis: Sendable, Codable, Equatable {
     public var why: String
     public var evidence: [String]
 
+    /// A poll's median wait from its intended send beyond which the pollers are said to have fallen
+    /// behind: four intervals at the plan's 4 requests/s.
+    static let pollerBehindMicroseconds = 1_000_000
+
     static func analyze(_ arm: ArmData, _ f: ArmFigures) -> FailureAnalysis {
         let record = arm.record
         func t(_ at: Int64) -> String { Format.number(arm.axis(at)) + " s" }
@@ -20,6 +24,18 @@ public struct FailureAnalysis: Sendable, Codable, Equatable {
         let unanswered = probes.filter { $0.milliseconds == nil }
         if let first = unanswered.first, Double(unanswered.count) / Double(max(1, probes.count)) > 0.001 {
             signs.append((first.at, "/health went unanswered"))
+        }
+        // Pollers that wait seconds for an answer have a bridge that cannot keep up, even if it lives.
+        if let request = f.pollRequest, let p50 = request.p50, p50 >= Self.pollerBehindMicroseconds {
+            let saturated = arm.samples.first { $0.at >= record.swarmStart && $0.bridgeAlive && $0.machinePercent >= 95 }
+            signs.append(
+                (
+                    saturated?.at ?? record.swarmStart,
+                    "the pollers fell behind: a poll waited \(Format.number(Double(p50) / 1e6)) s at p50 and "
+                        + "\(Format.number(Double(request.p99 ?? p50) / 1e6)) s at p99 from its intended send (\(request.count) answered)"
+                        + (saturated.map { _ in ", with every core busy" } ?? "")
+                )
+            )
         }
         var evidence: [String] = record.outages.map {
             "an outage the runner injected (SIGKILL and restart) from \(t($0.from)) to \(t($0.to)), left out"
@@ -44,6 +60,15 @@ public struct FailureAnalysis: Sendable, Codable, Equatable {
         }
         if let established = alive.max(by: { $0.sockets["ESTABLISHED"] < $1.sockets["ESTABLISHED"] }) {
             evidence.append("ESTABLISHED connections peaked at \(established.sockets["ESTABLISHED"]) (at \(t(established.at)))")
+        }
+        let window = alive.filter { $0.at >= record.measureFrom && $0.at <= record.measureTo }
+        if !window.isEmpty, let cpu = f.bridgeCPU, let machine = f.machineSaturatedShare, machine > 0.5 {
+            evidence.append(
+                "the bridge used \(Format.number(cpu)) % of a core; every core was busy in \(Format.number(machine * 100)) % of the samples"
+            )
+        }
+        if let peak = f.bridgePeakRSSMB, peak > 100 {
+            evidence.append("resident memory peaked at \(Format.number(peak)) MB (the plan's limit is 100 MB)")
         }
         if let trend = f.memoryTrend, trend.lower > 1 {
             evidence.append(String(format: "memory grew %.1f ± %.1f MB/min", trend.slope, trend.slopeMargin))

@@ -304,13 +304,20 @@ public struct Judge: Sendable {
             guard closed >= Self.minimumClosedConnections else {
                 return .notApplicable("\(closed) connections closed (under \(Self.minimumClosedConnections)): too few to read in resident memory")
             }
-            let slope =
-                f.memoryPerClosedTrend.map {
-                    String(format: "; after warm-up %.3f ± %.3f KB per closed connection", $0.slope * 1024, $0.slopeMargin * 1024)
-                } ?? ""
+            let difference = f.memoryKeptPerClosedConnectionKB.map { String(format: "%.3f KB", $0) } ?? "—"
+            // The slope against the connections closed after warm-up is what each one leaves; the
+            // difference from before the swarm to after it also holds one-off growth (the trade
+            // history filling, allocator arenas), so it is the figure only when there is no slope.
+            if let trend = f.memoryPerClosedTrend {
+                return .value(
+                    max(0, trend.upper * 1024),
+                    String(format: "%.3f ± %.3f KB", trend.slope * 1024, trend.slopeMargin * 1024)
+                        + " per closed connection after warm-up (95 % upper bound); \(difference) from before the swarm to after it, over \(closed) connections closed"
+                )
+            }
             return .value(
                 f.memoryKeptPerClosedConnectionKB,
-                "\(closed) connections closed\(slope)",
+                "\(closed) connections closed, from before the swarm to after it",
                 else: "no sample before the swarm or after it left"
             )
         case "uptime":

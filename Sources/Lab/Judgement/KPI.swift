@@ -80,7 +80,8 @@ public struct KPI: Sendable, Equatable {
             direction: .below,
             plan: 1,
             lab: 0.1,
-            source: "(RSS after the clients left and the settle − RSS before they came) ÷ connections closed (bridge_disconnects_total)"
+            source: "RSS regressed on connections closed (bridge_disconnects_total) after warm-up, 95 % upper bound; "
+                + "else (RSS after the clients left − before they came) ÷ connections closed"
         ),
         KPI(
             id: "descriptor_trend",
