@@ -1,4 +1,6 @@
+import Dispatch
 import SierraFormat
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -84,53 +86,78 @@ public enum HistoryWriter {
                 throw .invalidOption("history records must be between 1 and 2000000000, got \(records)")
             }
         }
-        var written: [Written] = []
         let (year, month, _) = CivilDate.fromDaysSinceUnixEpoch(Int(end / SCDateTime.microsecondsPerDay))
-        for (position, instrument) in instruments.enumerated() {
-            let contract = instrument.frontContract(year: year, month: month)
+        let contracts = instruments.map { $0.frontContract(year: year, month: month) }
+        for contract in contracts {
             let path = folder.intradayPath(contract: contract.name)
             if let existing = RecordReader<IntradayFormat>(path: path), existing.count > 0 {
                 throw .invalidOption(
                     "history needs empty files: \(contract.name)\(DataFolder.intradayExtension) already holds \(existing.count) records"
                 )
             }
-            // Written beside the file and renamed into place: a bridge watching the folder sees
-            // the whole past at once, never a file half written.
-            let scratch = path + ".history"
-            let seed = seed &+ 0x9E37_79B9 &* UInt64(position + 1)
-            var count = 0
-            switch spec {
-            case .days(let days):
+        }
+        // Each contract's past is independent of the others': they are written side by side, one
+        // thread each, so a week of three contracts takes what the largest one takes.
+        let results = Mutex<[Result<Written, SimulatorError>?]>(Array(repeating: nil, count: instruments.count))
+        DispatchQueue.concurrentPerform(iterations: instruments.count) { position in
+            let result = Result { () throws(SimulatorError) -> Written in
+                try writeOne(
+                    spec,
+                    instruments[position],
+                    contracts[position],
+                    folder: folder,
+                    end: end,
+                    seed: seed &+ 0x9E37_79B9 &* UInt64(position + 1)
+                )
+            }
+            results.withLock { $0[position] = result }
+        }
+        return try results.withLock { $0 }.map { (result) throws(SimulatorError) -> Written in try result!.get() }
+    }
+
+    /// One contract's past, written beside its file and renamed into place: a bridge watching the
+    /// folder sees the whole past at once, never a file half written.
+    private static func writeOne(
+        _ spec: HistorySpec,
+        _ instrument: Instrument,
+        _ contract: ContractSymbol,
+        folder: DataFolder,
+        end: Int64,
+        seed: UInt64
+    ) throws(SimulatorError) -> Written {
+        let path = folder.intradayPath(contract: contract.name)
+        let scratch = path + ".history"
+        var count = 0
+        switch spec {
+        case .days(let days):
+            count = try generate(
+                instrument,
+                contract,
+                from: lastMinute(end) - Int64(days) * SCDateTime.microsecondsPerDay,
+                end: end,
+                seed: seed,
+                into: scratch
+            )
+        case .records(let wanted):
+            // Far enough back for the records wanted (with a margin, widened until it is
+            // enough), then only the last `wanted` are kept.
+            var margin = 1.3
+            repeat {
                 count = try generate(
                     instrument,
                     contract,
-                    from: lastMinute(end) - Int64(days) * SCDateTime.microsecondsPerDay,
+                    from: firstMinute(for: Double(wanted) * margin, instrument, end: end),
                     end: end,
                     seed: seed,
                     into: scratch
                 )
-            case .records(let wanted):
-                // Far enough back for the records wanted (with a margin, widened until it is
-                // enough), then only the last `wanted` are kept.
-                var margin = 1.3
-                repeat {
-                    count = try generate(
-                        instrument,
-                        contract,
-                        from: firstMinute(for: Double(wanted) * margin, instrument, end: end),
-                        end: end,
-                        seed: seed,
-                        into: scratch
-                    )
-                    margin *= 2
-                } while count < wanted && margin < 100
-                if count > wanted { try keepLast(wanted, of: count, in: scratch) }
-                count = min(count, wanted)
-            }
-            guard rename(scratch, path) == 0 else { throw .io(path: path, operation: "rename history into", errno: errno) }
-            written.append(Written(contract: contract.name, records: count, bytes: IntradayFormat.headerSize + count * IntradayFormat.recordSize))
+                margin *= 2
+            } while count < wanted && margin < 100
+            if count > wanted { try keepLast(wanted, of: count, in: scratch) }
+            count = min(count, wanted)
         }
-        return written
+        guard rename(scratch, path) == 0 else { throw .io(path: path, operation: "rename history into", errno: errno) }
+        return Written(contract: contract.name, records: count, bytes: IntradayFormat.headerSize + count * IntradayFormat.recordSize)
     }
 
     /// Events per minute for `instrument` at a weight of 1.
