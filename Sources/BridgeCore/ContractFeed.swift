@@ -191,11 +191,7 @@ public final class ContractFeed {
         guard start > tailer.nextIndex else { return }
         state.epoch = Self.epoch(of: priceMultiplier != 1 ? scaled(first) : first)
         // The trade before the first one read: the `prev` of what follows.
-        reader.forEachBackwards(before: start, limit: Self.lookbackRecords) { index, record in
-            guard record.isTrade else { return true }
-            lastTradeIndex = index
-            return false
-        }
+        lastTradeIndex = Self.lastTrade(before: start, in: reader)
         tailer.skip(to: start)
     }
 
@@ -289,6 +285,18 @@ public final class ContractFeed {
         return String(repeating: "0", count: 16 - hex.count) + hex
     }
 
+    /// The index of the last trade before record `end`, looked for among the ``lookbackRecords``
+    /// before it (-1 if there is none).
+    static func lastTrade(before end: Int, in reader: RecordReader<IntradayFormat>) -> Int {
+        var found = -1
+        reader.forEachBackwards(before: end, limit: lookbackRecords) { index, record in
+            guard record.isTrade else { return true }
+            found = index
+            return false
+        }
+        return found
+    }
+
     // MARK: - Replay
 
     /// The trades after a resume point.
@@ -316,12 +324,7 @@ public final class ContractFeed {
             return .trades(Array(recent[low...]), fromMemory: true)
         }
         guard let reader = RecordReader<IntradayFormat>(path: tailer.path) else { return .unavailable }
-        var prev = -1
-        reader.forEachBackwards(before: seq + 1, limit: Self.lookbackRecords) { index, record in
-            guard record.isTrade else { return true }
-            prev = index
-            return false
-        }
+        var prev = Self.lastTrade(before: seq + 1, in: reader)
         var result: [FeedTrade] = []
         var tooMany = false
         let complete = reader.forEach(in: (seq + 1)..<tailer.nextIndex) { index, record in

@@ -152,9 +152,9 @@ struct SSEStreams {
         guard let channel else { return }
         channel.closeFuture.whenComplete { _ in outbox.detach() }
         // The client's FIN arrives as "input closed" (Hummingbird allows half-closure), which
-        // closes nothing by itself while a response streams: the stream ends on it too.
+        // closes nothing by itself while a response streams: the watcher closes the connection.
         channel.eventLoop.execute {
-            try? channel.pipeline.syncOperations.addHandler(InputClosedWatcher(outbox: outbox), position: .first)
+            try? channel.pipeline.syncOperations.addHandler(InputClosedWatcher(), position: .first)
         }
     }
 
@@ -281,20 +281,13 @@ struct SSEStreams {
     }
 }
 
-/// Detaches an SSE stream's outbox when the client half-closes or the connection ends.
+/// Closes an SSE stream's connection when its client half-closes it (the close then ends the
+/// stream, through ``SSEStreams/endWhenClosed(_:channel:)``).
 final class InputClosedWatcher: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
-    let outbox: ClientOutbox
-
-    init(outbox: ClientOutbox) {
-        self.outbox = outbox
-    }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if let event = event as? ChannelEvent, event == .inputClosed {
-            outbox.detach()
-            context.close(promise: nil)
-        }
+        if let event = event as? ChannelEvent, event == .inputClosed { context.close(promise: nil) }
         context.fireUserInboundEventTriggered(event)
     }
 }

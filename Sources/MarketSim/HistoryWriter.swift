@@ -9,7 +9,7 @@ import Darwin
 #endif
 
 /// How much past a data folder starts with.
-public enum HistorySpec: Sendable, Equatable, CustomStringConvertible {
+public enum HistorySpec: Sendable, Codable, Equatable, CustomStringConvertible {
     /// The `days` days before the start, at each instrument's session rates.
     case days(Int)
     /// This many `.scid` records per contract, ending at the start, at the same session rates.
@@ -30,8 +30,7 @@ public enum HistorySpec: Sendable, Equatable, CustomStringConvertible {
 public enum SessionProfile {
     /// Relative activity of the minute that starts at `unixMicroseconds`.
     public static func weight(unixMicroseconds: Int64) -> Double {
-        let day =
-            unixMicroseconds >= 0 ? unixMicroseconds / SCDateTime.microsecondsPerDay : (unixMicroseconds + 1) / SCDateTime.microsecondsPerDay - 1
+        let day = SCDateTime.unixDay(unixMicroseconds)
         let minute = Int((unixMicroseconds - day * SCDateTime.microsecondsPerDay) / 60_000_000)
         // 1970-01-01 was a Thursday: 0 = Thursday … 2 = Saturday, 3 = Sunday, 1 = Friday.
         let weekday = Int(((day % 7) + 7) % 7)

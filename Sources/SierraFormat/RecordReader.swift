@@ -77,14 +77,13 @@ public final class RecordReader<Format: SierraFileFormat> {
         let floor = max(0, upper - limit)
         while upper > floor {
             let lower = max(floor, upper - chunkRecords)
-            var chunk: [(Int, Format.Record)] = []
-            chunk.reserveCapacity(upper - lower)
-            forEach(in: lower..<upper) { index, record in
-                chunk.append((index, record))
-                return true
+            let wanted = upper - lower
+            let got = FileBytes.preadFully(fd, into: buffer, count: wanted * Format.recordSize, offset: Format.headerSize + lower * Format.recordSize)
+            guard got == wanted * Format.recordSize else { return }
+            let raw = UnsafeRawBufferPointer(buffer)
+            for position in (0..<wanted).reversed() where !visit(lower + position, Format.decodeRecord(raw, at: position * Format.recordSize)) {
+                return
             }
-            guard !chunk.isEmpty else { return }
-            for (index, record) in chunk.reversed() where !visit(index, record) { return }
             upper = lower
         }
     }

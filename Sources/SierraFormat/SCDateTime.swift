@@ -57,10 +57,14 @@ public struct SCDateTime: Sendable, Hashable, Comparable {
     /// The 0–999 same-millisecond counter.
     public var subMillisecondCounter: Int { Int(microseconds % 1000) }
 
+    /// The UTC day of a Unix time: days since 1970-01-01, rounded down (also before 1970).
+    public static func unixDay(_ unixMicroseconds: Int64) -> Int64 {
+        unixMicroseconds >= 0 ? unixMicroseconds / microsecondsPerDay : (unixMicroseconds + 1) / microsecondsPerDay - 1
+    }
+
     /// The UTC calendar date, as used in depth file names (`YYYY-MM-DD`).
     public var utcDateString: String {
-        let days = Int(unixMicroseconds >= 0 ? unixMicroseconds / Self.microsecondsPerDay : (unixMicroseconds + 1) / Self.microsecondsPerDay - 1)
-        let (y, m, d) = CivilDate.fromDaysSinceUnixEpoch(days)
+        let (y, m, d) = CivilDate.fromDaysSinceUnixEpoch(Int(Self.unixDay(unixMicroseconds)))
         return CivilDate.format(year: y, month: m, day: d)
     }
 
