@@ -1,4 +1,5 @@
 import Foundation
+import MarketSim
 import NIOConcurrencyHelpers
 import SierraFormat
 import Swarm
@@ -320,9 +321,8 @@ final class ArmRunner: Sendable {
     /// The data files as the bridge first saw them: name → (bytes, records).
     func dataFiles(in data: String) -> [String: ArmRecord.DataFile] {
         var files: [String: ArmRecord.DataFile] = [:]
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: data)) ?? [] where name.hasSuffix(".scid") {
-            let size = (try? FileManager.default.attributesOfItem(atPath: data + "/" + name)[.size] as? Int) ?? 0
-            files[name] = .init(bytes: size, records: max(0, (size - IntradayFormat.headerSize) / IntradayFormat.recordSize))
+        for file in DataFolder(path: data).intradayFiles() {
+            files[file.contract.name + DataFolder.intradayExtension] = .init(bytes: file.size, records: file.recordCount)
         }
         return files
     }
@@ -378,5 +378,15 @@ extension Format {
     /// A number for a command line: no exponent, no trailing zeros.
     static func plain(_ value: Double) -> String {
         value == value.rounded() && abs(value) < 1e15 ? String(Int(value)) : String(value)
+    }
+}
+
+extension HistorySpec {
+    /// The simulator's options for this past (`--history-days` / `--history-records`).
+    var arguments: [String] {
+        switch self {
+        case .days(let days): return ["--history-days", String(days)]
+        case .records(let records): return ["--history-records", String(records)]
+        }
     }
 }

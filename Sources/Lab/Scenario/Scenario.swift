@@ -1,3 +1,5 @@
+import MarketSim
+
 /// A scenario: one market, one swarm, one fault timeline, run against one or more bridge arms, one
 /// after the other, each with a fresh bridge process (docs/SCENARIOS.md).
 public struct Scenario: Sendable, Codable, Equatable {
@@ -36,22 +38,8 @@ public struct Scenario: Sendable, Codable, Equatable {
         public var events: [String] = []
         public var splitWrites: Double = 0
         /// The files start with a past: `{days: N}` or `{records: N}` per contract (nil: empty files).
-        public var history: History?
+        public var history: HistorySpec?
         public init() {}
-    }
-
-    /// A past written before the run (simulator `--history-days` / `--history-records`).
-    public enum History: Sendable, Codable, Equatable {
-        case days(Int)
-        case records(Int)
-
-        /// The simulator's arguments for it.
-        public var arguments: [String] {
-            switch self {
-            case .days(let days): return ["--history-days", String(days)]
-            case .records(let records): return ["--history-records", String(records)]
-            }
-        }
     }
 
     /// The clients, as loadgen runs them.
