@@ -46,6 +46,7 @@ let package = Package(
             dependencies: [
                 "SierraFormat",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
         ),
         .executableTarget(

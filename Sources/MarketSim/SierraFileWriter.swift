@@ -25,9 +25,10 @@ public final class SierraFileWriter<Format: SierraFileFormat> {
     public init(path: String) throws(SimulatorError) {
         self.path = path
         var existing = 0
-        if let decoded = try? Format.readFile(atPath: path) {
-            existing = decoded.records.count
-            if decoded.partialBytes > 0 {
+        // Only the header and the size are read: a file with weeks of history is continued at once.
+        if let reader = try? RecordReader<Format>(opening: path, chunkRecords: 1) {
+            existing = reader.count
+            if reader.partialBytes > 0 {
                 _ = truncate(path, off_t(Format.headerSize + existing * Format.recordSize))
             }
             fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC)

@@ -127,6 +127,17 @@ public final class Simulation {
         return summary
     }
 
+    /// Writes the whole duration at once, as fast as it can, timed as if it had run live from
+    /// the start: a capture of a session, to replay (the journal's write times are the real ones).
+    public func runAtOnce() throws(SimulatorError) -> Summary {
+        let started = WallClock.monotonicNanoseconds()
+        guard let duration = config.duration else { throw .invalidOption("writing at once needs a duration") }
+        try advance(to: duration)
+        try finish()
+        summary.elapsedSeconds = Double(WallClock.monotonicNanoseconds() - started) / 1e9
+        return summary
+    }
+
     /// Generates and writes everything due up to virtual time `time`.
     public func advance(to time: Double) throws(SimulatorError) {
         while true {
@@ -316,7 +327,7 @@ public final class Simulation {
         startUnixMicroseconds + Int64(virtual * 1e6)
     }
 
-    private static func prepareFolder(_ folder: DataFolder, depth: Bool) throws(SimulatorError) {
+    static func prepareFolder(_ folder: DataFolder, depth: Bool) throws(SimulatorError) {
         for path in [folder.path] + (depth ? [folder.depthPath] : []) {
             if mkdir(path, 0o755) != 0, errno != EEXIST {
                 throw .unwritableFolder(path: path, errno: errno)

@@ -9,6 +9,8 @@ public enum SimulatorError: Error, Sendable, Equatable, CustomStringConvertible 
     case invalidScript(String)
     case unwritableFolder(path: String, errno: Int32)
     case io(path: String, operation: String, errno: Int32)
+    /// A replay that cannot start: no such capture, no data for a symbol, a window outside the data.
+    case replay(String)
 
     public var description: String {
         switch self {
@@ -30,6 +32,8 @@ public enum SimulatorError: Error, Sendable, Equatable, CustomStringConvertible 
             return "cannot write to data folder '\(path)': \(describe(errno))"
         case .io(let path, let operation, let errno):
             return "\(operation) '\(path)' failed: \(describe(errno))"
+        case .replay(let message):
+            return "cannot replay: \(message)"
         }
     }
 }

@@ -24,8 +24,7 @@ public struct SymbolMarket: Sendable {
     private var quantities: [Int: UInt32] = [:]
     private var publishedBids: [DepthLevel] = []
     private var publishedAsks: [DepthLevel] = []
-    private var lastMillisecond: Int64 = -1
-    private var sameMillisecondCounter: Int64 = 0
+    private var stamps = MillisecondStamp()
     /// The mid price in ticks, and when it was last moved (Unix µs).
     private var mid: Double
     private var midAt: Int64?
@@ -55,20 +54,13 @@ public struct SymbolMarket: Sendable {
     /// Moves to a new contract file (rollover); the price carries on.
     public mutating func roll(to contract: ContractSymbol) {
         self.contract = contract
-        lastMillisecond = -1
+        stamps = MillisecondStamp()
     }
 
     /// A timestamp for the intraday file: the millisecond of `unixMicroseconds`, plus the 0–999
     /// counter of records within that millisecond, as Sierra Chart writes it.
     public mutating func stamp(unixMicroseconds: Int64) -> SCDateTime {
-        let ms = (unixMicroseconds + SCDateTime.unixEpochOffsetMicroseconds) / 1000
-        if ms <= lastMillisecond {
-            sameMillisecondCounter = min(999, sameMillisecondCounter + 1)
-        } else {
-            lastMillisecond = ms
-            sameMillisecondCounter = 0
-        }
-        return SCDateTime(microseconds: lastMillisecond * 1000 + sameMillisecondCounter)
+        stamps.stamp(unixMicroseconds: unixMicroseconds)
     }
 
     /// One market event: a quote change, a trade, or an unbundled trade, with its depth batch.
@@ -112,8 +104,7 @@ public struct SymbolMarket: Sendable {
         }
         midAt = record.dateTime.unixMicroseconds
         if record.close > 0 { lastTradeTicks = instrument.ticks(for: Double(record.close)) }
-        lastMillisecond = record.dateTime.microseconds / 1000
-        sameMillisecondCounter = record.dateTime.microseconds % 1000
+        stamps = MillisecondStamp(after: record.dateTime)
     }
 
     /// A full snapshot batch: clear, bids best first, asks best first, end-of-batch on the last.

@@ -30,6 +30,9 @@ public struct JournalEntry: Sendable, Equatable {
     /// For events: the event's name and detail.
     public var event: String
     public var detail: String
+    /// For a replay's writes: when the write was due (Unix µs); `writtenAt` minus this is the
+    /// replay's lag. Nil for the simulator's own writes.
+    public var scheduledAt: Int64?
 
     public init(
         writtenAt: Int64,
@@ -39,7 +42,8 @@ public struct JournalEntry: Sendable, Equatable {
         firstIndex: Int = 0,
         count: Int = 0,
         event: String = "",
-        detail: String = ""
+        detail: String = "",
+        scheduledAt: Int64? = nil
     ) {
         self.writtenAt = writtenAt
         self.kind = kind
@@ -49,13 +53,15 @@ public struct JournalEntry: Sendable, Equatable {
         self.count = count
         self.event = event
         self.detail = detail
+        self.scheduledAt = scheduledAt
     }
 
     /// The line's text, without the newline.
     public var line: String {
         switch kind {
         case .scid, .depth:
-            return "\(writtenAt)\t\(kind.rawValue)\t\(file)\t\(generation)\t\(firstIndex)\t\(count)"
+            let write = "\(writtenAt)\t\(kind.rawValue)\t\(file)\t\(generation)\t\(firstIndex)\t\(count)"
+            return scheduledAt.map { write + "\t\($0)" } ?? write
         case .event:
             return "\(writtenAt)\tevent\t\(file)\t\(generation)\t\(event)\t\(detail)"
         }
@@ -79,11 +85,13 @@ public struct JournalEntry: Sendable, Equatable {
             self.count = count
             self.event = ""
             self.detail = ""
+            self.scheduledAt = fields.count >= 7 ? Int64(fields[6]) : nil
         case .event:
             self.firstIndex = 0
             self.count = 0
             self.event = String(fields[4])
             self.detail = fields.count > 5 ? String(fields[5]) : ""
+            self.scheduledAt = nil
         }
     }
 }
@@ -97,8 +105,8 @@ public final class WriteJournal {
     public static let defaultFileName = "bridgelab-journal.tsv"
     public static let headerLines = [
         "# bridgelab simulator write journal v1",
-        "# write_unix_us\tkind\tfile\tgeneration\tfirst_index\tcount   (kind scid|depth)",
-        "# write_unix_us\tevent\tfile\tgeneration\tname\tdetail   (name start|rollover|rewrite|new-day|stop)",
+        "# write_unix_us\tkind\tfile\tgeneration\tfirst_index\tcount[\tscheduled_unix_us]   (kind scid|depth; scheduled: replays only)",
+        "# write_unix_us\tevent\tfile\tgeneration\tname\tdetail   (name start|rollover|rewrite|new-day|loop|stop)",
     ]
 
     public let path: String

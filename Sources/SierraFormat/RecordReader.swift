@@ -17,17 +17,40 @@ public final class RecordReader<Format: SierraFileFormat> {
     private let buffer: UnsafeMutableRawBufferPointer
 
     /// Opens `path`; nil if it cannot be opened or its header is not a valid one.
-    public init?(path: String, chunkRecords: Int = 4096) {
+    public convenience init?(path: String, chunkRecords: Int = 4096) {
+        try? self.init(opening: path, chunkRecords: chunkRecords)
+    }
+
+    /// Opens `path`, or says why not: it cannot be opened, or its header is not this kind's.
+    public init(opening path: String, chunkRecords: Int = 4096) throws(SierraFormatError) {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw SierraFormatError(file: path, reason: .io(operation: "open", errno: errno)) }
+        // The header is checked before anything is kept, so a refused file leaves nothing open.
+        var header = [UInt8](repeating: 0, count: Format.headerSize)
+        let got = header.withUnsafeMutableBytes { FileBytes.preadFully(fd, into: $0, count: Format.headerSize, offset: 0) }
+        let refusal = header.withUnsafeBytes { raw -> SierraFormatError? in
+            do throws(SierraFormatError) {
+                try Format.validateHeader(UnsafeRawBufferPointer(rebasing: raw[0..<max(0, got)]), file: path)
+                return nil
+            } catch {
+                return error
+            }
+        }
+        if let refusal {
+            _ = closeDescriptor(fd)
+            throw refusal
+        }
         self.path = path
         self.chunkRecords = max(1, chunkRecords)
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
         self.fd = fd
-        buffer = .allocate(byteCount: max(Format.headerSize, self.chunkRecords * Format.recordSize), alignment: 8)
-        let got = FileBytes.preadFully(fd, into: buffer, count: Format.headerSize, offset: 0)
-        guard got == Format.headerSize,
-            (try? Format.validateHeader(UnsafeRawBufferPointer(rebasing: buffer[0..<Format.headerSize]), file: path)) != nil
-        else { return nil }
+        buffer = .allocate(byteCount: self.chunkRecords * Format.recordSize, alignment: 8)
+    }
+
+    /// Bytes after the last whole record: a flush caught half way.
+    public var partialBytes: Int {
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { return 0 }
+        return max(0, Int(info.st_size) - Format.headerSize) % Format.recordSize
     }
 
     deinit {

@@ -17,7 +17,7 @@ struct SimulatorCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "simulator",
         abstract: "A synthetic Sierra Chart: writes byte-exact .scid and .depth files, live.",
-        subcommands: [Run.self, Inspect.self],
+        subcommands: [Run.self, ReplayCommand.self, Inspect.self],
         defaultSubcommand: Run.self
     )
 }
@@ -89,10 +89,16 @@ struct Run: ParsableCommand {
     @Option(name: .customLong("history-records"), help: "Start each contract's file with this many records of past (the files must be empty).")
     var historyRecords: Int?
 
+    @Flag(
+        help: "Write the whole --duration at once, timed as if it had run live and ending now: a captured session to replay."
+    )
+    var atOnce = false
+
     @Flag(name: .shortAndLong, help: "Print nothing but errors.")
     var quiet = false
 
     func validate() throws {
+        if atOnce, duration == nil { throw ValidationError("--at-once needs --duration: how long a session to write") }
         guard ArrivalPattern(rawValue: arrivals) != nil else { throw ValidationError("--arrivals must be bursty or steady, got '\(arrivals)'") }
         if historyDays != nil, historyRecords != nil { throw ValidationError("give --history-days or --history-records, not both") }
     }
@@ -119,7 +125,7 @@ struct Run: ParsableCommand {
                 depthLevels: depthLevels,
                 depthSnapshotInterval: snapshotInterval,
                 script: script,
-                startUnixMicroseconds: startUnixMicroseconds
+                startUnixMicroseconds: startUnixMicroseconds ?? (atOnce ? WallClock.nowMicroseconds() - Int64((duration ?? 0) * 1e6) : nil)
             )
             config.arrivals = ArrivalPattern(rawValue: arrivals) ?? .bursty
             config.history = historyDays.map(HistorySpec.days) ?? historyRecords.map(HistorySpec.records)
@@ -138,13 +144,115 @@ struct Run: ParsableCommand {
                     "simulator: writing \(simulation.contracts.map(\.name).joined(separator: ", ")) to \(dataDirectory) at \(rate) records/s, flush \(flushMilliseconds) ms, \(until)"
                 )
             }
-            let summary = try simulation.run { stopRequested.load(ordering: .relaxed) }
+            let summary = try atOnce ? simulation.runAtOnce() : simulation.run { stopRequested.load(ordering: .relaxed) }
             withExtendedLifetime(sources) {}
             if !quiet {
                 print(
                     "simulator: wrote \(summary.intradayRecords) .scid and \(summary.depthRecords) .depth records in \(summary.flushes) flushes (\(summary.splitFlushes) split) over \(String(format2: summary.elapsedSeconds)) s"
                 )
             }
+        }
+    }
+}
+
+struct ReplayCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "replay",
+        abstract: "Replay a captured Sierra Chart Data folder into another folder, live (docs/REPLAY.md).",
+        discussion: """
+            The same records in the same order, prices and sizes unchanged, their times moved to now with
+            their spacing divided by --speed, written in flushes every --flush-ms as Sierra Chart writes
+            them, with the write journal (docs/JOURNAL.md) giving each write's due time and actual time.
+            Times are ISO-8601, UTC unless an offset is given: 2026-11-30, 2026-11-30T14:30:00Z.
+            Everything is checked before anything is written; SIGINT or SIGTERM flushes and exits 0.
+            """
+    )
+
+    @Option(help: "The captured Data folder (its .scid files and MarketDepthData/).")
+    var from: String
+
+    @Option(name: .customLong("data-dir"), help: "The folder to write (created if missing); not the capture.")
+    var dataDirectory: String
+
+    @Option(help: "Comma-separated roots (NQ) or contracts (NQZ26-CME); default every contract with data in the window.")
+    var symbols: String?
+
+    @Option(help: "The window's start; default the start of the last UTC day with data.")
+    var start: String?
+
+    @Option(help: "The window's end (exclusive); default the data's end.")
+    var end: String?
+
+    @Option(parsing: .unconditional, help: "Replay speed: 1 = real time, 10 = ten times faster, 0 = as fast as it can.")
+    var speed: Double = 1
+
+    @Option(name: .customLong("max-gap"), help: "Seconds: quiet stretches (nights, weekends) longer than this are cut to this.")
+    var maxGap: Double?
+
+    @Flag(help: "At the window's end start again from its beginning, until stopped (or --duration).")
+    var loop = false
+
+    @Option(name: .customLong("flush-ms"), help: "Flush interval in ms, as Sierra Chart's (0 = every record).")
+    var flushMilliseconds: Int = 1_000
+
+    @Option(help: "Seconds to run; default until the window ends (with --loop, until stopped).")
+    var duration: Double?
+
+    @Flag(name: .customLong("no-depth"), help: "Replay the .scid files only.")
+    var noDepth = false
+
+    @Flag(
+        name: .customLong("copy-past"),
+        help: "Start each file with the capture's records before the window (and earlier days' depth files), so a bridge starts on its real size."
+    )
+    var copyPast = false
+
+    @Flag(name: .shortAndLong, help: "Print nothing but errors.")
+    var quiet = false
+
+    func run() throws {
+        try execute()
+    }
+
+    private func execute() throws(SimulatorError) {
+        var options = ReplayOptions(source: from, dataDirectory: dataDirectory)
+        options.symbols = (symbols ?? "").split(separator: ",").map { String($0).trimmingCharacters() }.filter { !$0.isEmpty }
+        if let start {
+            guard let time = ISOTime.parse(start) else { throw .replay("--start '\(start)' is not an ISO-8601 time (e.g. 2026-11-30T14:30:00Z)") }
+            options.start = time
+        }
+        if let end {
+            guard let time = ISOTime.parse(end) else { throw .replay("--end '\(end)' is not an ISO-8601 time (e.g. 2026-11-30T21:00:00Z)") }
+            options.end = time
+        }
+        options.speed = speed
+        options.maxGap = maxGap
+        options.loop = loop
+        options.flushMilliseconds = flushMilliseconds
+        options.duration = duration
+        options.depth = !noDepth
+        options.copyPast = copyPast
+        let replay = try Replay(options: options)
+        let plan = replay.plan
+        let sources = installStopSignals()
+        if !quiet {
+            let pace = speed == 0 ? "as fast as it can" : "at \(String(format2: speed))x"
+            print(
+                "simulator: replaying \(plan.contracts.joined(separator: ", ")) from \(from), \(ISOTime.format(plan.firstRecord)) to \(ISOTime.format(plan.lastRecord)) (\(plan.intradayRecords) .scid and \(plan.depthRecords) .depth records), \(pace), flush \(flushMilliseconds) ms\(loop ? ", looping" : "")"
+            )
+        }
+        let summary = try replay.run { stopRequested.load(ordering: .relaxed) }
+        withExtendedLifetime(sources) {}
+        if !quiet {
+            var line =
+                "simulator: replayed \(summary.intradayRecords) .scid and \(summary.depthRecords) .depth records in \(summary.writes) writes over \(String(format2: summary.elapsedSeconds)) s"
+            if summary.loops > 0 { line += ", \(summary.loops) loops" }
+            if summary.pastRecords > 0 { line += "; \(summary.pastRecords) past records copied first" }
+            if let lag = summary.lag {
+                line +=
+                    "; lag behind schedule p50 \(String(format2: Double(lag.p50Microseconds) / 1000)) ms, p99 \(String(format2: Double(lag.p99Microseconds) / 1000)) ms, max \(String(format2: Double(lag.maxMicroseconds) / 1000)) ms"
+            }
+            print(line)
         }
     }
 }
@@ -196,6 +304,10 @@ enum FileHandleStderr {
 }
 
 extension String {
+    func trimmingCharacters() -> String {
+        String(drop(while: { $0 == " " }).reversed().drop(while: { $0 == " " }).reversed())
+    }
+
     init(format2 value: Double) {
         let scaled = (value * 100).rounded() / 100
         self = String(scaled)
