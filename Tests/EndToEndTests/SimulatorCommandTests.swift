@@ -130,6 +130,69 @@ struct SimulatorCommandTests {
         #expect(again.stderr.contains("history needs empty files"), "\(again.stderr)")
     }
 
+    @Test("replay: a capture written at once, replayed as fast as it can, decodes to the same records by the independent reader")
+    func replay() throws {
+        let capture = try temporaryFolder()
+        let target = try temporaryFolder()
+        defer {
+            try? FileManager.default.removeItem(atPath: capture)
+            try? FileManager.default.removeItem(atPath: target)
+        }
+        let simulator = try Self.executable("simulator")
+        // The session's live part starts 30 s ago, on a whole second; the replay's window is it.
+        let sessionStart = (Int64(Date().timeIntervalSince1970) - 30) * 1_000_000
+        let written = try Self.run(
+            simulator,
+            [
+                "--data-dir", capture, "--symbols", "NQ,ES", "--rate", "400", "--duration", "30", "--at-once", "--history-records", "50000",
+                "--event", "burst:10:8:3", "--flush-ms", "100", "--start-unix-us", String(sessionStart), "-q",
+            ]
+        )
+        let window = ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: Double(sessionStart) / 1e6))
+        #expect(written.status == 0, "\(written.stderr)")
+        let replayed = try Self.run(
+            simulator,
+            [
+                "replay", "--from", capture, "--data-dir", target, "--speed", "0", "--copy-past", "--flush-ms", "50", "--symbols", "NQ,ES",
+                "--start", window,
+            ]
+        )
+        #expect(replayed.status == 0, "\(replayed.stderr)")
+        #expect(replayed.stdout.contains("replaying") && replayed.stdout.contains("past records copied first"), "\(replayed.stdout)")
+        let reader = Self.packageRoot.appendingPathComponent("Tests/tools/read_sierra.py").path
+        func independent(_ folder: String) throws -> [String: [String: Any]] {
+            let python = try Self.run(URL(fileURLWithPath: "/usr/bin/env"), ["python3", reader, folder])
+            #expect(python.status == 0, "\(python.stderr)")
+            return try JSONSerialization.jsonObject(with: Data(python.stdout.utf8)) as! [String: [String: Any]]
+        }
+        let original = try independent(capture).filter { $0.key.hasSuffix(".scid") }
+        let copy = try independent(target).filter { $0.key.hasSuffix(".scid") }
+        #expect(Set(original.keys) == Set(copy.keys) && original.count == 2)
+        for (name, summary) in original {
+            #expect(copy[name]?["count"] as? Int == summary["count"] as? Int, "\(name)")
+            #expect(copy[name]?["volume"] as? Int == summary["volume"] as? Int, "\(name)")
+            // The past is the capture's own; the replayed session ends later, at the replay's now.
+            let first = (copy[name]?["first"] as? [String: Any])?["sc_us"] as? NSNumber
+            #expect(first == (summary["first"] as! [String: Any])["sc_us"] as? NSNumber)
+            let last = ((copy[name]?["last"] as? [String: Any])?["sc_us"] as? NSNumber)?.int64Value ?? 0
+            #expect(last > ((summary["last"] as! [String: Any])["sc_us"] as! NSNumber).int64Value)
+        }
+        // Bad input: a clear sentence, exit 1, nothing written.
+        let nowhere = target + "/never"
+        for (arguments, message) in [
+            (["--from", capture + "/missing"], "no such folder"),
+            (["--from", capture, "--symbols", "VX"], "no .scid file for 'VX'"),
+            (["--from", capture, "--start", "2999-01-01"], "after the data's end"),
+            (["--from", capture, "--start", "soon"], "not an ISO-8601 time"),
+            (["--from", capture, "--speed", "-2"], "speed must be a positive factor"),
+        ] {
+            let refused = try Self.run(simulator, ["replay", "--data-dir", nowhere] + arguments)
+            #expect(refused.status == 1, "\(arguments)")
+            #expect(refused.stderr.contains(message), "\(refused.stderr)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: nowhere))
+    }
+
     @Test("SIGTERM stops a run cleanly with every buffered record flushed")
     func stopsOnSigterm() throws {
         let folder = try temporaryFolder()

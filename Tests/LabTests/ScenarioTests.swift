@@ -1,4 +1,5 @@
 import Foundation
+import MarketSim
 import Testing
 
 @testable import Lab
@@ -71,6 +72,64 @@ struct ScenarioTests {
         let records = try parse(Self.minimal + "\nmarket:\n  history: {records: 2000000}\n")
         #expect(records.market.history?.arguments == ["--history-records", "2000000"])
         #expect(try parse(Self.minimal).market.history == nil)
+    }
+
+    @Test("market.replay: a capture the simulator writes, or a folder; each arm at its own speed")
+    func replay() throws {
+        let (burst, _) = try ScenarioLoader.load("replay-burst", searching: [Self.packageRoot + "/scenarios"])
+        let replay = try #require(burst.market.replay)
+        #expect(replay.from == nil && replay.capture.seconds == 60 && replay.capture.history == .days(1))
+        #expect(burst.arms.map(\.replaySpeed) == [1, 10])
+        #expect(replay.loop && replay.copyPast)
+        let arguments = replay.arguments(
+            source: "/cap",
+            data: "/data",
+            symbols: ["NQ", "ES"],
+            speed: 10,
+            flushMilliseconds: 100,
+            duration: "80",
+            start: 1_764_599_400_000_000
+        )
+        #expect(arguments.prefix(3) == ["replay", "--from", "/cap"])
+        #expect(arguments.contains("--loop") && arguments.contains("--copy-past"))
+        #expect(arguments.split(separator: "--speed").last?.first == "10")
+        #expect(arguments.split(separator: "--start").last?.first == "2025-12-01T14:30:00Z")
+        #expect(replay.capture.description == "a capture the simulator wrote: 60 s of live market after 1 days of history")
+
+        // A user's own folder: it replaces the capture, and its roots need not be the simulator's.
+        let folder = NSTemporaryDirectory()
+        let own = try parse(
+            Self.minimal + "\nmarket:\n  symbols: [ZB, 6E]\n  replay: {speed: 2}\n",
+            overrides: ["market.replay.from=\(folder)", "market.replay.start=2026-11-30T14:30:00Z"]
+        )
+        #expect(own.market.replay?.from == folder && own.market.symbols == ["ZB", "6E"])
+        #expect(own.market.replay?.start == 1_796_049_000_000_000)
+    }
+
+    @Test(
+        "bad replays get one error naming the line and the field",
+        arguments: [
+            ("market:\n  replay: {speed: -1}\n", "market.replay.speed", "between 0"),
+            ("market:\n  replay: {start: yesterday}\n", "market.replay.start", "ISO-8601"),
+            ("market:\n  replay: {start: '2026-11-30T15:00Z', end: '2026-11-30T14:00Z'}\n", "market.replay.end", "after start"),
+            ("market:\n  replay: {from: /no/such/folder}\n", "market.replay.from", "no such folder"),
+            ("market:\n  replay: {capture: {seconds: 0}}\n", "market.replay.capture.seconds", "between 1"),
+            ("market:\n  replay: {rewind: true}\n", "market.replay.rewind", "unknown field"),
+            ("market:\n  replay: {}\n  history: {days: 1}\n", "market.history", "a replay's past"),
+            ("market:\n  replay: {capture: {seconds: 30}}\n  events: ['burst:40:2:1']\n", "market.events[0]", "after the capture's"),
+            ("market:\n  symbols: [ZB]\n  replay: {}\n", "market.symbols[0]", "unknown root"),
+        ]
+    )
+    func replayErrors(text: String, field: String, problem: String) {
+        let scenario = "name: x\narms: [{name: a}]\n" + text
+        guard let error = error(scenario) else {
+            Issue.record("accepted: \(text)")
+            return
+        }
+        #expect(error.field == field, "\(error)")
+        #expect(error.problem.contains(problem), "\(error)")
+        let armSpeed = self.error("name: x\narms: [{name: a, replay_speed: 2}]\n")
+        #expect(armSpeed?.problem.contains("needs a market that is a replay") == true)
     }
 
     @Test("defaults fill what a scenario leaves out")

@@ -61,6 +61,8 @@ public struct ArmFigures: Sendable, Codable, Equatable {
     public var memoryPerClosedTrend: Trend?
     /// The `.scid` files when the bridge started: their sizes say what a figure was measured on.
     public var dataFiles: [String: ArmRecord.DataFile]?
+    /// A replayed market: what, at which speed, and how far behind its schedule it wrote.
+    public var replay: ArmRecord.ReplayRun?
     public var healthProbes = 0
     public var healthAnswered = 0
     public var healthP99Milliseconds: Double?

@@ -14,6 +14,7 @@ public struct Judge: Sendable {
     public func figures(_ arm: ArmData) -> ArmFigures {
         var f = ArmFigures()
         f.dataFiles = arm.record.dataFiles
+        f.replay = arm.record.replay
         let window = arm.measuredSamples.filter(\.bridgeAlive)
         if !window.isEmpty {
             let n = Double(window.count)

@@ -1,3 +1,5 @@
+import MarketSim
+
 /// `report.md`: the run's verdict, KPI tables, comparisons and key figures, for a terminal, a pull
 /// request or a CI job summary. Every number comes from the summary it is given.
 public enum MarkdownReport {
@@ -126,6 +128,21 @@ public enum MarkdownReport {
         }
         if let trend = f.memoryTrend {
             rows.append(("memory trend after warm-up", String(format: "%+.3f ± %.3f MB/min", trend.slope, trend.slopeMargin)))
+        }
+        if let replay = f.replay {
+            let pace = replay.speed == 0 ? "as fast as it could" : "at \(Format.number(replay.speed))× real time"
+            let window = replay.windowStart.map { " from \(ISOTime.format($0))" } ?? ""
+            let loops = replay.loops > 0 ? ", \(replay.loops) loops" : ""
+            rows.insert(("market replayed", "\(replay.source)\(window), \(pace): \(Format.number(Double(replay.records))) records\(loops)"), at: 1)
+            if let lag = replay.lag {
+                rows.insert(
+                    (
+                        "replay behind its schedule p50 / p99 / max (writes)",
+                        "\(ms(Int(lag.p50Microseconds))) / \(ms(Int(lag.p99Microseconds))) / \(ms(Int(lag.maxMicroseconds))) (\(lag.writes))"
+                    ),
+                    at: 2
+                )
+            }
         }
         return "| figure | value |\n|---|---|\n" + rows.map { "| \($0.0) | \($0.1) |" }.joined(separator: "\n") + "\n"
     }

@@ -1,3 +1,5 @@
+import MarketSim
+
 /// What the runner saw of one arm, saved as `arm.json` beside the raw samples: everything a
 /// report needs that is not a sample, a scrape or loadgen's summary.
 public struct ArmRecord: Sendable, Codable, Equatable {
@@ -58,6 +60,20 @@ public struct ArmRecord: Sendable, Codable, Equatable {
     public var after: Connections?
     /// The `.scid` files when the bridge started (a past written before the run shows here).
     public var dataFiles: [String: DataFile]? = nil
+    /// For a replayed market: what was replayed and how far behind its schedule it wrote.
+    public var replay: ReplayRun? = nil
+
+    /// A replay as this arm ran it, read back from its write journal.
+    public struct ReplayRun: Sendable, Codable, Equatable {
+        /// The folder replayed, or what the simulator captured for it.
+        public var source: String
+        public var speed: Double
+        /// Unix µs: the window's start.
+        public var windowStart: Int64?
+        public var records = 0
+        public var loops = 0
+        public var lag: ReplayLag?
+    }
     public var dashboardEvents: [Int64] = []
     /// Outages the runner caused itself (a kill fault): from the SIGKILL until the restarted bridge
     /// answered /health, Unix µs. Left out of uptime and failure analysis, and said so.

@@ -59,7 +59,10 @@ final class ArmRunner: Sendable {
         record.clients = plan.clients
         record.kinds = plan.kinds
         let data = NSTemporaryDirectory() + "bridgelab-\(getpid())-\(arm.name)-\(UUID().uuidString.prefix(8))"
-        defer { try? FileManager.default.removeItem(atPath: data) }
+        defer {
+            try? FileManager.default.removeItem(atPath: data)
+            try? FileManager.default.removeItem(atPath: data + "-capture")
+        }
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
@@ -82,11 +85,18 @@ final class ArmRunner: Sendable {
     }
 
     private func execute(_ record: inout ArmRecord, data: String) async throws {
-        // The market.
+        // The market: simulated, or a capture replayed (written by the simulator first if the
+        // scenario names no folder).
+        var replayStart = scenario.market.replay?.start
+        if let replay = scenario.market.replay {
+            let source = try await captureSource(replay, data: data, window: &replayStart)
+            record.replay = .init(source: replay.from ?? replay.capture.description, speed: arm.replaySpeed ?? replay.speed, windowStart: replayStart)
+            record.commands["replay source"] = source
+        }
         let simulator = ChildProcess(
             name: "simulator",
             executable: executables.simulator,
-            arguments: simulatorArguments(data: data),
+            arguments: simulatorArguments(data: data, replayStart: replayStart),
             logPath: directory + "/simulator.log"
         )
         record.commands["simulator"] = simulator.commandLine
@@ -187,6 +197,11 @@ final class ArmRunner: Sendable {
         let wasRunning = bridge.isRunning
         await bridge.stop()
         await simulator.stop()
+        if record.replay != nil, let journal = try? WriteJournal.read(path: data + "/" + WriteJournal.defaultFileName) {
+            record.replay?.lag = ReplayLag.read(journal: journal)
+            record.replay?.records = journal.filter { $0.kind == .scid }.map(\.count).reduce(0, +)
+            record.replay?.loops = journal.filter { $0.event == "loop" }.count
+        }
         for watcher in watchers { await watcher.value }
         await dashboard?.value
 
@@ -208,13 +223,49 @@ final class ArmRunner: Sendable {
 
     // MARK: - Processes
 
-    func simulatorArguments(data: String) -> [String] {
+    /// The folder to replay: the scenario's, or a session the simulator writes at once beside
+    /// the arm's data (its past, then `capture.seconds` of live market ending now), whose live
+    /// part becomes the window.
+    func captureSource(_ replay: Scenario.Replay, data: String, window: inout Int64?) async throws -> String {
+        if let from = replay.from { return from }
+        let folder = data + "-capture"
         let market = scenario.market
+        let begins = Self.now() - Int64(replay.capture.seconds * 1e6)
+        var arguments = [
+            "run", "--data-dir", folder, "--symbols", market.symbols.joined(separator: ","), "--rate", Format.plain(market.rate),
+            "--flush-ms", String(market.flushMilliseconds), "--arrivals", market.arrivals, "--seed", String(market.seed),
+            "--duration", Format.plain(replay.capture.seconds), "--at-once", "--start-unix-us", String(begins), "-q",
+        ]
+        for event in market.events { arguments += ["--event", event] }
+        if let history = replay.capture.history { arguments += history.arguments }
+        let capture = ChildProcess(name: "capture", executable: executables.simulator, arguments: arguments, logPath: directory + "/capture.log")
+        try start(capture)
+        guard await capture.wait(seconds: 600), let ending = capture.ending, !ending.signal, ending.status == 0 else {
+            throw RunnerError("the simulator could not write the capture to replay: \(capture.logTail())")
+        }
+        if window == nil { window = begins }
+        return folder
+    }
+
+    func simulatorArguments(data: String, replayStart: Int64? = nil) -> [String] {
+        let market = scenario.market
+        let runs = Format.plain(Self.lead + scenario.duration + scenario.settle + 30)
+        if let replay = market.replay {
+            return replay.arguments(
+                source: replay.from ?? data + "-capture",
+                data: data,
+                symbols: market.symbols,
+                speed: arm.replaySpeed ?? replay.speed,
+                flushMilliseconds: market.flushMilliseconds,
+                duration: runs,
+                start: replayStart
+            )
+        }
         var arguments = [
             "--data-dir", data, "--symbols", market.symbols.joined(separator: ","), "--rate", Format.plain(market.rate),
             "--flush-ms", String(market.flushMilliseconds), "--arrivals", market.arrivals, "--seed", String(market.seed),
             "--split-writes", Format.plain(market.splitWrites),
-            "--duration", Format.plain(Self.lead + scenario.duration + scenario.settle + 30), "-q",
+            "--duration", runs, "-q",
         ]
         for event in market.events { arguments += ["--event", Self.shifted(event, by: Self.lead)] }
         if let history = market.history { arguments += history.arguments }
@@ -306,7 +357,7 @@ final class ArmRunner: Sendable {
     /// Waits until every symbol's `.scid` exists: with history, each appears once its past is
     /// written in full (written beside it and renamed), so the bridge starts on the whole past.
     func waitForFiles(in data: String, simulator: ChildProcess) async throws {
-        let wait: Double = scenario.market.history == nil ? 10 : 300
+        let wait: Double = scenario.market.history == nil && scenario.market.replay == nil ? 10 : 300
         let deadline = Date().addingTimeInterval(wait)
         let wanted = scenario.market.symbols.count
         while Date() < deadline {
@@ -337,7 +388,8 @@ final class ArmRunner: Sendable {
             guard let parsed = try? ScheduledFault(parsing: fault) else { continue }
             record.markers.append(.init(at: record.swarmStart + Int64(parsed.at * 1e6), kind: .fault, label: fault))
         }
-        for event in scenario.market.events {
+        // A replay's events are the capture's: they come round at the replay's own pace.
+        for event in scenario.market.replay == nil ? scenario.market.events : [] {
             let parts = event.split(separator: ":")
             guard parts.count >= 2, let at = Double(parts[1]) else { continue }
             record.markers.append(.init(at: simulatorStart + Int64((at + Self.lead) * 1e6), kind: .event, label: event))
@@ -378,6 +430,36 @@ extension Format {
     /// A number for a command line: no exponent, no trailing zeros.
     static func plain(_ value: Double) -> String {
         value == value.rounded() && abs(value) < 1e15 ? String(Int(value)) : String(value)
+    }
+}
+
+extension Scenario.Replay {
+    /// `simulator replay`'s options for this replay.
+    func arguments(
+        source: String,
+        data: String,
+        symbols: [String],
+        speed: Double,
+        flushMilliseconds: Int,
+        duration: String,
+        start: Int64?
+    ) -> [String] {
+        var arguments = [
+            "replay", "--from", source, "--data-dir", data, "--symbols", symbols.joined(separator: ","), "--speed", Format.plain(speed),
+            "--flush-ms", String(flushMilliseconds), "--duration", duration, "-q",
+        ]
+        if let start { arguments += ["--start", ISOTime.format(start)] }
+        if let end { arguments += ["--end", ISOTime.format(end)] }
+        if let maxGap { arguments += ["--max-gap", Format.plain(maxGap)] }
+        if loop { arguments.append("--loop") }
+        if copyPast { arguments.append("--copy-past") }
+        return arguments
+    }
+}
+
+extension Scenario.Capture: CustomStringConvertible {
+    public var description: String {
+        "a capture the simulator wrote: \(Format.plain(seconds)) s of live market" + (history.map { " after \($0) of history" } ?? "")
     }
 }
 

@@ -95,6 +95,12 @@ public struct MetricsReading: Sendable, Equatable {
     static func percentile(_ percentile: Double, of buckets: [(le: Double, count: Double)]) -> Double? {
         guard let total = buckets.last?.count, total > 0 else { return nil }
         let rank = total * percentile / 100
-        return buckets.first { $0.count >= rank }?.le
+        // A rank in the +Inf bucket is past what the histogram can say: no figure, rather than
+        // one that is not a number (JSON cannot hold it, and a bound would understate it).
+        return buckets.first { $0.count >= rank }?.le.nilIfInfinite
     }
+}
+
+extension Double {
+    var nilIfInfinite: Double? { isFinite ? self : nil }
 }

@@ -39,6 +39,35 @@ public struct Scenario: Sendable, Codable, Equatable {
         public var splitWrites: Double = 0
         /// The files start with a past: `{days: N}` or `{records: N}` per contract (nil: empty files).
         public var history: HistorySpec?
+        /// A recorded market replayed instead of a simulated one (nil: the simulator's market).
+        public var replay: Replay?
+        public init() {}
+    }
+
+    /// A captured Data folder replayed live (`simulator replay`, docs/REPLAY.md).
+    public struct Replay: Sendable, Codable, Equatable {
+        /// The captured Data folder; nil: one the simulator writes first (``capture``), with the
+        /// market's symbols, rate, flush, seed and events.
+        public var from: String?
+        public var capture = Capture()
+        /// The window (Unix µs); nil start: the capture's session (for a folder: its last day).
+        public var start: Int64?
+        public var end: Int64?
+        /// Each arm's speed unless it sets its own (`replay_speed`).
+        public var speed: Double = 1
+        public var maxGap: Double?
+        /// Start the window again at its end: the arm's run is longer than most windows.
+        public var loop = true
+        /// The files start with the capture's past, so the bridge meets their real size.
+        public var copyPast = true
+        public init() {}
+    }
+
+    /// The session the simulator writes for a replay: a past, then `seconds` of live market
+    /// (with the market's events, timed from its start), written at once.
+    public struct Capture: Sendable, Codable, Equatable {
+        public var seconds: Double = 120
+        public var history: HistorySpec? = .days(1)
         public init() {}
     }
 
@@ -80,6 +109,8 @@ public struct Scenario: Sendable, Codable, Equatable {
         /// This arm's descriptor limit and allocator, where they differ from the scenario's.
         public var descriptorLimit: Int?
         public var allocator: String?
+        /// This arm's replay speed, where it differs from the market's.
+        public var replaySpeed: Double?
 
         public init(name: String, mode: String = "event") {
             self.name = name

@@ -112,6 +112,9 @@ public enum ScenarioLoader {
             scenario.arms.append(arm)
         }
         guard !scenario.arms.isEmpty else { throw armsField.error("needs at least one arm") }
+        if scenario.market.replay == nil, let index = scenario.arms.firstIndex(where: { $0.replaySpeed != nil }) {
+            throw try armsField.list()[index].error("replay_speed needs a market that is a replay (market.replay)")
+        }
         guard scenario.arms.contains(where: { $0.role == .candidate }) else {
             throw armsField.error("needs at least one arm with role candidate (baselines are only compared with)")
         }
@@ -140,28 +143,34 @@ public enum ScenarioLoader {
     }
 
     static func market(_ field: YAMLField, duration: Double) throws(ScenarioError) -> Scenario.Market {
-        let fields = try field.mapping(known: ["symbols", "rate", "flush_ms", "arrivals", "seed", "events", "split_writes", "history"])
+        let fields = try field.mapping(known: [
+            "symbols", "rate", "flush_ms", "arrivals", "seed", "events", "split_writes", "history", "replay",
+        ])
         var market = Scenario.Market()
-        if let field = fields["symbols"] { market.symbols = try roots(field) }
+        if let field = fields["replay"] { market.replay = try replay(field) }
+        // A user's own capture may hold roots the simulator does not know.
+        if let field = fields["symbols"] { market.symbols = try roots(field, known: market.replay?.from == nil) }
         if let field = fields["rate"] { market.rate = try field.number(0.001...1_000_000, unit: "records per second") }
         if let field = fields["flush_ms"] { market.flushMilliseconds = try field.integer(0...60_000) }
         if let field = fields["arrivals"] { market.arrivals = try field.oneOf(ArrivalPattern.allCases.map(\.rawValue)) }
         if let field = fields["seed"] { market.seed = UInt64(try field.integer(0...Int.max)) }
         if let field = fields["split_writes"] { market.splitWrites = try field.number(0...1) }
         if let field = fields["history"] {
-            let history = try field.mapping(known: ["days", "records"])
-            switch (history["days"], history["records"]) {
-            case (let days?, nil): market.history = .days(try days.integer(1...366))
-            case (nil, let records?): market.history = .records(try records.integer(1...2_000_000_000))
-            default: throw field.error("give either days or records, e.g. {days: 5} or {records: 2000000}")
+            guard market.replay == nil else {
+                throw field.error("a replay's past is its capture's (replay.capture.history, or copy_past for a folder)")
             }
+            market.history = try history(field)
         }
         if let field = fields["events"] {
+            // With a replay the events are the capture's, timed from its start (a folder named by
+            // `from` replaces the capture, and its events with it).
+            let span = market.replay.map(\.capture.seconds) ?? duration
+            let what = market.replay == nil ? "the run's" : "the capture's"
             for item in try field.list() {
                 let text = try item.string()
                 do {
                     let event = try ScriptedEvent(parsing: text)
-                    guard event.time < duration else { throw item.error("'\(text)' comes after the run's \(duration) s") }
+                    guard event.time < span else { throw item.error("'\(text)' comes after \(what) \(span) s") }
                 } catch let error as ScenarioError {
                     throw error
                 } catch {
@@ -173,9 +182,54 @@ public enum ScenarioLoader {
         return market
     }
 
-    static func roots(_ field: YAMLField) throws(ScenarioError) -> [String] {
+    static func replay(_ field: YAMLField) throws(ScenarioError) -> Scenario.Replay {
+        let fields = try field.mapping(known: ["from", "capture", "start", "end", "speed", "max_gap", "loop", "copy_past"])
+        var replay = Scenario.Replay()
+        if let field = fields["from"] {
+            replay.from = try field.string()
+            guard FileManager.default.fileExists(atPath: replay.from ?? "") else { throw field.error("no such folder '\(replay.from ?? "")'") }
+        }
+        if let field = fields["capture"] {
+            let capture = try field.mapping(known: ["seconds", "history"])
+            if let seconds = capture["seconds"] { replay.capture.seconds = try seconds.number(1...86_400, unit: "seconds") }
+            if let history = capture["history"] {
+                if case .scalar = history.node, try history.bool() == false {
+                    replay.capture.history = nil
+                } else {
+                    replay.capture.history = try Self.history(history)
+                }
+            }
+        }
+        func time(_ field: YAMLField) throws(ScenarioError) -> Int64 {
+            let text = try field.string()
+            guard let time = ISOTime.parse(text) else { throw field.error("must be an ISO-8601 time such as 2026-11-30T14:30:00Z, got '\(text)'") }
+            return time
+        }
+        if let field = fields["start"] { replay.start = try time(field) }
+        if let field = fields["end"] {
+            replay.end = try time(field)
+            if let start = replay.start, let end = replay.end, end <= start { throw field.error("must come after start") }
+        }
+        if let field = fields["speed"] { replay.speed = try field.number(0...10_000, unit: "times real time; 0 = as fast as it can") }
+        if let field = fields["max_gap"] { replay.maxGap = try field.number(0.001...86_400 * 7, unit: "seconds") }
+        if let field = fields["loop"] { replay.loop = try field.bool() }
+        if let field = fields["copy_past"] { replay.copyPast = try field.bool() }
+        return replay
+    }
+
+    static func history(_ field: YAMLField) throws(ScenarioError) -> HistorySpec {
+        let history = try field.mapping(known: ["days", "records"])
+        switch (history["days"], history["records"]) {
+        case (let days?, nil): return .days(try days.integer(1...366))
+        case (nil, let records?): return .records(try records.integer(1...2_000_000_000))
+        default: throw field.error("give either days or records, e.g. {days: 5} or {records: 2000000}")
+        }
+    }
+
+    static func roots(_ field: YAMLField, known checked: Bool = true) throws(ScenarioError) -> [String] {
         let symbols = try field.strings()
         guard !symbols.isEmpty else { throw field.error("needs at least one symbol") }
+        guard checked else { return symbols }
         let known = Instrument.known.map(\.root)
         for (index, symbol) in symbols.enumerated() where !known.contains(symbol) {
             throw try field.list()[index].error("unknown root '\(symbol)'; the simulator knows \(known.joined(separator: ", "))")
@@ -227,7 +281,7 @@ public enum ScenarioLoader {
     }
 
     static func arm(_ field: YAMLField) throws(ScenarioError) -> Scenario.Arm {
-        let fields = try field.mapping(known: ["name", "mode", "role", "flags", "swarm", "descriptor_limit", "allocator"])
+        let fields = try field.mapping(known: ["name", "mode", "role", "flags", "swarm", "descriptor_limit", "allocator", "replay_speed"])
         guard let nameField = fields["name"] else { throw field.error("an arm needs a name") }
         let name = try nameField.string()
         guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }) else {
@@ -244,6 +298,7 @@ public enum ScenarioLoader {
         }
         if let limit = fields["descriptor_limit"] { arm.descriptorLimit = try limit.integer(32...1_048_576) }
         if let allocator = fields["allocator"] { arm.allocator = try allocator.oneOf(Launch.allocators) }
+        if let speed = fields["replay_speed"] { arm.replaySpeed = try speed.number(0...10_000, unit: "times real time; 0 = as fast as it can") }
         if let swarmField = fields["swarm"] {
             let swarm = try swarmField.mapping(known: ["clients", "kinds", "channels"])
             var override = Scenario.SwarmOverride()

@@ -1,4 +1,3 @@
-import Histogram
 import SierraFormat
 
 #if canImport(Glibc)
@@ -20,14 +19,6 @@ public final class Replay {
     public let plan: ReplayPlan
     private let clock: any ReplayClock
 
-    /// How late the writes were: actual write time − due time, over every write.
-    public struct Lag: Sendable, Equatable {
-        public var writes: Int
-        public var p50Microseconds: Int64
-        public var p99Microseconds: Int64
-        public var maxMicroseconds: Int64
-    }
-
     /// What a replay wrote.
     public struct Summary: Sendable, Equatable {
         public var intradayRecords = 0
@@ -38,7 +29,7 @@ public final class Replay {
         public var writes = 0
         public var loops = 0
         /// Nil for `speed 0`: as fast as it can has no due times.
-        public var lag: Lag?
+        public var lag: ReplayLag?
         public var elapsedSeconds = 0.0
     }
 
@@ -64,7 +55,7 @@ public final class Replay {
     private var intradayOutputs: [String: Output<IntradayFormat>] = [:]
     private var depthOutputs: [String: Output<DepthFormat>] = [:]
     private var journal: WriteJournal?
-    private var lags = Histogram<UInt64>(highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: .three)
+    private var lags = ReplayLag.Recorder()
 
     public init(options: ReplayOptions, clock: any ReplayClock = SystemReplayClock()) throws(SimulatorError) {
         self.options = options
@@ -143,14 +134,7 @@ public final class Replay {
             clock.sleep(until: wake)
         }
         try flushAll(boundary: nil, interval: interval, anchor: anchor)
-        if lags.totalCount > 0 {
-            summary.lag = Lag(
-                writes: Int(lags.totalCount),
-                p50Microseconds: Int64(lags.valueAtPercentile(50)),
-                p99Microseconds: Int64(lags.valueAtPercentile(99)),
-                maxMicroseconds: Int64(lags.max)
-            )
-        }
+        summary.lag = lags.figures
         let lagText = summary.lag.map { " lag_p50_us=\($0.p50Microseconds) lag_p99_us=\($0.p99Microseconds) lag_max_us=\($0.maxMicroseconds)" } ?? ""
         try journal.record(
             JournalEntry(
@@ -265,7 +249,7 @@ public final class Replay {
         guard let done = try output.writer.flush() else { return }
         let writtenAt = clock.now()
         let due: Int64? = options.speed > 0 ? scheduled : nil
-        if let due { _ = lags.record(UInt64(max(0, writtenAt - due))) }
+        if let due { lags.record(writtenAt - due) }
         summary.writes += 1
         try journal?.record(
             JournalEntry(
