@@ -61,8 +61,10 @@ public enum SessionProfile {
 
 /// Writes a realistic past into a data folder's `.scid` files before a simulation starts: the
 /// same market model, at each instrument's session rates along ``SessionProfile``, ending just
-/// before `end`. The records are byte-exact Sierra Chart records; only the `.scid` files get
-/// history (past days' depth files are not written).
+/// before `end`. The records are byte-exact Sierra Chart records. With `depthDays`, the last
+/// days of a `.days` past also get their depth files, as Sierra Chart keeps them
+/// (`MarketDepthData/<contract>.<date>.depth`: a snapshot batch at the start and every ten
+/// minutes, then one batch per market event), and today's file starts with today's past.
 public enum HistoryWriter {
     public struct Written: Sendable, Equatable {
         public var contract: String
@@ -76,8 +78,10 @@ public enum HistoryWriter {
         instruments: [Instrument],
         folder: DataFolder,
         end: Int64,
-        seed: UInt64
+        seed: UInt64,
+        depthDays: Int = 0
     ) throws(SimulatorError) -> [Written] {
+        guard (0...366).contains(depthDays) else { throw .invalidOption("history depth days must be between 0 and 366, got \(depthDays)") }
         switch spec {
         case .days(let days): guard (1...366).contains(days) else { throw .invalidOption("history days must be between 1 and 366, got \(days)") }
         case .records(let records):
@@ -95,6 +99,19 @@ public enum HistoryWriter {
                 )
             }
         }
+        if case .days = spec, depthDays > 0 {
+            for contract in contracts {
+                for day in (SCDateTime.unixDay(end) - Int64(depthDays))...SCDateTime.unixDay(end) {
+                    let path = folder.depthPath(
+                        contract: contract.name,
+                        date: SCDateTime(unixMicroseconds: day * SCDateTime.microsecondsPerDay).utcDateString
+                    )
+                    if let existing = RecordReader<DepthFormat>(path: path), existing.count > 0 {
+                        throw .invalidOption("history needs empty files: \(path) already holds \(existing.count) records")
+                    }
+                }
+            }
+        }
         // Each contract's past is independent of the others': they are written side by side, one
         // thread each, so a week of three contracts takes what the largest one takes.
         let results = Mutex<[Result<Written, SimulatorError>?]>(Array(repeating: nil, count: instruments.count))
@@ -106,7 +123,8 @@ public enum HistoryWriter {
                     contracts[position],
                     folder: folder,
                     end: end,
-                    seed: seed &+ 0x9E37_79B9 &* UInt64(position + 1)
+                    seed: seed &+ 0x9E37_79B9 &* UInt64(position + 1),
+                    depthDays: depthDays
                 )
             }
             results.withLock { $0[position] = result }
@@ -122,20 +140,24 @@ public enum HistoryWriter {
         _ contract: ContractSymbol,
         folder: DataFolder,
         end: Int64,
-        seed: UInt64
+        seed: UInt64,
+        depthDays: Int
     ) throws(SimulatorError) -> Written {
         let path = folder.intradayPath(contract: contract.name)
         let scratch = path + ".history"
         var count = 0
         switch spec {
         case .days(let days):
+            // Depth from midnight `depthDays` days before the end's day.
+            let depthFrom = depthDays > 0 ? (SCDateTime.unixDay(end) - Int64(depthDays)) * SCDateTime.microsecondsPerDay : nil
             count = try generate(
                 instrument,
                 contract,
                 from: lastMinute(end) - Int64(days) * SCDateTime.microsecondsPerDay,
                 end: end,
                 seed: seed,
-                into: scratch
+                into: scratch,
+                depth: depthFrom.map { (from: $0, folder: folder) }
             )
         case .records(let wanted):
             // Far enough back for the records wanted (with a margin, widened until it is
@@ -192,7 +214,8 @@ public enum HistoryWriter {
         from first: Int64,
         end: Int64,
         seed: UInt64,
-        into path: String
+        into path: String,
+        depth: (from: Int64, folder: DataFolder)? = nil
     ) throws(SimulatorError) -> Int {
         unlink(path)
         let writer = try SierraFileWriter<IntradayFormat>(path: path)
@@ -202,6 +225,7 @@ public enum HistoryWriter {
         let perWeight = eventsPerWeight(instrument)
         var records: [IntradayRecord] = []
         records.reserveCapacity(64 * 1024)
+        var depthFile = DepthDays(contract: contract.name, folder: depth?.folder)
         var count = 0
         var at = first
         let last = lastMinute(end)
@@ -212,8 +236,15 @@ public enum HistoryWriter {
             let events = Int(expected) + (random.unit() < expected - expected.rounded(.down) ? 1 : 0)
             if events > 0 {
                 let spacing = Double(minute) / Double(events)
+                let withDepth = depth.map { at >= $0.from } ?? false
                 for event in 0..<events {
-                    market.historyStep(at: at + Int64((Double(event) + random.unit()) * spacing), random: &random, intraday: &records)
+                    let time = at + Int64((Double(event) + random.unit()) * spacing)
+                    if withDepth {
+                        try depthFile.prepare(at: time, market: &market, random: &random)
+                        market.step(at: time, random: &random, intraday: &records, depth: &depthFile.pending)
+                    } else {
+                        market.historyStep(at: time, random: &random, intraday: &records)
+                    }
                 }
             }
             if records.count >= 60_000 {
@@ -222,12 +253,65 @@ public enum HistoryWriter {
                 _ = try writer.flush()
                 records.removeAll(keepingCapacity: true)
             }
+            try depthFile.flushIfFull()
             at += minute
         }
         count += records.count
         writer.append(contentsOf: records)
         _ = try writer.flush()
+        try depthFile.finish()
         return count
+    }
+
+    /// The depth files of a past: one per UTC day, a snapshot batch at each file's start and
+    /// every ten minutes of record time.
+    private struct DepthDays {
+        let contract: String
+        let folder: DataFolder?
+        var pending: [DepthRecord] = []
+        private var writer: SierraFileWriter<DepthFormat>?
+        private var day: Int64 = .min
+        private var nextSnapshot: Int64 = .min
+        static let snapshotInterval: Int64 = 600_000_000
+
+        init(contract: String, folder: DataFolder?) {
+            self.contract = contract
+            self.folder = folder
+        }
+
+        /// Before the event at `time`: a new day's file, or a snapshot batch, when due.
+        mutating func prepare(at time: Int64, market: inout SymbolMarket, random: inout SeededRandom) throws(SimulatorError) {
+            guard let folder else { return }
+            let today = SCDateTime.unixDay(time)
+            if today != day {
+                try flush()
+                writer?.close()
+                let path = folder.depthPath(contract: contract, date: SCDateTime(unixMicroseconds: time).utcDateString)
+                writer = try SierraFileWriter<DepthFormat>(path: path)
+                day = today
+                nextSnapshot = .min
+            }
+            if time >= nextSnapshot {
+                market.depthSnapshot(at: time, random: &random, into: &pending)
+                nextSnapshot = time + Self.snapshotInterval
+            }
+        }
+
+        mutating func flushIfFull() throws(SimulatorError) {
+            if pending.count >= 60_000 { try flush() }
+        }
+
+        mutating func flush() throws(SimulatorError) {
+            guard let writer, !pending.isEmpty else { return }
+            writer.append(contentsOf: pending)
+            _ = try writer.flush()
+            pending.removeAll(keepingCapacity: true)
+        }
+
+        mutating func finish() throws(SimulatorError) {
+            try flush()
+            writer?.close()
+        }
     }
 
     /// Keeps only the last `wanted` of the `count` records of the file at `path`.

@@ -68,7 +68,14 @@ public final class Simulation {
         self.streams = []
 
         if let history = config.history {
-            let written = try HistoryWriter.write(history, instruments: instruments, folder: folder, end: startUnixMicroseconds, seed: config.seed)
+            let written = try HistoryWriter.write(
+                history,
+                instruments: instruments,
+                folder: folder,
+                end: startUnixMicroseconds,
+                seed: config.seed,
+                depthDays: config.writeDepth ? config.historyDepthDays : 0
+            )
             self.history = written
         }
         let startDate = SCDateTime(unixMicroseconds: startUnixMicroseconds)

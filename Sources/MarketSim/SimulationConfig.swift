@@ -26,6 +26,8 @@ public struct SimulationConfig: Sendable {
     public var journalFileName: String
     /// A past written into the `.scid` files before the run starts (they must be empty).
     public var history: HistorySpec?
+    /// With a `.days` history: how many past days (before today) also get their depth files.
+    public var historyDepthDays = 1
 
     public init(
         dataDirectory: String,

@@ -86,6 +86,12 @@ struct Run: ParsableCommand {
     )
     var historyDays: Int?
 
+    @Option(
+        name: .customLong("history-depth-days"),
+        help: "With --history-days: the depth files of this many days before today, and of today's past, as Sierra Chart keeps them (0: none)."
+    )
+    var historyDepthDays: Int = 1
+
     @Option(name: .customLong("history-records"), help: "Start each contract's file with this many records of past (the files must be empty).")
     var historyRecords: Int?
 
@@ -129,6 +135,7 @@ struct Run: ParsableCommand {
             )
             config.arrivals = ArrivalPattern(rawValue: arrivals) ?? .bursty
             config.history = historyDays.map(HistorySpec.days) ?? historyRecords.map(HistorySpec.records)
+            config.historyDepthDays = historyDepthDays
             let historyStarted = WallClock.monotonicNanoseconds()
             let simulation = try Simulation(config: config)
             if !quiet, !simulation.history.isEmpty {

@@ -16,6 +16,7 @@ struct HistoryTests {
         defer { try? FileManager.default.removeItem(atPath: path) }
         var config = SimulationConfig(dataDirectory: path, roots: ["ES"], rate: 100, seed: 3, startUnixMicroseconds: Self.start)
         config.history = .days(7)
+        config.historyDepthDays = 0
         let simulation = try Simulation(config: config)
         let written = try #require(simulation.history.first)
         let records = try IntradayFormat.readFile(atPath: path + "/" + written.contract + ".scid").records
@@ -63,6 +64,52 @@ struct HistoryTests {
             let tick = Float(Instrument.named(written.contract.hasPrefix("NQ") ? "NQ" : "VX")!.tickSize)
             #expect(abs(firstLive.low - lastPast.low) <= 4 * tick, "\(lastPast.low) → \(firstLive.low)")
         }
+    }
+
+    @Test(
+        "days of history keep the last days' depth files: one per UTC day, snapshots every ten minutes, a sane book; the live run carries on today's"
+    )
+    func depthDays() throws {
+        let path = folder()
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        var config = SimulationConfig(dataDirectory: path, roots: ["VX"], rate: 50, seed: 5, startUnixMicroseconds: Self.start)
+        config.history = .days(3)
+        config.historyDepthDays = 2
+        let simulation = try Simulation(config: config)
+        let contract = simulation.contracts[0].name
+        // Saturday 2025-12-06 is closed: no file. Sunday opens at 23:00; Monday is today, up to 15:00.
+        let files = DataFolder(path: path).depthFiles().filter { $0.contract == contract }
+        #expect(files.map(\.date) == ["2025-12-07", "2025-12-08"])
+        var todayBefore = 0
+        for file in files {
+            let records = try DepthFormat.readFile(atPath: path + "/MarketDepthData/" + file.fileName).records
+            #expect(records.first?.command == .clearBook, "\(file.fileName) starts without a snapshot")
+            #expect(records.allSatisfy { $0.dateTime.utcDateString == file.date }, "\(file.fileName) holds another day's records")
+            #expect(zip(records, records.dropFirst()).allSatisfy { $0.dateTime <= $1.dateTime })
+            let snapshots = records.filter { $0.command == .clearBook }.map(\.dateTime.unixMicroseconds)
+            let span = (records.last!.dateTime.unixMicroseconds - records.first!.dateTime.unixMicroseconds) / 600_000_000
+            #expect(
+                snapshots.count >= Int(span) - 1 && snapshots.count <= Int(span) + 2,
+                "\(snapshots.count) snapshots over \(span) ten-minute spans"
+            )
+            var builder = DepthBookBuilder()
+            var crossed = 0
+            for record in records {
+                if let book = builder.apply(record), let bid = book.bids.first, let ask = book.asks.first, bid.price >= ask.price { crossed += 1 }
+            }
+            #expect(crossed == 0, "\(file.fileName): \(crossed) crossed books")
+            if file.date == "2025-12-08" {
+                todayBefore = records.count
+                #expect(records.last!.dateTime.unixMicroseconds < Self.start)
+            }
+        }
+        // The live market appends to today's file, starting with its own snapshot.
+        try simulation.advance(to: 5)
+        try simulation.finish()
+        let today = try DepthFormat.readFile(atPath: path + "/MarketDepthData/" + files[1].fileName).records
+        #expect(today.count > todayBefore)
+        #expect(today[todayBefore].command == .clearBook)
+        #expect(today[todayBefore].dateTime.unixMicroseconds >= Self.start)
     }
 
     @Test("bad history requests say why, and write nothing")
