@@ -83,6 +83,12 @@ struct BridgeCommand: AsyncParsableCommand {
     @Option(name: .customLong("dashboard-interval"), help: "Seconds between /api/stream/dashboard events.")
     var dashboardInterval = 5.0
 
+    @Option(
+        name: .customLong("close-after"),
+        help: "Event mode: seconds a contract nobody subscribes to or polls stays tailed before its files are closed."
+    )
+    var closeAfter = 30.0
+
     @Option(name: .customLong("idle-timeout"), help: "Event mode: seconds an HTTP connection may stay idle before it is closed.")
     var idleTimeout = 10.0
 
@@ -114,8 +120,8 @@ struct BridgeCommand: AsyncParsableCommand {
             throw ValidationError("limits must be positive (and --max-message-bytes at least 256)")
         }
         guard backlog > 0 else { throw ValidationError("--backlog must be positive") }
-        guard heartbeat > 0, dashboardInterval > 0, idleTimeout > 0 else {
-            throw ValidationError("--heartbeat, --dashboard-interval and --idle-timeout must be positive")
+        guard heartbeat > 0, dashboardInterval > 0, idleTimeout > 0, closeAfter >= 0 else {
+            throw ValidationError("--heartbeat, --dashboard-interval and --idle-timeout must be positive, --close-after not negative")
         }
         guard (1...100).contains(depthLevels) else { throw ValidationError("--depth-levels must be between 1 and 100") }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level \(logLevel)") }
@@ -169,6 +175,7 @@ struct BridgeCommand: AsyncParsableCommand {
         configuration.heartbeatSeconds = heartbeat
         configuration.dashboardIntervalSeconds = dashboardInterval
         configuration.httpIdleTimeoutSeconds = idleTimeout
+        configuration.idleCloseSeconds = closeAfter
         configuration.listenBacklog = backlog
         configuration.traceTimestamps = traceTimestamps
 
@@ -187,7 +194,7 @@ struct BridgeCommand: AsyncParsableCommand {
             let auth = token == nil ? "" : "?token=…"
             if configuration.mode == .event { say("bridge: dashboard at \(base)/dashboard") }
             say(
-                "bridge: listening on \(base) — mode \(configuration.mode.rawValue); contracts: \(bridge.hub?.contractNames.joined(separator: ", ") ?? "read per request")"
+                "bridge: listening on \(base) — mode \(configuration.mode.rawValue); contracts: \(bridge.hub.map(Self.describeContracts) ?? "read per request")"
             )
             if isDemo || configuration.mode == .event {
                 say("  try:  open \(base)/dashboard in a browser")
@@ -197,6 +204,15 @@ struct BridgeCommand: AsyncParsableCommand {
                 say("        websocat ws://\(configuration.host):\(port)/ws/live_data/NQ")
             }
         }
+    }
+
+    /// The start-up line's contracts: a few names, or for a folder of hundreds the count and what
+    /// each root means now (every contract is in /api/symbols).
+    static func describeContracts(_ hub: MarketHub) -> String {
+        let names = hub.contractNames
+        guard names.count > 12 else { return names.joined(separator: ", ") }
+        let roots = hub.activeRoots().sorted { $0.key < $1.key }.map { "\($0.key) → \($0.value)" }
+        return "\(names.count) (\(roots.joined(separator: ", ")); the rest in /api/symbols)"
     }
 }
 

@@ -11,6 +11,7 @@ public final class BridgeMetrics: Sendable {
         detectToSend = CoreMetrics.Timer(label: "bridge_detect_to_send_seconds", factory: factory)
         queuedToWritten = CoreMetrics.Timer(label: "bridge_queued_to_written_seconds", factory: factory)
         subscriptions = Gauge(label: "bridge_subscriptions", factory: factory)
+        tailedContracts = Gauge(label: "bridge_tailed_contracts", factory: factory)
         conflated = Counter(label: "bridge_queue_conflated_total", factory: factory)
         // Resolved once: the send path counts every batch, and looking a counter up by its
         // labels each time costs more than the count.
@@ -36,6 +37,8 @@ public final class BridgeMetrics: Sendable {
     /// (one observation per write: the oldest message in it).
     public let queuedToWritten: CoreMetrics.Timer
     public let subscriptions: Gauge
+    /// Contracts whose files are open now (the others of the folder cost no descriptor).
+    public let tailedContracts: Gauge
     /// State updates replaced by a newer full value in a slow client's queue.
     public let conflated: Counter
 

@@ -125,22 +125,24 @@ public final class ContractFeed {
 
     public var depthPath: String? { depthTailer?.path }
 
-    /// Reads everything new from both files and applies it.
-    public func pump() -> FeedChanges {
+    /// Reads everything new from both files and applies it. `checkPath`: also check that the
+    /// paths still name the files being read and that their first records are unchanged (see
+    /// ``FileTailer/poll(checkPath:_:)``).
+    public func pump(checkPath: Bool = true) -> FeedChanges {
         var changes = FeedChanges()
         let before = (bid: state.bid, ask: state.ask)
-        pumpIntraday(&changes)
-        pumpDepth(&changes)
+        pumpIntraday(&changes, checkPath: checkPath)
+        pumpDepth(&changes, checkPath: checkPath)
         if changes.reset == nil, state.bid != before.bid || state.ask != before.ask {
             changes.quote = (state.bid != before.bid ? state.bid : nil, state.ask != before.ask ? state.ask : nil)
         }
         return changes
     }
 
-    private func pumpIntraday(_ changes: inout FeedChanges) {
+    private func pumpIntraday(_ changes: inout FeedChanges, checkPath: Bool) {
         while true {
             if placeAtSession { placeTailerAtSession() }
-            let progress = tailer.poll { item in
+            let progress = tailer.poll(checkPath: checkPath) { item in
                 switch item {
                 case .event(let event):
                     handle(event, &changes)
@@ -216,12 +218,12 @@ public final class ContractFeed {
         }
     }
 
-    private func pumpDepth(_ changes: inout FeedChanges) {
+    private func pumpDepth(_ changes: inout FeedChanges, checkPath: Bool) {
         guard let depthTailer else { return }
         var published: DepthBook?
         var lastBatchSeq = state.depthSeq
         while true {
-            let progress = depthTailer.poll { item in
+            let progress = depthTailer.poll(checkPath: checkPath) { item in
                 switch item {
                 case .event(.rewritten):
                     depthBuilder.reset()

@@ -107,34 +107,49 @@ public final class FileWatcher: @unchecked Sendable {
             let woke = WallClock.monotonicNanoseconds()
             guard running else { break }
             if ready > 0, count == 2, fds[1].revents & Int16(POLLIN) != 0 {
-                let (contracts, needsRefresh) = readEvents(&buffer)
+                let (contracts, touched, needsRefresh) = readEvents(&buffer)
                 hub.metrics.fileEvent("inotify")
                 if needsRefresh {
                     addWatches()
                     hub.refresh()
                 }
-                if !contracts.isEmpty { hub.pump(contracts, detectedAt: woke) }
+                if !touched.isEmpty { hub.touched(touched) }
+                // An append: the tailed files are read through their descriptors, no path walked.
+                if !contracts.isEmpty { hub.pump(contracts, detectedAt: woke, checkPaths: false) }
             }
             // The safety check (or, in poll mode, the only check): every interval, whatever happened.
+            // It costs per tailed file (an fstat each). Every fourth time the paths and first
+            // records are checked too, and the folders' modification times say whether a file came
+            // or went; the whole folder, which may hold thousands of files, is listed only then
+            // (and every few minutes in any case).
             if woke &- lastFullCheck >= UInt64(intervalMilliseconds) * 1_000_000 {
                 lastFullCheck = woke
                 fullChecks += 1
                 hub.metrics.fileEvent(inotifyFD >= 0 ? "safety_poll" : "poll")
-                // New files are looked for every fourth check (a directory listing each time would
-                // cost more than the size checks themselves in a large Sierra Chart folder).
-                if fullChecks % 4 == 0 || inotifyFD < 0 {
+                if fullChecks % Self.checksPerListing == 0 {
                     addWatches()
                     hub.refresh()
+                } else if fullChecks % 4 == 0 {
+                    addWatches()
+                    hub.recheck()
+                    hub.pump(nil, detectedAt: woke, checkPaths: true)
+                } else {
+                    hub.pump(nil, detectedAt: woke, checkPaths: false)
                 }
-                hub.pump(nil, detectedAt: woke)
             }
         }
     }
 
-    /// Drains the inotify descriptor; returns the contracts whose files changed and whether
-    /// something appeared or vanished (so the folder must be listed again).
-    private func readEvents(_ buffer: inout [UInt8]) -> (Set<String>, Bool) {
+    /// Safety checks between two listings of the folder whatever its times say (at the default
+    /// 250 ms, five minutes).
+    static let checksPerListing = 1_200
+
+    /// Drains the inotify descriptor; returns the tailed contracts whose files changed, the other
+    /// files that changed, and whether something appeared or vanished (so the folder must be
+    /// listed again).
+    private func readEvents(_ buffer: inout [UInt8]) -> (Set<String>, Set<String>, Bool) {
         var contracts = Set<String>()
+        var touched = Set<String>()
         var refresh = false
         let paths = hub.watchedPaths()
         while true {
@@ -155,6 +170,8 @@ public final class FileWatcher: @unchecked Sendable {
                     }
                     if let contract = paths[name] {
                         contracts.insert(contract)
+                    } else if name.hasSuffix(DataFolder.intradayExtension) {
+                        touched.insert(name)
                     }
                     if mask & UInt32(IN_CREATE | IN_MOVED_TO | IN_DELETE | IN_MOVED_FROM) != 0 {
                         if name.hasSuffix(DataFolder.intradayExtension) || name.hasSuffix(DataFolder.depthExtension)
@@ -166,6 +183,6 @@ public final class FileWatcher: @unchecked Sendable {
                 }
             }
         }
-        return (contracts, refresh)
+        return (contracts, touched, refresh)
     }
 }

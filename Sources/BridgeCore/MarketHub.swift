@@ -4,6 +4,10 @@ import NIOConcurrencyHelpers
 import NIOCore
 import SierraFormat
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Settings of the hub.
 public struct HubConfiguration: Sendable {
     public var dataDirectory: String
@@ -22,6 +26,13 @@ public struct HubConfiguration: Sendable {
     /// Market updates carry the bridge's wake-up (`tw`) and queued (`tq`) times, Unix µs, so a
     /// client on the same machine can tell where the time went (docs/PROTOCOL.md).
     public var traceTimestamps = false
+    /// Seconds a contract nobody needs stays tailed before its files are closed (it is opened again
+    /// on demand: resume and snapshots read from file positions).
+    public var idleCloseSeconds = 30.0
+    /// Most contracts tailed at once (two descriptors each). Opening one more first closes the
+    /// least recently needed contract nobody subscribes to; subscribed contracts are always
+    /// served. Nil: a quarter of the descriptor limit, less a reserve for connections.
+    public var maxTailedContracts: Int?
 
     public init(dataDirectory: String) {
         self.dataDirectory = dataDirectory
@@ -34,9 +45,16 @@ struct Subscription {
     var channels: ChannelSet
 }
 
-/// The bridge's core: discovers the data folder's contracts, keeps one ``ContractFeed`` per
-/// contract, maps roots to their active contract, and fans every change out to the subscribed
-/// clients' outboxes — encoding each update once.
+/// The bridge's core: discovers the data folder's contracts, maps roots to their active contract,
+/// tails the contracts someone needs with one ``ContractFeed`` each, and fans every change out to
+/// the subscribed clients' outboxes — encoding each update once.
+///
+/// A Data folder holds a file for every contract the trader ever opened, most of them expired:
+/// discovery reads the directory listing only (a contract's record count comes from its size), and
+/// a contract is tailed while it is needed — by a subscriber, a poller's recent request, or as the
+/// active contract of a root with subscribers (for rollover). One nobody needs costs an entry in a
+/// table, no descriptor and no memory; it is closed ``HubConfiguration/idleCloseSeconds`` after its
+/// last use and opened again on demand.
 ///
 /// All state sits behind one lock. The watcher thread calls ``refresh()`` and ``pump(_:)``;
 /// connection handlers call ``subscribe(_:request:)`` and friends. A snapshot and the updates after
@@ -48,8 +66,22 @@ public final class MarketHub: @unchecked Sendable {
     private let logger: Logger
     private let lock = NIOLock()
 
+    /// Every contract in the folder, as its listing shows it.
+    private var entries: [String: DataFolder.IntradayFile] = [:]
+    /// Each contract's newest depth file.
+    private var depthFiles: [String: DataFolder.DepthFile] = [:]
+    /// The contracts being tailed.
     private var feeds: [String: ContractFeed] = [:]
+    /// When each tailed contract was last needed (monotonic ns).
+    private var lastNeeded: [String: UInt64] = [:]
+    /// Connections that follow every root's active contract (dashboards).
+    private var rootWatchers = 0
     private var roots: [String: String] = [:]
+    /// Which contract a root means changes only when the listing does or an empty contract gets
+    /// its first records: re-evaluated then, not on every pump (it is a pass over every contract).
+    private var rootsDirty = true
+    /// The folders' modification times at the last listing.
+    private var listedStamp: [Int64] = []
     /// Subscriptions by the symbol the client named, then by client id.
     private var subscriptions: [String: [Int: Subscription]] = [:]
     private var clientSymbols: [Int: Set<String>] = [:]
@@ -57,8 +89,14 @@ public final class MarketHub: @unchecked Sendable {
     /// With trace timestamps: when the watcher woke for the pump under way (Unix µs).
     private var traceWake: Int64?
 
+    /// See ``HubConfiguration/maxTailedContracts``.
+    public let maxTailedContracts: Int
+
     public init(configuration: HubConfiguration, metrics: BridgeMetrics, logger: Logger) {
         self.configuration = configuration
+        var limit = rlimit()
+        let descriptors = getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 ? Int(min(limit.rlim_cur, 1 << 20)) : 1_024
+        self.maxTailedContracts = configuration.maxTailedContracts ?? max(4, (descriptors - 32) / 4)
         self.folder = DataFolder(path: configuration.dataDirectory)
         self.metrics = metrics
         self.logger = logger
@@ -66,40 +104,166 @@ public final class MarketHub: @unchecked Sendable {
 
     // MARK: - Files
 
-    /// Looks for new contracts and new depth days, and loads them. Returns the contracts found.
+    /// Lists the folder: which contracts and depth days exist, which contract each root means.
+    /// Opens nothing but what is needed. Returns every contract found.
     @discardableResult
     public func refresh() -> [String] {
+        // The folders' times before the listing: a change during it is seen at the next recheck.
+        let stamp = [folder.path, folder.depthPath].map { path -> Int64 in
+            var info = stat()
+            guard stat(path, &info) == 0 else { return -1 }
+            return Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec)
+        }
         let files = folder.intradayFiles()
         let depth = folder.latestDepthFiles()
         return lock.withLock {
-            for file in files where feeds[file.contract.name] == nil && (configuration.includeRoots?.contains(file.contract.root) ?? true) {
-                let multiplier = configuration.priceMultipliers[file.contract.name] ?? configuration.priceMultipliers[file.contract.root] ?? 1
-                let feed = ContractFeed(
-                    contract: file.contract,
-                    folder: folder,
-                    priceMultiplier: multiplier,
-                    depthLevels: configuration.depthLevels,
-                    historyLimit: configuration.historyLimit,
-                    logger: logger
-                )
-                feeds[file.contract.name] = feed
-                logger.info("found contract", metadata: ["contract": "\(file.contract.name)", "root": "\(file.contract.root)"])
+            listedStamp = stamp
+            var listed: [String: DataFolder.IntradayFile] = [:]
+            for file in files where configuration.includeRoots?.contains(file.contract.root) ?? true {
+                listed[file.contract.name] = file
+                if entries[file.contract.name] == nil {
+                    logger.debug("found contract", metadata: ["contract": "\(file.contract.name)", "root": "\(file.contract.root)"])
+                }
             }
-            for (contract, file) in depth {
-                feeds[contract]?.followDepth(file: file)
+            entries = listed
+            depthFiles = depth
+            rootsDirty = true
+            for (contract, feed) in feeds {
+                if let file = depth[contract] { feed.followDepth(file: file) }
             }
-            pumpLocked(nil, detectedAt: nil)
-            return feeds.keys.sorted()
+            pumpLocked(nil, detectedAt: nil, checkPaths: true)
+            sweepLocked()
+            return entries.keys.sorted()
+        }
+    }
+
+    /// The folder's listing, again only if the folders' modification times say a file came or
+    /// went (one `stat` each); otherwise only the empty contracts are looked at (a rollover's new
+    /// file getting its first records). A missed directory event costs at most a check interval.
+    public func recheck() {
+        let stamp = [folder.path, folder.depthPath].map { path -> Int64 in
+            var info = stat()
+            guard stat(path, &info) == 0 else { return -1 }
+            return Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec)
+        }
+        if lock.withLock({ stamp != listedStamp }) {
+            refresh()
+            return
+        }
+        let empty = lock.withLock { entries.values.filter { $0.recordCount == 0 && feeds[$0.contract.name] == nil } }
+        touched(Set(empty.map { $0.contract.name + DataFolder.intradayExtension }))
+    }
+
+    /// Files that changed but are not tailed (`NQH26-CME.scid`). An empty one is looked at again,
+    /// so a new contract's first records are seen (a rollover) without listing the folder; the
+    /// others' sizes wait for the next listing.
+    public func touched(_ fileNames: Set<String>) {
+        lock.withLock {
+            var changed = false
+            for name in fileNames where name.hasSuffix(DataFolder.intradayExtension) {
+                let contract = String(name.dropLast(DataFolder.intradayExtension.count))
+                guard feeds[contract] == nil, var entry = entries[contract], entry.recordCount == 0 else { continue }
+                var info = stat()
+                guard stat(folder.path + "/" + name, &info) == 0 else { continue }
+                if entry.size != Int(info.st_size) {
+                    entry.size = Int(info.st_size)
+                    entries[contract] = entry
+                    changed = true
+                }
+            }
+            if changed {
+                rootsDirty = true
+                updateRoots()
+            }
+        }
+    }
+
+    /// Closes the contracts nobody needed for ``HubConfiguration/idleCloseSeconds``.
+    public func sweep() {
+        lock.withLock { sweepLocked() }
+    }
+
+    private func sweepLocked() {
+        let now = WallClock.monotonicNanoseconds()
+        let idle = UInt64(max(0, configuration.idleCloseSeconds) * 1e9)
+        for (name, feed) in feeds {
+            if isNeededLocked(feed) {
+                lastNeeded[name] = now
+            } else if now &- (lastNeeded[name] ?? 0) >= idle {
+                closeLocked(name)
+            }
+        }
+    }
+
+    private func closeLocked(_ name: String) {
+        guard let feed = feeds.removeValue(forKey: name) else { return }
+        lastNeeded[name] = nil
+        // The size it reached is what the listing would say now.
+        if var entry = entries[name] {
+            entry.size = max(entry.size, IntradayFormat.headerSize + feed.recordCount * IntradayFormat.recordSize)
+            entries[name] = entry
+        }
+        metrics.tailedContracts.record(feeds.count)
+        logger.debug("closed contract nobody needs", metadata: ["contract": "\(name)"])
+    }
+
+    private func isNeededLocked(_ feed: ContractFeed) -> Bool {
+        let name = feed.contract.name
+        if subscriptions[name]?.isEmpty == false { return true }
+        let root = feed.contract.root
+        return roots[root] == name && (rootWatchers > 0 || subscriptions[root]?.isEmpty == false)
+    }
+
+    /// The feed of a contract, opened if it is not tailed yet (nil: no such contract).
+    private func openLocked(_ name: String) -> ContractFeed? {
+        if let feed = feeds[name] { return feed }
+        guard let entry = entries[name] else { return nil }
+        if feeds.count >= maxTailedContracts {
+            // The descriptor bound: make room by closing the least recently needed idle contract.
+            let idle = feeds.values.filter { !isNeededLocked($0) }.min { (lastNeeded[$0.contract.name] ?? 0) < (lastNeeded[$1.contract.name] ?? 0) }
+            if let idle { closeLocked(idle.contract.name) }
+        }
+        let multiplier = configuration.priceMultipliers[name] ?? configuration.priceMultipliers[entry.contract.root] ?? 1
+        let feed = ContractFeed(
+            contract: entry.contract,
+            folder: folder,
+            priceMultiplier: multiplier,
+            depthLevels: configuration.depthLevels,
+            historyLimit: configuration.historyLimit,
+            logger: logger
+        )
+        if let depth = depthFiles[name] { feed.followDepth(file: depth) }
+        // The first read places the tailer at the session: what is there is history, sent to nobody.
+        let changes = feed.pump()
+        metrics.recordsRead.increment(by: changes.recordsRead)
+        feeds[name] = feed
+        lastNeeded[name] = WallClock.monotonicNanoseconds()
+        metrics.tailedContracts.record(feeds.count)
+        logger.debug("tailing contract", metadata: ["contract": "\(name)"])
+        return feed
+    }
+
+    /// Keeps every root's active contract tailed while a dashboard follows them all.
+    public func watchRoots(_ watching: Bool) {
+        lock.withLock {
+            rootWatchers = max(0, rootWatchers + (watching ? 1 : -1))
+            if watching { for contract in roots.values { _ = openLocked(contract) } }
         }
     }
 
     /// Reads new data for the named contracts (all when nil) and fans it out.
     /// `detectedAt` (monotonic ns) is when the watcher woke, for the detection-to-send metric.
-    public func pump(_ contracts: Set<String>? = nil, detectedAt: UInt64? = nil) {
-        lock.withLock { pumpLocked(contracts, detectedAt: detectedAt) }
+    /// `checkPaths` also checks that each path still names the file being read (a replacement)
+    /// and that its first record is unchanged (a rewrite): the watcher asks for it after directory
+    /// events and on its periodic listing, not on every append.
+    public func pump(_ contracts: Set<String>? = nil, detectedAt: UInt64? = nil, checkPaths: Bool = true) {
+        lock.withLock {
+            pumpLocked(contracts, detectedAt: detectedAt, checkPaths: checkPaths)
+            if contracts == nil { sweepLocked() }
+        }
     }
 
-    private func pumpLocked(_ contracts: Set<String>?, detectedAt: UInt64?) {
+    private func pumpLocked(_ contracts: Set<String>?, detectedAt: UInt64?, checkPaths: Bool) {
         var sent = false
         if configuration.traceTimestamps {
             let now = WallClock.nowMicroseconds()
@@ -107,7 +271,9 @@ public final class MarketHub: @unchecked Sendable {
         }
         defer { traceWake = nil }
         for (name, feed) in feeds where contracts?.contains(name) ?? true {
-            let changes = feed.pump()
+            let wasEmpty = feed.recordCount == 0
+            let changes = feed.pump(checkPath: checkPaths)
+            if wasEmpty != (feed.recordCount == 0) || changes.reset != nil { rootsDirty = true }
             if changes.recordsRead > 0 {
                 metrics.recordsRead.increment(by: changes.recordsRead)
                 metrics.activity.read(records: changes.recordsRead)
@@ -124,14 +290,20 @@ public final class MarketHub: @unchecked Sendable {
         }
     }
 
-    /// Re-evaluates which contract each root means; tells root subscribers about a rollover.
+    /// Re-evaluates which contract each root means (tailed contracts by what was read, the others
+    /// by their size); tells root subscribers about a rollover.
     private func updateRoots() {
-        let active = DataFolder.activeContracts(feeds.values, contract: \.contract, recordCount: \.recordCount)
-        for (root, feed) in active where roots[root] != feed.contract.name {
+        guard rootsDirty else { return }
+        rootsDirty = false
+        let counts = entries.values.map { entry in (entry.contract, feeds[entry.contract.name]?.recordCount ?? entry.recordCount) }
+        let active = DataFolder.activeContracts(counts, contract: \.0, recordCount: \.1)
+        for (root, (contract, _)) in active where roots[root] != contract.name {
             let previous = roots[root]
-            roots[root] = feed.contract.name
+            roots[root] = contract.name
             guard previous != nil else { continue }
-            logger.info("rollover", metadata: ["root": "\(root)", "from": "\(previous ?? "-")", "to": "\(feed.contract.name)"])
+            logger.info("rollover", metadata: ["root": "\(root)", "from": "\(previous ?? "-")", "to": "\(contract.name)"])
+            let followed = rootWatchers > 0 || subscriptions[root]?.isEmpty == false
+            guard followed, let feed = openLocked(contract.name) else { continue }
             let message = control(ServerMessages.rollover(root: root, from: previous, to: feed.contract.name), event: "rollover")
             for (_, subscription) in subscriptions[root] ?? [:] {
                 subscription.outbox.enqueue(message, channel: nil)
@@ -350,7 +522,7 @@ public final class MarketHub: @unchecked Sendable {
             var done: [String: String] = [:]
             for symbol in symbols {
                 guard var subscription = subscriptions[symbol]?[outbox.id] else { continue }
-                done[symbol] = resolveLocked(symbol)?.contract.name ?? symbol
+                done[symbol] = contractNameLocked(symbol) ?? symbol
                 subscription.channels.subtract(channels.map { ChannelSet($0) } ?? .all)
                 if subscription.channels.isEmpty {
                     subscriptions[symbol]?[outbox.id] = nil
@@ -431,32 +603,72 @@ public final class MarketHub: @unchecked Sendable {
 
     /// A symbol is a contract name or a root from the discovered set, never a path.
     public func resolve(_ symbol: String) -> String? {
-        lock.withLock { resolveLocked(symbol)?.contract.name }
+        lock.withLock { contractNameLocked(symbol) }
     }
 
+    /// The contract a symbol names: itself, or the root's active contract.
+    private func contractNameLocked(_ symbol: String) -> String? {
+        if entries[symbol] != nil || feeds[symbol] != nil { return symbol }
+        return roots[symbol.uppercased()]
+    }
+
+    /// The feed of the contract a symbol names, tailed from now on if it was not.
     private func resolveLocked(_ symbol: String) -> ContractFeed? {
-        if let feed = feeds[symbol] { return feed }
-        if let contract = roots[symbol.uppercased()] { return feeds[contract] }
-        return nil
+        contractNameLocked(symbol).flatMap { openLocked($0) }
     }
 
     /// The `snapshot` JSON of a symbol (what `/api/live_data/{symbol}` returns), or nil if unknown.
+    /// A request keeps the contract tailed for ``HubConfiguration/idleCloseSeconds``.
     public func snapshotJSON(_ symbol: String) -> [UInt8]? {
-        lock.withLock { resolveLocked(symbol).map { ServerMessages.snapshot($0.state) } }
+        lock.withLock {
+            guard let feed = resolveLocked(symbol) else { return nil }
+            lastNeeded[feed.contract.name] = WallClock.monotonicNanoseconds()
+            return ServerMessages.snapshot(feed.state)
+        }
     }
 
-    /// The state of every contract.
+    /// The state of every tailed contract.
     public func states() -> [MarketState] {
         lock.withLock { feeds.values.map(\.state).sorted { $0.contract < $1.contract } }
     }
+
+    /// One contract of the folder as `/api/symbols` lists it: its state when tailed, else what
+    /// its listing says.
+    public struct CatalogEntry: Sendable {
+        public var contract: String
+        public var root: String
+        public var records: Int
+        public var active: Bool
+        public var state: MarketState?
+    }
+
+    /// Every contract of the folder, tailed or not, by name.
+    public func catalog() -> [CatalogEntry] {
+        lock.withLock {
+            entries.values.sorted { $0.contract < $1.contract }.map { entry in
+                let feed = feeds[entry.contract.name]
+                return CatalogEntry(
+                    contract: entry.contract.name,
+                    root: entry.contract.root,
+                    records: feed.map { max($0.recordCount, entry.recordCount) } ?? entry.recordCount,
+                    active: roots[entry.contract.root] == entry.contract.name,
+                    state: feed?.state
+                )
+            }
+        }
+    }
+
+    /// Contracts tailed now (open files).
+    public var tailedContracts: [String] { lock.withLock { feeds.keys.sorted() } }
 
     /// Root → active contract.
     public func activeRoots() -> [String: String] {
         lock.withLock { roots }
     }
 
+    /// Every contract in the folder.
     public var contractNames: [String] {
-        lock.withLock { feeds.keys.sorted() }
+        lock.withLock { entries.keys.sorted() }
     }
 
     public var totalSubscriptions: Int { lock.withLock { subscriptionCount } }

@@ -279,9 +279,24 @@ public final class BridgeApplication: Sendable {
         w.beginArray()
         if let hub {
             let roots = hub.activeRoots()
-            for state in hub.states() {
+            // Every contract of the folder; one not tailed says what its listing says (no epoch
+            // or seq: reading them would open every file).
+            for entry in hub.catalog() {
                 w.beginObject()
-                BridgeHealth.writeIdentity(&w, state, active: roots[state.root] == state.contract)
+                if let state = entry.state {
+                    BridgeHealth.writeIdentity(&w, state, active: entry.active)
+                } else {
+                    w.key("contract")
+                    w.string(entry.contract)
+                    w.key("root")
+                    w.string(entry.root)
+                    w.key("active")
+                    w.bool(entry.active)
+                }
+                w.key("records")
+                w.int(entry.records)
+                w.key("tailed")
+                w.bool(entry.state != nil)
                 w.endObject()
             }
             w.endArray()

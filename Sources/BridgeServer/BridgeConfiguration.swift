@@ -49,6 +49,8 @@ public struct BridgeConfiguration: Sendable {
     public var maxReplay = 10_000
     public var priceMultipliers: [String: Float] = [:]
     public var includeRoots: Set<String>?
+    /// Seconds a contract nobody needs stays tailed before its files are closed.
+    public var idleCloseSeconds = 30.0
     /// Polling-cached mode: TTL, requests in flight.
     public var cacheTTLSeconds = 3.0
     public var maxRequestsInFlight = 10
@@ -65,6 +67,7 @@ public struct BridgeConfiguration: Sendable {
         hub.priceMultipliers = priceMultipliers
         hub.maxSubscriptionsPerClient = maxSubscriptionsPerClient
         hub.includeRoots = includeRoots
+        hub.idleCloseSeconds = idleCloseSeconds
         hub.traceTimestamps = traceTimestamps
         return hub
     }

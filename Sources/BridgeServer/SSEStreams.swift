@@ -113,7 +113,12 @@ struct SSEStreams {
         let streams = self
         let body = ResponseBody { writer in
             let reason = ReasonBox()
-            defer { registry.release(outbox, reason: reason.value) }
+            // A dashboard shows every root: their active contracts stay tailed while it is open.
+            hub.watchRoots(true)
+            defer {
+                hub.watchRoots(false)
+                registry.release(outbox, reason: reason.value)
+            }
             try await writer.write(ByteBuffer(string: "retry: \(Self.retryMilliseconds)\n\n"))
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask {
@@ -321,6 +326,8 @@ enum BridgeHealth {
         if let hub {
             w.key("contracts")
             w.int(hub.contractNames.count)
+            w.key("tailed")
+            w.int(hub.tailedContracts.count)
             w.key("subscriptions")
             w.int(hub.totalSubscriptions)
         }

@@ -31,6 +31,8 @@ public final class Simulation {
     public private(set) var summary = Summary()
     /// What ``SimulationConfig/history`` wrote, per contract.
     public private(set) var history: [HistoryWriter.Written] = []
+    /// What ``SimulationConfig/expiredContracts`` wrote.
+    public private(set) var expired: ExpiredContracts.Written?
     public private(set) var virtualTime = 0.0
 
     private var streams: [SymbolStream]
@@ -67,6 +69,16 @@ public final class Simulation {
         self.nextArrival = 0
         self.streams = []
 
+        if config.expiredContracts > 0 {
+            expired = try ExpiredContracts.write(
+                count: config.expiredContracts,
+                records: config.expiredRecords,
+                instruments: instruments,
+                folder: folder,
+                before: startUnixMicroseconds,
+                seed: config.seed
+            )
+        }
         if let history = config.history {
             let written = try HistoryWriter.write(
                 history,

@@ -28,6 +28,10 @@ public struct SimulationConfig: Sendable {
     public var history: HistorySpec?
     /// With a `.days` history: how many past days (before today) also get their depth files.
     public var historyDepthDays = 1
+    /// Expired contracts written per root before the run (a Data folder of hundreds of files),
+    /// each with ``expiredRecords`` records.
+    public var expiredContracts = 0
+    public var expiredRecords = 20_000
 
     public init(
         dataDirectory: String,

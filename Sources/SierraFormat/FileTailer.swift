@@ -130,9 +130,17 @@ public final class FileTailer<Format: SierraFileFormat> {
 
     /// Polls, handing each event and record to `visit` as it is found. Allocates nothing in the
     /// steady state.
+    ///
+    /// With `checkPath` (the default) the poll also checks that the path still names the file
+    /// being read (a replacement) and that the first record is unchanged (a rewrite in place).
+    /// Without it, an open file costs one `fstat` of its descriptor and the read itself: a watcher
+    /// told of an append need not walk the path; it checks after directory events and now and
+    /// then. A file that shrank is noticed either way.
     @discardableResult
-    public func poll(_ visit: (TailItem<Format.Record>) -> Void) -> TailProgress {
-        guard ensureOpenAndCurrent(visit) else { return TailProgress(pendingBytes: 0, hasMore: false) }
+    public func poll(checkPath: Bool = true, _ visit: (TailItem<Format.Record>) -> Void) -> TailProgress {
+        if checkPath || fd < 0 {
+            guard ensureOpenAndCurrent(visit) else { return TailProgress(pendingBytes: 0, hasMore: false) }
+        }
 
         var info = stat()
         guard fstat(fd, &info) == 0 else { return TailProgress(pendingBytes: 0, hasMore: false) }
@@ -154,7 +162,7 @@ public final class FileTailer<Format: SierraFileFormat> {
 
         if size >= Format.headerSize + Format.recordSize {
             if haveFirstRecord {
-                if firstRecordChanged() { restart(.firstRecordChanged, visit) }
+                if checkPath, firstRecordChanged() { restart(.firstRecordChanged, visit) }
             } else if nextIndex > 0 {
                 // Started past record 0: remember record 0 so a rewrite is still noticed.
                 rememberFirstRecord()

@@ -92,6 +92,15 @@ struct Run: ParsableCommand {
     )
     var historyDepthDays: Int = 1
 
+    @Option(
+        name: .customLong("expired-contracts"),
+        help: "Write this many expired contracts per root before the run, as a real Data folder holds (hundreds of files)."
+    )
+    var expiredContracts: Int = 0
+
+    @Option(name: .customLong("expired-records"), help: "Records in each expired contract's file.")
+    var expiredRecords: Int = 20_000
+
     @Option(name: .customLong("history-records"), help: "Start each contract's file with this many records of past (the files must be empty).")
     var historyRecords: Int?
 
@@ -136,8 +145,13 @@ struct Run: ParsableCommand {
             config.arrivals = ArrivalPattern(rawValue: arrivals) ?? .bursty
             config.history = historyDays.map(HistorySpec.days) ?? historyRecords.map(HistorySpec.records)
             config.historyDepthDays = historyDepthDays
+            config.expiredContracts = expiredContracts
+            config.expiredRecords = expiredRecords
             let historyStarted = WallClock.monotonicNanoseconds()
             let simulation = try Simulation(config: config)
+            if !quiet, let expired = simulation.expired {
+                print("simulator: \(expired.contracts) expired contracts, \(expired.records) records (\(expired.bytes / 1_000_000) MB)")
+            }
             if !quiet, !simulation.history.isEmpty {
                 let seconds = Double(WallClock.monotonicNanoseconds() - historyStarted) / 1e9
                 let records = simulation.history.map(\.records).reduce(0, +)

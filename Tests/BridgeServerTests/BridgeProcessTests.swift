@@ -20,9 +20,19 @@ final class BridgeProcess: Sendable {
         }
     }
 
-    init(_ arguments: [String]) throws {
+    /// The bridge through `/bin/sh -c SCRIPT bridge ARGUMENTS…` (a script ending in
+    /// `exec "$0" "$@"`), to set a limit before it starts.
+    convenience init(shell script: String, _ arguments: [String]) throws {
+        try self.init(executable: URL(fileURLWithPath: "/bin/sh"), ["-c", script, try Self.executable.path] + arguments)
+    }
+
+    convenience init(_ arguments: [String]) throws {
+        try self.init(executable: try Self.executable, arguments)
+    }
+
+    init(executable: URL, _ arguments: [String]) throws {
         process = Process()
-        process.executableURL = try Self.executable
+        process.executableURL = executable
         process.arguments = arguments
         let out = Pipe()
         let err = Pipe()
