@@ -1,13 +1,13 @@
 #!/usr/bin/env python3
 """The reference bridge on a real Data folder: hundreds or thousands of contracts, most expired.
 
-Has the release simulator write a folder (7 roots x N expired contracts with R records each, at
-most a century of each root's listings, plus the front contracts), starts the release bridge on it and prints, per folder: seconds until
+Has the release simulator write a folder (the first K of 24 roots, N expired contracts each back to
+2000 at most, with R records each, plus the front contracts), starts the release bridge on it and prints, per folder: seconds until
 /health answers, then over --idle seconds with no client the bridge's resident memory, open
 descriptors and CPU (from /proc), then the same with SSE clients on NQ, ES and VX, and the
 contracts tailed (from /health). The folders are deleted afterwards.
 
-    swift build -c release && python3 scripts/measure-big-folder.py --folders 51x20000,1188x1000
+    swift build -c release && python3 scripts/measure-big-folder.py --folders 20x17x20000,24x1200x1000
 
 Only loopback is used; nothing beyond the standard library.
 """
@@ -24,7 +24,7 @@ import threading
 import time
 import urllib.request
 
-ROOTS = "NQ,ES,YM,RTY,VX,CL,GC"
+ROOTS = "NQ,ES,VX,YM,RTY,CL,GC,ZB,ZN,ZF,6E,6J,6B,MES,MNQ,SI,HG,PL,NG,HO,RB,ZC,ZS,ZW".split(",")
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -113,7 +113,8 @@ def measure(bridge, folder, idle):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--folders", default="51x20000,1188x1000", help="expired contracts per root x records each, comma-separated")
+    parser.add_argument("--folders", default="20x17x20000,24x1200x1000",
+                        help="roots x expired contracts per root x records each, comma-separated")
     parser.add_argument("--idle", type=float, default=20, help="seconds measured without and with clients")
     parser.add_argument("--build", default=".build/release")
     args = parser.parse_args()
@@ -123,12 +124,14 @@ def main():
             sys.exit(f"no {tool}: swift build -c release first")
     for spec in args.folders.split(","):
         try:
-            expired, records = (int(part) for part in spec.split("x"))
+            roots, expired, records = (int(part) for part in spec.split("x"))
         except ValueError:
-            sys.exit(f"--folders takes CONTRACTSxRECORDS, e.g. 51x20000; got '{spec}'")
+            sys.exit(f"--folders takes ROOTSxCONTRACTSxRECORDS, e.g. 20x17x20000; got '{spec}'")
+        if not 3 <= roots <= len(ROOTS):
+            sys.exit(f"between 3 and {len(ROOTS)} roots, got {roots}")
         folder = tempfile.mkdtemp(prefix="bridgelab-folder-")
         try:
-            subprocess.run([simulator, "--data-dir", folder, "--symbols", ROOTS, "--expired-contracts", str(expired),
+            subprocess.run([simulator, "--data-dir", folder, "--symbols", ",".join(ROOTS[:roots]), "--expired-contracts", str(expired),
                             "--expired-records", str(records), "--duration", "0.2", "--no-depth", "-q"], check=True)
             files = [name for name in os.listdir(folder) if name.endswith(".scid")]
             size = sum(os.path.getsize(os.path.join(folder, name)) for name in files)

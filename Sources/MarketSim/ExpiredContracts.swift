@@ -22,17 +22,25 @@ public enum ExpiredContracts {
         before start: Int64,
         seed: UInt64
     ) throws(SimulatorError) -> Written {
-        guard (0...1_188).contains(count) else { throw .invalidOption("expired contracts must be between 0 and 1188 per root, got \(count)") }
+        guard (0...1_200).contains(count) else { throw .invalidOption("expired contracts must be between 0 and 1200 per root, got \(count)") }
         guard (1...10_000_000).contains(records) else {
             throw .invalidOption("records per expired contract must be between 1 and 10000000, got \(records)")
         }
         let (year, month, _) = CivilDate.fromDaysSinceUnixEpoch(Int(SCDateTime.unixDay(start)))
         var jobs: [(Instrument, year: Int, month: Int)] = []
         for instrument in instruments {
-            var contract = instrument.frontContract(year: year, month: month)
-            for _ in 0..<min(count, instrument.cycle == .quarterly ? 396 : 1_188) {
-                contract = instrument.previousContract(before: contract)
-                jobs.append((instrument, contract.year ?? year, contract.month ?? month))
+            let front = instrument.frontContract(year: year, month: month)
+            // Counted in numbers, not read back from names (whose two-digit years wrap).
+            var (y, m) = (front.year ?? year, front.month ?? month)
+            let step = instrument.cycle == .quarterly ? 3 : 1
+            for _ in 0..<count {
+                m -= step
+                if m < 1 {
+                    m += 12
+                    y -= 1
+                }
+                guard y >= 2000 else { break }
+                jobs.append((instrument, y, m))
             }
         }
         let work = jobs
@@ -54,18 +62,5 @@ public enum ExpiredContracts {
             written.bytes += file.bytes
         }
         return written
-    }
-}
-
-extension Instrument {
-    /// The contract listed before `contract` in this cycle.
-    public func previousContract(before contract: ContractSymbol) -> ContractSymbol {
-        var y = contract.year ?? 2025
-        var m = (contract.month ?? 12) - (cycle == .quarterly ? 3 : 1)
-        if m < 1 {
-            m += 12
-            y -= 1
-        }
-        return self.contract(year: y, month: m)
     }
 }

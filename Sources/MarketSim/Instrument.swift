@@ -30,6 +30,26 @@ public struct Instrument: Sendable, Equatable {
         Instrument(root: "VX", exchange: "CFE", tickSize: 0.05, startPrice: 17.5, typicalSize: 3, cycle: .monthly, decimals: 2),
         Instrument(root: "CL", exchange: "NYMEX", tickSize: 0.01, startPrice: 70, typicalSize: 2, cycle: .monthly, decimals: 2),
         Instrument(root: "GC", exchange: "COMEX", tickSize: 0.1, startPrice: 2_650, typicalSize: 1, cycle: .monthly, decimals: 1),
+        // More of what a trader's Data folder holds: treasuries, currencies, micros, metals,
+        // energies and grains (the grains' and metals' real listing months are simplified to
+        // monthly). Their rates and volatility are the defaults below.
+        Instrument(root: "ZB", exchange: "CBOT", tickSize: 0.03125, startPrice: 117, typicalSize: 2, cycle: .quarterly, decimals: 5),
+        Instrument(root: "ZN", exchange: "CBOT", tickSize: 0.015625, startPrice: 111, typicalSize: 5, cycle: .quarterly, decimals: 6),
+        Instrument(root: "ZF", exchange: "CBOT", tickSize: 0.0078125, startPrice: 108, typicalSize: 5, cycle: .quarterly, decimals: 7),
+        Instrument(root: "6E", exchange: "CME", tickSize: 0.00005, startPrice: 1.05, typicalSize: 2, cycle: .quarterly, decimals: 5),
+        Instrument(root: "6J", exchange: "CME", tickSize: 0.000_000_5, startPrice: 0.0067, typicalSize: 2, cycle: .quarterly, decimals: 7),
+        Instrument(root: "6B", exchange: "CME", tickSize: 0.0001, startPrice: 1.27, typicalSize: 2, cycle: .quarterly, decimals: 4),
+        Instrument(root: "MES", exchange: "CME", tickSize: 0.25, startPrice: 6_000, typicalSize: 3, cycle: .quarterly, decimals: 2),
+        Instrument(root: "MNQ", exchange: "CME", tickSize: 0.25, startPrice: 21_000, typicalSize: 3, cycle: .quarterly, decimals: 2),
+        Instrument(root: "SI", exchange: "COMEX", tickSize: 0.005, startPrice: 31, typicalSize: 1, cycle: .monthly, decimals: 3),
+        Instrument(root: "HG", exchange: "COMEX", tickSize: 0.0005, startPrice: 4.3, typicalSize: 1, cycle: .monthly, decimals: 4),
+        Instrument(root: "PL", exchange: "NYMEX", tickSize: 0.1, startPrice: 950, typicalSize: 1, cycle: .monthly, decimals: 1),
+        Instrument(root: "NG", exchange: "NYMEX", tickSize: 0.001, startPrice: 3.2, typicalSize: 2, cycle: .monthly, decimals: 3),
+        Instrument(root: "HO", exchange: "NYMEX", tickSize: 0.0001, startPrice: 2.3, typicalSize: 1, cycle: .monthly, decimals: 4),
+        Instrument(root: "RB", exchange: "NYMEX", tickSize: 0.0001, startPrice: 2.1, typicalSize: 1, cycle: .monthly, decimals: 4),
+        Instrument(root: "ZC", exchange: "CBOT", tickSize: 0.25, startPrice: 430, typicalSize: 3, cycle: .monthly, decimals: 2),
+        Instrument(root: "ZS", exchange: "CBOT", tickSize: 0.25, startPrice: 1_000, typicalSize: 2, cycle: .monthly, decimals: 2),
+        Instrument(root: "ZW", exchange: "CBOT", tickSize: 0.25, startPrice: 550, typicalSize: 2, cycle: .monthly, decimals: 2),
     ]
 
     /// `.scid` records a front-month contract writes on a full trading day (trades and quote

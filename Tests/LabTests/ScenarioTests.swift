@@ -99,10 +99,10 @@ struct ScenarioTests {
         // A user's own folder: it replaces the capture, and its roots need not be the simulator's.
         let folder = NSTemporaryDirectory()
         let own = try parse(
-            Self.minimal + "\nmarket:\n  symbols: [ZB, 6E]\n  replay: {speed: 2}\n",
+            Self.minimal + "\nmarket:\n  symbols: [ZZQ, 7X]\n  replay: {speed: 2}\n",
             overrides: ["market.replay.from=\(folder)", "market.replay.start=2026-11-30T14:30:00Z"]
         )
-        #expect(own.market.replay?.from == folder && own.market.symbols == ["ZB", "6E"])
+        #expect(own.market.replay?.from == folder && own.market.symbols == ["ZZQ", "7X"])
         #expect(own.market.replay?.start == 1_796_049_000_000_000)
     }
 
@@ -117,7 +117,7 @@ struct ScenarioTests {
             ("market:\n  replay: {rewind: true}\n", "market.replay.rewind", "unknown field"),
             ("market:\n  replay: {}\n  history: {days: 1}\n", "market.history", "a replay's past"),
             ("market:\n  replay: {capture: {seconds: 30}}\n  events: ['burst:40:2:1']\n", "market.events[0]", "after the capture's"),
-            ("market:\n  symbols: [ZB]\n  replay: {}\n", "market.symbols[0]", "unknown root"),
+            ("market:\n  symbols: [ZZQ]\n  replay: {}\n", "market.symbols[0]", "unknown root"),
         ]
     )
     func replayErrors(text: String, field: String, problem: String) {
@@ -130,6 +130,17 @@ struct ScenarioTests {
         #expect(error.problem.contains(problem), "\(error)")
         let armSpeed = self.error("name: x\narms: [{name: a, replay_speed: 2}]\n")
         #expect(armSpeed?.problem.contains("needs a market that is a replay") == true)
+    }
+
+    @Test("market.expired and an arm's own expired: a folder-size axis passed to the simulator")
+    func expired() throws {
+        let (big, _) = try ScenarioLoader.load("big-folder", searching: [Self.packageRoot + "/scenarios"])
+        #expect(big.market.expired == nil)
+        #expect(big.arms.map { $0.expired?.contracts } == [nil, 17, 1200])
+        #expect(big.arms[1].expired?.records == 20_000)
+        #expect(big.swarm(for: big.arms[0]).symbols == ["NQ", "ES", "VX"])
+        let wrong = error(Self.minimal + "\nmarket:\n  expired: {records: 5}\n")
+        #expect(wrong?.field == "market.expired" && wrong?.problem.contains("needs contracts") == true)
     }
 
     @Test("defaults fill what a scenario leaves out")

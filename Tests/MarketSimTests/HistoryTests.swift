@@ -112,6 +112,35 @@ struct HistoryTests {
         #expect(today[todayBefore].dateTime.unixMicroseconds >= Self.start)
     }
 
+    @Test("expired contracts: a file per past listing back to 2000, each trading while it was the front contract")
+    func expiredContracts() throws {
+        let path = folder()
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        var config = SimulationConfig(dataDirectory: path, roots: ["ES", "VX"], rate: 50, seed: 5, startUnixMicroseconds: Self.start)
+        config.expiredContracts = 400
+        config.expiredRecords = 50
+        config.writeDepth = false
+        let simulation = try Simulation(config: config)
+        let files = DataFolder(path: path).intradayFiles()
+        // ES: H00 … U25 before Z25 (103); VX: F00 … Nov 2025 before Dec 2025 (311); and the two front contracts.
+        #expect(simulation.expired?.contracts == 103 + 311)
+        #expect(files.count == 103 + 311 + 2)
+        #expect(Set(files.map(\.contract.name)).count == files.count)
+        #expect(files.allSatisfy { ($0.contract.year ?? 0) >= 2000 })
+        for file in files where file.contract.name != "ESZ25-CME" && file.contract.name != "VXZ25-CFE" {
+            #expect(file.recordCount == 50)
+            let records = try IntradayFormat.readFile(atPath: path + "/" + file.contract.name + ".scid").records
+            let last = SCDateTime(unixMicroseconds: records.last!.dateTime.unixMicroseconds).utcDateString
+            let month = String(format: "%04d-%02d", file.contract.year!, file.contract.month!)
+            #expect(last.hasPrefix(month), "\(file.contract.name) ends on \(last)")
+        }
+        // The root still means its front contract once it trades.
+        try simulation.advance(to: 5)
+        try simulation.finish()
+        let active = DataFolder.activeContracts(DataFolder(path: path).intradayFiles())
+        #expect(active["ES"]?.name == "ESZ25-CME" && active["VX"]?.name == "VXZ25-CFE")
+    }
+
     @Test("bad history requests say why, and write nothing")
     func refusals() throws {
         let path = folder()

@@ -73,8 +73,19 @@ public enum MarkdownReport {
             guard let p else { return "—" }
             return "\(ms(p.p50)) / \(ms(p.p99)) / \(ms(p.p99_9)) / \(ms(p.max)) (\(p.count))"
         }
-        let files = (f.dataFiles ?? [:]).sorted { $0.key < $1.key }.map { name, file in
+        var files = (f.dataFiles ?? [:]).sorted { $0.key < $1.key }.map { name, file in
             "\(name) \(Format.number(Double(file.bytes) / 1e6)) MB (\(Format.number(Double(file.records))) records)"
+        }
+        if let all = f.dataFiles, all.count > 8 {
+            // A trader's folder: the count and the size, and the largest files by name.
+            let bytes = all.values.map(\.bytes).reduce(0, +)
+            let records = all.values.map(\.records).reduce(0, +)
+            let largest = all.sorted { $0.value.bytes > $1.value.bytes }.prefix(3).map {
+                "\($0.key) \(Format.number(Double($0.value.bytes) / 1e6)) MB"
+            }
+            files = [
+                "\(all.count) files, \(Format.number(Double(bytes) / 1e6)) MB, \(Format.number(Double(records))) records; largest \(largest.joined(separator: ", "))"
+            ]
         }
         var rows: [(String, String)] = [
             ("data files when the bridge started", files.isEmpty ? "—" : files.joined(separator: " · ")),

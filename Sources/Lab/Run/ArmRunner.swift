@@ -269,6 +269,9 @@ final class ArmRunner: Sendable {
         ]
         for event in market.events { arguments += ["--event", Self.shifted(event, by: Self.lead)] }
         if let history = market.history { arguments += history.arguments }
+        if let expired = arm.expired ?? market.expired, expired.contracts > 0 {
+            arguments += ["--expired-contracts", String(expired.contracts), "--expired-records", String(expired.records)]
+        }
         return arguments
     }
 
@@ -354,19 +357,20 @@ final class ArmRunner: Sendable {
         throw RunnerError("the bridge did not answer /health within 20 s")
     }
 
-    /// Waits until every symbol's `.scid` exists: with history, each appears once its past is
-    /// written in full (written beside it and renamed), so the bridge starts on the whole past.
+    /// Waits until the market has started: its journal's `start` line is written once every past
+    /// (history, expired contracts, a replay's copied past) is in place, so the bridge starts on
+    /// the whole folder.
     func waitForFiles(in data: String, simulator: ChildProcess) async throws {
-        let wait: Double = scenario.market.history == nil && scenario.market.replay == nil ? 10 : 300
+        let market = scenario.market
+        let wait: Double = market.history == nil && market.replay == nil && market.expired == nil && arm.expired == nil ? 10 : 300
         let deadline = Date().addingTimeInterval(wait)
-        let wanted = scenario.market.symbols.count
+        let journal = data + "/" + WriteJournal.defaultFileName
         while Date() < deadline {
-            let files = (try? FileManager.default.contentsOfDirectory(atPath: data)) ?? []
-            if files.filter({ $0.hasSuffix(".scid") }).count >= wanted { return }
+            if let text = ProcReader.read(journal), text.contains("\tstart\t") { return }
             guard simulator.isRunning else { throw RunnerError("the simulator ended before writing: \(simulator.logTail())") }
             try await Task.sleep(for: .milliseconds(50))
         }
-        throw RunnerError("the simulator wrote no .scid file for every symbol within \(Int(wait)) s")
+        throw RunnerError("the simulator did not start writing within \(Int(wait)) s")
     }
 
     /// The data files as the bridge first saw them: name → (bytes, records).

@@ -41,7 +41,16 @@ public struct Scenario: Sendable, Codable, Equatable {
         public var history: HistorySpec?
         /// A recorded market replayed instead of a simulated one (nil: the simulator's market).
         public var replay: Replay?
+        /// Expired contracts in the folder, as a trader's Data folder holds them (nil: none).
+        public var expired: Expired?
         public init() {}
+    }
+
+    /// Per root, `contracts` expired contracts of `records` records each (`simulator --expired-contracts`).
+    public struct Expired: Sendable, Codable, Equatable {
+        public var contracts: Int
+        public var records = 20_000
+        public init(contracts: Int) { self.contracts = contracts }
     }
 
     /// A captured Data folder replayed live (`simulator replay`, docs/REPLAY.md).
@@ -111,6 +120,8 @@ public struct Scenario: Sendable, Codable, Equatable {
         public var allocator: String?
         /// This arm's replay speed, where it differs from the market's.
         public var replaySpeed: Double?
+        /// This arm's expired contracts, where they differ from the market's (a folder-size axis).
+        public var expired: Expired?
 
         public init(name: String, mode: String = "event") {
             self.name = name

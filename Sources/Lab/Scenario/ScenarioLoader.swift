@@ -144,7 +144,7 @@ public enum ScenarioLoader {
 
     static func market(_ field: YAMLField, duration: Double) throws(ScenarioError) -> Scenario.Market {
         let fields = try field.mapping(known: [
-            "symbols", "rate", "flush_ms", "arrivals", "seed", "events", "split_writes", "history", "replay",
+            "symbols", "rate", "flush_ms", "arrivals", "seed", "events", "split_writes", "history", "replay", "expired",
         ])
         var market = Scenario.Market()
         if let field = fields["replay"] { market.replay = try replay(field) }
@@ -155,6 +155,10 @@ public enum ScenarioLoader {
         if let field = fields["arrivals"] { market.arrivals = try field.oneOf(ArrivalPattern.allCases.map(\.rawValue)) }
         if let field = fields["seed"] { market.seed = UInt64(try field.integer(0...Int.max)) }
         if let field = fields["split_writes"] { market.splitWrites = try field.number(0...1) }
+        if let field = fields["expired"] {
+            guard market.replay == nil else { throw field.error("a replay's folder is its capture's") }
+            market.expired = try expired(field)
+        }
         if let field = fields["history"] {
             guard market.replay == nil else {
                 throw field.error("a replay's past is its capture's (replay.capture.history, or copy_past for a folder)")
@@ -215,6 +219,14 @@ public enum ScenarioLoader {
         if let field = fields["loop"] { replay.loop = try field.bool() }
         if let field = fields["copy_past"] { replay.copyPast = try field.bool() }
         return replay
+    }
+
+    static func expired(_ field: YAMLField) throws(ScenarioError) -> Scenario.Expired {
+        let fields = try field.mapping(known: ["contracts", "records"])
+        guard let contracts = fields["contracts"] else { throw field.error("needs contracts: how many expired contracts per root") }
+        var expired = Scenario.Expired(contracts: try contracts.integer(0...1_200))
+        if let records = fields["records"] { expired.records = try records.integer(1...10_000_000) }
+        return expired
     }
 
     static func history(_ field: YAMLField) throws(ScenarioError) -> HistorySpec {
@@ -281,7 +293,9 @@ public enum ScenarioLoader {
     }
 
     static func arm(_ field: YAMLField) throws(ScenarioError) -> Scenario.Arm {
-        let fields = try field.mapping(known: ["name", "mode", "role", "flags", "swarm", "descriptor_limit", "allocator", "replay_speed"])
+        let fields = try field.mapping(known: [
+            "name", "mode", "role", "flags", "swarm", "descriptor_limit", "allocator", "replay_speed", "expired",
+        ])
         guard let nameField = fields["name"] else { throw field.error("an arm needs a name") }
         let name = try nameField.string()
         guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }) else {
@@ -298,6 +312,7 @@ public enum ScenarioLoader {
         }
         if let limit = fields["descriptor_limit"] { arm.descriptorLimit = try limit.integer(32...1_048_576) }
         if let allocator = fields["allocator"] { arm.allocator = try allocator.oneOf(Launch.allocators) }
+        if let field = fields["expired"] { arm.expired = try expired(field) }
         if let speed = fields["replay_speed"] { arm.replaySpeed = try speed.number(0...10_000, unit: "times real time; 0 = as fast as it can") }
         if let swarmField = fields["swarm"] {
             let swarm = try swarmField.mapping(known: ["clients", "kinds", "channels"])
