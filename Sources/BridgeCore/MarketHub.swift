@@ -82,6 +82,9 @@ public final class MarketHub: @unchecked Sendable {
     private var rootsDirty = true
     /// The folders' modification times at the last listing.
     private var listedStamp: [Int64] = []
+    /// Bumped whenever the files worth watching change (a contract tailed or closed, a listing).
+    private var watchGeneration = 0
+    private var watchChanged: (@Sendable () -> Void)?
     /// Subscriptions by the symbol the client named, then by client id.
     private var subscriptions: [String: [Int: Subscription]] = [:]
     private var clientSymbols: [Int: Set<String>] = [:]
@@ -131,6 +134,7 @@ public final class MarketHub: @unchecked Sendable {
             for (contract, feed) in feeds {
                 if let file = depth[contract] { feed.followDepth(file: file) }
             }
+            watchTargetsChangedLocked()
             pumpLocked(nil, detectedAt: nil, checkPaths: true)
             sweepLocked()
             return entries.keys.sorted()
@@ -174,6 +178,7 @@ public final class MarketHub: @unchecked Sendable {
             if changed {
                 rootsDirty = true
                 updateRoots()
+                watchTargetsChangedLocked()
             }
         }
     }
@@ -204,6 +209,7 @@ public final class MarketHub: @unchecked Sendable {
             entries[name] = entry
         }
         metrics.tailedContracts.record(feeds.count)
+        watchTargetsChangedLocked()
         logger.debug("closed contract nobody needs", metadata: ["contract": "\(name)"])
     }
 
@@ -239,6 +245,7 @@ public final class MarketHub: @unchecked Sendable {
         feeds[name] = feed
         lastNeeded[name] = WallClock.monotonicNanoseconds()
         metrics.tailedContracts.record(feeds.count)
+        watchTargetsChangedLocked()
         logger.debug("tailing contract", metadata: ["contract": "\(name)"])
         return feed
     }
@@ -671,6 +678,14 @@ public final class MarketHub: @unchecked Sendable {
         lock.withLock { entries.keys.sorted() }
     }
 
+    public var contractCount: Int { lock.withLock { entries.count } }
+
+    /// What a new WebSocket client's `hello` lists: every contract of a small folder; of one with
+    /// hundreds, what each root means now (the rest is in /api/symbols), so a hello stays small.
+    public var helloContracts: [String] {
+        lock.withLock { entries.count <= 64 ? entries.keys.sorted() : Set(roots.values).sorted() }
+    }
+
     public var totalSubscriptions: Int { lock.withLock { subscriptionCount } }
 
     /// Entries in the hub's client tables: clients with symbols, and (symbol, client) pairs. Both
@@ -689,6 +704,43 @@ public final class MarketHub: @unchecked Sendable {
             }
             return paths
         }
+    }
+
+    /// The files worth a watch of their own, by path: the tailed contracts' `.scid` and `.depth`,
+    /// and the empty contracts' `.scid` (a rollover starts with a new file's first record). An
+    /// append to any other file wakes nothing. With the generation the set belongs to.
+    public func watchTargets() -> (generation: Int, paths: [String: String]) {
+        lock.withLock {
+            var paths: [String: String] = [:]
+            for (name, feed) in feeds {
+                paths[folder.intradayPath(contract: name)] = name
+                if let depth = feed.depthPath { paths[depth] = name }
+            }
+            for entry in entries.values where entry.recordCount == 0 && feeds[entry.contract.name] == nil {
+                paths[folder.intradayPath(contract: entry.contract.name)] = entry.contract.name
+            }
+            return (watchGeneration, paths)
+        }
+    }
+
+    /// Whether the files worth watching changed since `generation`.
+    public func watchTargetsChanged(since generation: Int) -> Bool {
+        lock.withLock { watchGeneration != generation }
+    }
+
+    /// Called (from any thread) when the files worth watching change: the watcher wakes for it.
+    public func onWatchTargetsChange(_ action: @escaping @Sendable () -> Void) {
+        lock.withLock { watchChanged = action }
+    }
+
+    private func watchTargetsChangedLocked() {
+        watchGeneration += 1
+        watchChanged?()
+    }
+
+    /// Whether a contract is tailed now.
+    public func isTailed(_ contract: String) -> Bool {
+        lock.withLock { feeds[contract] != nil }
     }
 
     static func printable(_ text: String) -> String {

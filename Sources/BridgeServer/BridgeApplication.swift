@@ -265,7 +265,7 @@ public final class BridgeApplication: Sendable {
         w.key("live")
         w.bool(true)
         w.key("ready")
-        w.bool(hub.map { !$0.contractNames.isEmpty } ?? true)
+        w.bool(hub.map { $0.contractCount > 0 } ?? true)
         w.key("bridge")
         BridgeHealth.write(&w, hub: hub, registry: registry, configuration: configuration, startedAt: startedAt)
         w.endObject()

@@ -325,7 +325,7 @@ enum BridgeHealth {
         w.double((Double(WallClock.monotonicNanoseconds() - startedAt) / 1e9 * 10).rounded() / 10)
         if let hub {
             w.key("contracts")
-            w.int(hub.contractNames.count)
+            w.int(hub.contractCount)
             w.key("tailed")
             w.int(hub.tailedContracts.count)
             w.key("subscriptions")

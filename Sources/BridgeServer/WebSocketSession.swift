@@ -119,7 +119,7 @@ struct WebSocketSession {
             control(
                 ServerMessages.hello(
                     heartbeatSeconds: configuration.heartbeatSeconds,
-                    contracts: hub.contractNames,
+                    contracts: hub.helloContracts,
                     roots: hub.activeRoots(),
                     batch: batch
                 ),

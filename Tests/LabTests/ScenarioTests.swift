@@ -135,7 +135,7 @@ struct ScenarioTests {
     @Test("market.expired and an arm's own expired: a folder-size axis passed to the simulator")
     func expired() throws {
         let (big, _) = try ScenarioLoader.load("big-folder", searching: [Self.packageRoot + "/scenarios"])
-        #expect(big.market.expired == nil)
+        #expect(big.market.expired == nil && big.idle == 30)
         #expect(big.arms.map { $0.expired?.contracts } == [nil, 17, 1200])
         #expect(big.arms[1].expired?.records == 20_000)
         #expect(big.swarm(for: big.arms[0]).symbols == ["NQ", "ES", "VX"])

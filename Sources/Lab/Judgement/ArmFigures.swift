@@ -61,6 +61,11 @@ public struct ArmFigures: Sendable, Codable, Equatable {
     public var memoryPerClosedTrend: Trend?
     /// The `.scid` files when the bridge started: their sizes say what a figure was measured on.
     public var dataFiles: [String: ArmRecord.DataFile]?
+    /// The bridge with no client, before the swarm (an idle window): CPU, mean RSS, descriptors at most.
+    public var idleCPU: Double?
+    public var idleRSSMB: Double?
+    public var idleDescriptors: Int?
+    public var idleSeconds: Double?
     /// A replayed market: what, at which speed, and how far behind its schedule it wrote.
     public var replay: ArmRecord.ReplayRun?
     public var healthProbes = 0

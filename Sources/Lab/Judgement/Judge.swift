@@ -15,6 +15,15 @@ public struct Judge: Sendable {
         var f = ArmFigures()
         f.dataFiles = arm.record.dataFiles
         f.replay = arm.record.replay
+        if let from = arm.record.idleFrom, let to = arm.record.idleTo {
+            let idle = arm.samples.filter { $0.at >= from && $0.at <= to && $0.bridgeAlive }
+            if !idle.isEmpty {
+                f.idleCPU = idle.map(\.bridgePercent).reduce(0, +) / Double(idle.count)
+                f.idleRSSMB = idle.map(\.bridgeRSSMB).reduce(0, +) / Double(idle.count)
+                f.idleDescriptors = idle.map(\.bridgeDescriptors).max()
+                f.idleSeconds = Double(to - from) / 1e6
+            }
+        }
         let window = arm.measuredSamples.filter(\.bridgeAlive)
         if !window.isEmpty {
             let n = Double(window.count)

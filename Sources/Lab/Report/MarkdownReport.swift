@@ -140,6 +140,15 @@ public enum MarkdownReport {
         if let trend = f.memoryTrend {
             rows.append(("memory trend after warm-up", String(format: "%+.3f ± %.3f MB/min", trend.slope, trend.slopeMargin)))
         }
+        if let cpu = f.idleCPU {
+            rows.insert(
+                (
+                    "bridge with no client (\(value(f.idleSeconds, "s")) before the swarm; the runner's /health and /metrics probes included): CPU · memory · descriptors",
+                    "\(value(cpu, "% of a core")) · \(value(f.idleRSSMB, "MB")) · \(f.idleDescriptors.map(String.init) ?? "—")"
+                ),
+                at: 1
+            )
+        }
         if let replay = f.replay {
             let pace = replay.speed == 0 ? "as fast as it could" : "at \(Format.number(replay.speed))× real time"
             let window = replay.windowStart.map { " from \(ISOTime.format($0))" } ?? ""

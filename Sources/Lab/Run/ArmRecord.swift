@@ -60,6 +60,9 @@ public struct ArmRecord: Sendable, Codable, Equatable {
     public var after: Connections?
     /// The `.scid` files when the bridge started (a past written before the run shows here).
     public var dataFiles: [String: DataFile]? = nil
+    /// With an idle window: when the bridge ran with no client (Unix µs).
+    public var idleFrom: Int64? = nil
+    public var idleTo: Int64? = nil
     /// For a replayed market: what was replayed and how far behind its schedule it wrote.
     public var replay: ReplayRun? = nil
 

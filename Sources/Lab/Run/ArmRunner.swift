@@ -24,8 +24,10 @@ final class ArmRunner: Sendable {
     let interruption: Interruption
     let label: String
 
-    /// Seconds from the simulator's start to the swarm's.
+    /// Seconds from the simulator's start to the swarm's (without an idle window).
     static let lead = 3.0
+    /// This scenario's: the idle window comes before the swarm.
+    var lead: Double { Self.lead + scenario.idle }
 
     private let pids = NIOLockedValueBox(ResourceSampler.Targets())
     /// Everything started, stopped on every way out (an error included).
@@ -122,14 +124,27 @@ final class ArmRunner: Sendable {
             Task { await probe.probeHealth(alive: { bridgeBox.withLockedValue { $0.isRunning } }) },
             Task { await probe.scrapeMetrics(saveTo: self.directory + "/" + ArmData.metricsFolder) },
         ]
-        let dashboard = arm.mode == "event" ? Task { await probe.followDashboard() } : nil
+        // With an idle window the dashboard follower (a client) waits for the swarm.
+        var dashboard = arm.mode == "event" && scenario.idle == 0 ? Task { await probe.followDashboard() } : nil
         tasks.withLockedValue { $0 = watchers + (dashboard.map { [$0] } ?? []) }
         try? await Task.sleep(for: .milliseconds(400))
         record.before = connections(bridge.pid, port: record.port)
 
         // The swarm, `lead` seconds after the simulator started.
-        let wait = Double(simulatorStart - Self.now()) / 1e6 + Self.lead
+        if scenario.idle > 0 { record.idleFrom = Self.now() + 500_000 }
+        let wait = Double(simulatorStart - Self.now()) / 1e6 + lead
         if wait > 0 { try? await Task.sleep(for: .milliseconds(Int64(wait * 1000))) }
+        if scenario.idle > 0 {
+            record.idleTo = Self.now()
+            if arm.mode == "event" {
+                let follower = Task { await probe.followDashboard() }
+                dashboard = follower
+                tasks.withLockedValue { $0.append(follower) }
+                // The leak check's "before" counts the follower and the contracts it keeps tailed.
+                try? await Task.sleep(for: .milliseconds(500))
+                record.before = connections(bridge.pid, port: record.port)
+            }
+        }
         let loadgen = ChildProcess(
             name: "loadgen",
             executable: executables.loadgen,
@@ -249,7 +264,7 @@ final class ArmRunner: Sendable {
 
     func simulatorArguments(data: String, replayStart: Int64? = nil) -> [String] {
         let market = scenario.market
-        let runs = Format.plain(Self.lead + scenario.duration + scenario.settle + 30)
+        let runs = Format.plain(lead + scenario.duration + scenario.settle + 30)
         if let replay = market.replay {
             return replay.arguments(
                 source: replay.from ?? data + "-capture",
@@ -267,7 +282,7 @@ final class ArmRunner: Sendable {
             "--split-writes", Format.plain(market.splitWrites),
             "--duration", runs, "-q",
         ]
-        for event in market.events { arguments += ["--event", Self.shifted(event, by: Self.lead)] }
+        for event in market.events { arguments += ["--event", Self.shifted(event, by: lead)] }
         if let history = market.history { arguments += history.arguments }
         if let expired = arm.expired ?? market.expired, expired.contracts > 0 {
             arguments += ["--expired-contracts", String(expired.contracts), "--expired-records", String(expired.records)]
@@ -396,7 +411,7 @@ final class ArmRunner: Sendable {
         for event in scenario.market.replay == nil ? scenario.market.events : [] {
             let parts = event.split(separator: ":")
             guard parts.count >= 2, let at = Double(parts[1]) else { continue }
-            record.markers.append(.init(at: simulatorStart + Int64((at + Self.lead) * 1e6), kind: .event, label: event))
+            record.markers.append(.init(at: simulatorStart + Int64((at + lead) * 1e6), kind: .event, label: event))
         }
         if scenario.warmup > 0 { record.markers.append(.init(at: record.measureFrom, kind: .phase, label: "warm-up ends")) }
         if plan.rampDown > 0 { record.markers.append(.init(at: record.measureTo, kind: .phase, label: "ramp-down")) }

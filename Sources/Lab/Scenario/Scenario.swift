@@ -11,6 +11,8 @@ public struct Scenario: Sendable, Codable, Equatable {
     public var warmup: Double = 5
     /// Seconds after the swarm has left before connections and descriptors are checked for leaks.
     public var settle: Double = 3
+    /// Seconds the bridge runs with no client before the swarm starts (its idle cost is reported).
+    public var idle: Double = 0
     public var market = Market()
     public var swarm = SwarmPlan()
     /// loadgen faults, timed from the swarm's start: `cut:15:3`, `kill:20:1`, … (docs/LOADGEN.md).

@@ -69,7 +69,7 @@ public enum ScenarioLoader {
 
     static func scenario(_ root: YAMLField) throws(ScenarioError) -> Scenario {
         let fields = try root.mapping(known: [
-            "name", "description", "duration", "warmup", "settle", "market", "swarm", "faults", "bridge", "arms", "scale", "kpis",
+            "name", "description", "duration", "warmup", "settle", "idle", "market", "swarm", "faults", "bridge", "arms", "scale", "kpis",
         ])
         guard let nameField = fields["name"] else { throw root.error("a scenario needs a name") }
         let name = try nameField.string()
@@ -84,6 +84,7 @@ public enum ScenarioLoader {
             guard scenario.warmup < scenario.duration else { throw field.error("must be shorter than duration (\(scenario.duration) s)") }
         }
         if let field = fields["settle"] { scenario.settle = try field.number(0...600, unit: "seconds") }
+        if let field = fields["idle"] { scenario.idle = try field.number(0...3_600, unit: "seconds") }
         if let field = fields["market"] { scenario.market = try market(field, duration: scenario.duration) }
         if let field = fields["swarm"] { scenario.swarm = try swarm(field, duration: scenario.duration) }
         if let field = fields["faults"] {
