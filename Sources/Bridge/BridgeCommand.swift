@@ -110,6 +110,13 @@ struct BridgeCommand: AsyncParsableCommand {
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error, critical.")
     var logLevel = "info"
 
+    @Option(
+        name: .customLong("port-file"),
+        help:
+            "Once listening, write {\"port\",\"pid\",\"host\",\"mode\"} as JSON to this file (whole, by rename): how a harness learns a --port 0 bridge's port."
+    )
+    var portFile: String?
+
     func validate() throws {
         guard (dataDirectory == nil) == demo else { throw ValidationError("give either --data-dir DIR or --demo") }
         guard BridgeMode(rawValue: mode) != nil else { throw ValidationError("--mode must be one of: event, polling-naive, polling-cached") }
@@ -125,6 +132,13 @@ struct BridgeCommand: AsyncParsableCommand {
         }
         guard (1...100).contains(depthLevels) else { throw ValidationError("--depth-levels must be between 1 and 100") }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level \(logLevel)") }
+        if let portFile {
+            let folder = (portFile as NSString).deletingLastPathComponent
+            var isFolder: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: folder.isEmpty ? "." : folder, isDirectory: &isFolder), isFolder.boolValue else {
+                throw ValidationError("--port-file: no such folder '\(folder)'")
+            }
+        }
         _ = try parsedMultipliers()
     }
 
@@ -187,8 +201,13 @@ struct BridgeCommand: AsyncParsableCommand {
         }
         let isDemo = demo
         let settings = configuration
+        let portFile = self.portFile
+        if let portFile { try? FileManager.default.removeItem(atPath: portFile) }
         try await bridge.run { port in
             let configuration = settings
+            if let portFile {
+                Self.writePortFile(portFile, port: port, configuration: configuration, logger: logger)
+            }
             let token = configuration.token
             let base = "http://\(configuration.host):\(port)"
             let auth = token == nil ? "" : "?token=…"
@@ -203,6 +222,19 @@ struct BridgeCommand: AsyncParsableCommand {
                 say("        curl -N \(base)/api/stream/dashboard")
                 say("        websocat ws://\(configuration.host):\(port)/ws/live_data/NQ")
             }
+        }
+    }
+
+    /// The port file (docs/PROTOCOL.md): written beside its path and renamed in, so a reader
+    /// never sees half of it.
+    static func writePortFile(_ path: String, port: Int, configuration: BridgeConfiguration, logger: Logger) {
+        let text = "{\"port\":\(port),\"pid\":\(getpid()),\"host\":\"\(configuration.host)\",\"mode\":\"\(configuration.mode.rawValue)\"}\n"
+        let scratch = path + ".\(getpid()).tmp"
+        do {
+            try Data(text.utf8).write(to: URL(fileURLWithPath: scratch))
+            guard rename(scratch, path) == 0 else { throw CocoaError(.fileWriteUnknown) }
+        } catch {
+            logger.error("could not write the port file", metadata: ["path": "\(path)", "error": "\(error)"])
         }
     }
 

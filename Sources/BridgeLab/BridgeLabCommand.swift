@@ -130,13 +130,17 @@ struct Report: AsyncParsableCommand {
     var runDirectory: String
 
     func run() async throws {
+        let exitCode: Int32
         do {
             let summary = try Runner.assess(directory: runDirectory)
             print(TerminalReport.render(summary))
             print("report: \(runDirectory)/report.html (and report.md, summary.json)")
+            // The verdict judged again decides the exit status, as it did for `run`.
+            exitCode = summary.exitCode
         } catch {
             throw fail("\(error)", code: 2)
         }
+        if exitCode != 0 { throw ExitCode(exitCode) }
     }
 }
 

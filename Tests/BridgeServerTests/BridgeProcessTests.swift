@@ -112,6 +112,7 @@ extension BridgeSuites {
                 (["--data-dir", "/tmp", "--port", "70000"], "--port must be between"),
                 (["--data-dir", "/tmp", "--price-multiplier", "NQ=abc"], "--price-multiplier takes SYMBOL=FACTOR"),
                 (["--data-dir", "/tmp", "--watch", "magic"], "--watch must be inotify or poll"),
+                (["--data-dir", "/tmp", "--port-file", "/nonexistent/bridgelab/port.json"], "--port-file: no such folder"),
             ]
         )
         func badArguments(arguments: [String], message: String) async throws {
@@ -121,6 +122,31 @@ extension BridgeSuites {
             try await Task.sleep(for: .milliseconds(50))
             #expect(bridge.stderr.contains(message), "\(bridge.stderr)")
             #expect(!bridge.stderr.contains("Fatal error") && !bridge.stderr.contains("Stack dump"))
+        }
+
+        @Test("--port-file: a bridge on port 0 writes the port it listens on, with its pid, as one JSON object")
+        func portFile() async throws {
+            let folder = NSTemporaryDirectory() + "bridgelab-portfile-" + UUID().uuidString
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(atPath: folder) }
+            let path = folder + "/port.json"
+            // A stale file from an earlier run is never read as this one's.
+            try Data("{\"port\":1}".utf8).write(to: URL(fileURLWithPath: path))
+            let bridge = try BridgeProcess(["--data-dir", folder, "--port", "0", "--port-file", path, "--log-level", "warning"])
+            let printed = try await bridge.port()
+            var written: JSON = [:]
+            let deadline = Date().addingTimeInterval(10)
+            while Date() < deadline {
+                written = parseJSON(String(decoding: FileManager.default.contents(atPath: path) ?? Data(), as: UTF8.self))
+                if written["port"] as? Int != 1, written["port"] != nil { break }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            #expect(written["port"] as? Int == printed)
+            #expect(written["pid"] as? Int == Int(bridge.process.processIdentifier))
+            #expect(written["host"] as? String == "127.0.0.1" && written["mode"] as? String == "event")
+            #expect(try await RawHTTP.fetch(port: printed, "/health").status == 200)
+            bridge.signal(SIGTERM)
+            #expect(try await bridge.exit(timeout: 10) == 0)
         }
 
         @Test("--demo serves live data with one command; SIGTERM closes clients with 1001 and exits cleanly")

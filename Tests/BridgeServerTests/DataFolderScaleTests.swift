@@ -64,21 +64,6 @@ struct ContractFolder {
     func cleanup() { try? FileManager.default.removeItem(atPath: folder) }
 }
 
-/// A port nothing listens on now (bound and released).
-func freePort() throws -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let bound = withUnsafeMutablePointer(to: &address) { pointer in
-        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
-    }
-    guard bound else { throw Timeout(description: "no free port") }
-    return Int(UInt16(bigEndian: address.sin_port))
-}
-
 /// Polls `condition` until it holds or `seconds` pass.
 func eventually(_ seconds: Double = 10, _ condition: () -> Bool) async throws -> Bool {
     let deadline = Date().addingTimeInterval(seconds)
@@ -183,7 +168,7 @@ extension BridgeSuites {
             let folder = try ContractFolder(roots: ["ES", "NQ", "CL", "GC", "YM"], years: 4)
             defer { folder.cleanup() }
             #expect(folder.names.count == 240)
-            let port = try freePort()
+            let port = try freeLoopbackPort()
             // A limit of 64 descriptors for a folder of 240 files (each bridge tailing them all needed 240+).
             let bridge = try BridgeProcess(
                 shell: "ulimit -n 64 && exec \"$0\" \"$@\"",

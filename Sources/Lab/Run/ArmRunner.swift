@@ -321,8 +321,10 @@ final class ArmRunner: Sendable {
     }
 
     func startBridge(data: String, port: Int, record: inout ArmRecord) async throws -> ChildProcess {
+        try? FileManager.default.removeItem(atPath: portFile)
         let arguments =
-            ["--data-dir", data, "--port", String(port), "--mode", arm.mode, "--log-level", "warning"] + scenario.bridge.flags + arm.flags
+            ["--data-dir", data, "--port", String(port), "--port-file", portFile, "--mode", arm.mode, "--log-level", "warning"]
+            + scenario.bridge.flags + arm.flags
         // A descriptor limit or an allocator is set by `bridgelab launch`, before the bridge starts.
         let launch = scenario.launch(for: arm)
         record.launch = launch
@@ -344,21 +346,21 @@ final class ArmRunner: Sendable {
         children.withLockedValue { $0.append(child) }
     }
 
-    /// The port the bridge printed in its start-up line (`listening on http://127.0.0.1:PORT`).
+    /// Where the bridge writes its port once it listens (`bridge --port-file`, docs/PROTOCOL.md).
+    var portFile: String { directory + "/bridge-port.json" }
+
+    /// The port from the bridge's port file: a contract, not a log line.
     func bridgePort(_ bridge: ChildProcess) async throws -> Int {
+        struct PortFile: Decodable { var port: Int }
         let deadline = Date().addingTimeInterval(30)
         while Date() < deadline {
-            if let log = ProcReader.read(bridge.logPath), let range = log.range(of: "listening on http://") {
-                let rest = log[range.upperBound...]
-                if let colon = rest.firstIndex(of: ":") {
-                    let digits = rest[rest.index(after: colon)...].prefix { $0.isNumber }
-                    if let port = Int(digits), !digits.isEmpty { return port }
-                }
+            if let data = FileManager.default.contents(atPath: portFile), let file = try? JSONDecoder().decode(PortFile.self, from: data) {
+                return file.port
             }
             guard bridge.isRunning else { throw RunnerError("the bridge ended before it listened: \(bridge.logTail())") }
-            try await Task.sleep(for: .milliseconds(50))
+            try await Task.sleep(for: .milliseconds(20))
         }
-        throw RunnerError("the bridge printed no listening line within 30 s: \(bridge.logTail())")
+        throw RunnerError("the bridge wrote no port file within 30 s: \(bridge.logTail())")
     }
 
     func waitUntilHealthy(_ bridge: ChildProcess, port: Int) async throws {

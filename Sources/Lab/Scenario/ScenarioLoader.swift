@@ -307,7 +307,7 @@ public enum ScenarioLoader {
         if let role = fields["role"] { arm.role = Scenario.Role(rawValue: try role.oneOf(["candidate", "baseline"])) ?? .candidate }
         if let flags = fields["flags"] {
             arm.flags = try flags.strings()
-            for (index, flag) in arm.flags.enumerated() where ["--port", "--data-dir", "--mode", "--demo", "--host"].contains(flag) {
+            for (index, flag) in arm.flags.enumerated() where ["--port", "--port-file", "--data-dir", "--mode", "--demo", "--host"].contains(flag) {
                 throw try flags.list()[index].error("\(flag) is set by the runner (use mode: for the bridge mode)")
             }
         }
