@@ -38,6 +38,14 @@ struct JudgementTests {
         #expect(arm.figures.detectToSendP99 == 10)
     }
 
+    @Test("the catalogue holds every KPI id once, in the ids' order, and none is judged \"unknown\"")
+    func catalogue() {
+        #expect(KPI.catalog.map(\.id) == KPIID.allCases)
+        let summary = Fixtures.summarize(scenario, [Fixtures.arm()])
+        #expect(summary.arms.first?.kpis.map(\.id) == KPIID.allCases.map(\.rawValue))
+        #expect(summary.arms.first?.kpis.allSatisfy { !$0.note.contains("unknown KPI") } == true)
+    }
+
     @Test("plan and BridgeLab targets are judged apart")
     func twoTargets() {
         // 50 ms p99: within the plan's 100 ms, outside BridgeLab's 10 ms.

@@ -119,7 +119,7 @@ public struct Judge: Sendable {
         KPI.catalog.map { kpi in
             var plan = kpi.plan
             var lab = kpi.lab
-            if let override = scenario.kpis[kpi.id] {
+            if let override = scenario.kpis[kpi.id.rawValue] {
                 if !override.enabled { return result(kpi, plan, lab, nil, .notApplicable, "left out by the scenario") }
                 plan = override.plan ?? plan
                 lab = override.lab ?? lab
@@ -136,7 +136,7 @@ public struct Judge: Sendable {
         var labStatus = status
         if let measured, status == .pass || status == .fail { labStatus = kpi.meets(measured, lab) ? .pass : .fail }
         return KPIResult(
-            id: kpi.id,
+            id: kpi.id.rawValue,
             title: kpi.title,
             unit: kpi.unit,
             direction: kpi.direction,
@@ -161,7 +161,7 @@ public struct Judge: Sendable {
         }
     }
 
-    func measure(_ id: String, _ arm: ArmData, _ f: ArmFigures, _ baselines: [(name: String, figures: ArmFigures)]) -> Measurement {
+    func measure(_ id: KPIID, _ arm: ArmData, _ f: ArmFigures, _ baselines: [(name: String, figures: ArmFigures)]) -> Measurement {
         let record = arm.record
         let kinds = record.kinds.filter { $0.value > 0 }.map(\.key)
         let streaming = kinds.contains { Self.streamingKinds.contains($0) }
@@ -172,7 +172,7 @@ public struct Judge: Sendable {
         guard let loadgen = arm.loadgen else { return .notMeasured("loadgen wrote no summary") }
         func ms(_ value: Int?) -> Double? { value.map { Double($0) / 1000 } }
         switch id {
-        case "latency_e2e":
+        case .latencyE2E:
             if streaming {
                 let update = loadgen.latency("update")
                 return .value(ms(update?.p99), "write → decode over \(update?.count ?? 0) updates", else: "no update was measured")
@@ -186,18 +186,18 @@ public struct Judge: Sendable {
                 )
             }
             return .notApplicable(noClients)
-        case "detection":
+        case .detection:
             guard record.isEventMode else { return .notApplicable("a polling bridge detects nothing: it reads on request (see staleness)") }
             guard streaming else { return .notApplicable(noClients) }
             let inside = f.detectToSendP99.map { "; inside the bridge, wake → queued p99 ≤ \(Format.number($0)) ms" } ?? ""
             return .value(ms(loadgen.latency("update")?.p99), "upper bound: write → decode p99\(inside)", else: "no update was measured")
-        case "reconnect":
+        case .reconnect:
             // Churning clients leave on purpose; only a fault makes clients reconnect.
             guard !scenario.faults.isEmpty else { return .notApplicable("no fault in this scenario") }
             guard streaming else { return .notApplicable(noClients) }
             guard let reconnect = loadgen.latency("reconnect") else { return .notMeasured("no client reconnected") }
             return .value(Double(reconnect.p99 ?? 0) / 1e6, "\(reconnect.count) reconnects")
-        case "loss":
+        case .loss:
             guard streaming else { return .notApplicable(noClients) }
             let u = loadgen.updates
             guard u.lost >= 0 else { return .notMeasured("loadgen had no data folder to count against") }
@@ -205,7 +205,7 @@ public struct Judge: Sendable {
                 Double(u.lost + u.gaps + u.duplicates + u.out_of_order),
                 "lost \(u.lost), gaps \(u.gaps), duplicates \(u.duplicates), out of order \(u.out_of_order) of \(u.trades) trades"
             )
-        case "delta_size":
+        case .deltaSize:
             guard streaming else { return .notApplicable(noClients) }
             guard let payload = loadgen.payload, payload.snapshot_mean_bytes > 0, payload.delta_mean_bytes > 0 else {
                 return .notMeasured("no snapshots or no deltas received")
@@ -214,15 +214,15 @@ public struct Judge: Sendable {
                 (1 - payload.delta_mean_bytes / payload.snapshot_mean_bytes) * 100,
                 "delta \(Format.number(payload.delta_mean_bytes)) B vs snapshot \(Format.number(payload.snapshot_mean_bytes)) B on average"
             )
-        case "sync":
+        case .sync:
             guard streaming else { return .notApplicable(noClients) }
             return .value(ms(loadgen.latency("subscribe_to_snapshot")?.p99), "connected → first snapshot", else: "no snapshot was received")
-        case "cache_hit":
+        case .cacheHit:
             guard kinds.contains("ws"), scenario.swarm.cacheReads > 0 else { return .notApplicable("no ws client reads a cache") }
             let lookups = loadgen.cache.hits + loadgen.cache.misses
             guard lookups > 0 else { return .notMeasured("no cache reads") }
             return .value(loadgen.cache.hit_rate * 100, "\(loadgen.cache.hits) hits, \(loadgen.cache.misses) misses")
-        case "staleness":
+        case .staleness:
             if pollers {
                 return .value(
                     ms(loadgen.latency("poll_staleness")?.p99),
@@ -238,32 +238,34 @@ public struct Judge: Sendable {
                 )
             }
             return .notApplicable(noClients)
-        case "polling_loops":
+        case .pollingLoops:
             return .value(
                 Double(loadgen.http.requests),
                 pollers ? "pollers at \(Format.number(scenario.swarm.pollRate))/s each" : "HTTP polls by clients"
             )
-        default:
-            return .notApplicable("unknown KPI")
+        case .cpu, .cpuVsBaseline, .memory, .memoryTrend, .memoryPerClosed, .descriptorTrend, .socketTrend, .wsClients, .requestsPerHour, .dashboard,
+            .leaks, .uptime:
+            // Judged from the bridge's side above: not reached.
+            return .notApplicable("judged from the bridge's side")
         }
     }
 
     /// The KPIs judged from the bridge's side alone (samples, scrapes, probes); nil for the others.
-    func bridgeSide(_ id: String, _ arm: ArmData, _ f: ArmFigures, _ baselines: [(name: String, figures: ArmFigures)]) -> Measurement? {
+    func bridgeSide(_ id: KPIID, _ arm: ArmData, _ f: ArmFigures, _ baselines: [(name: String, figures: ArmFigures)]) -> Measurement? {
         let record = arm.record
         let noBridge = "no samples of a live bridge"
         switch id {
-        case "cpu":
+        case .cpu:
             return .value(f.bridgeCPU, "mean over the measured window", else: noBridge)
-        case "cpu_vs_baseline":
+        case .cpuVsBaseline:
             guard record.role == .candidate, !baselines.isEmpty else { return .notApplicable("no baseline arm to compare with") }
             guard let cpu = f.bridgeCPU else { return .notMeasured(noBridge) }
             let measured = baselines.compactMap { b in b.figures.bridgeCPU.map { (b.name, $0) } }.filter { $0.1 > 0 }
             guard let cheapest = measured.min(by: { $0.1 < $1.1 }) else { return .notMeasured("the baselines have no CPU samples") }
             return .value((1 - cpu / cheapest.1) * 100, "against \(cheapest.0) (\(Format.number(cheapest.1)) % of a core), the cheapest baseline")
-        case "memory":
+        case .memory:
             return .value(f.bridgePeakRSSMB, "peak resident memory", else: noBridge)
-        case "memory_trend":
+        case .memoryTrend:
             let minutes = Double(record.measureTo - record.measureFrom) / 60e6
             // A slope over a few seconds measures start-up allocation, not a leak.
             guard minutes >= Self.minimumTrendMinutes else {
@@ -273,34 +275,34 @@ public struct Judge: Sendable {
             }
             guard let trend = f.memoryTrend else { return .notMeasured("too few samples for a trend") }
             return .value(max(0, trend.upper), String(format: "slope %.3f ± %.3f MB/min over %.1f min", trend.slope, trend.slopeMargin, minutes))
-        case "descriptor_trend", "socket_trend":
+        case .descriptorTrend, .socketTrend:
             let minutes = Double(record.measureTo - record.measureFrom) / 60e6
             guard minutes >= Self.minimumTrendMinutes else {
                 return .notApplicable("the measured window is under \(Format.number(Self.minimumTrendMinutes)) min: too short for a trend")
             }
-            let (trend, what) = id == "descriptor_trend" ? (f.descriptorTrend, "descriptors") : (f.socketTrend, "sockets")
+            let (trend, what) = id == .descriptorTrend ? (f.descriptorTrend, "descriptors") : (f.socketTrend, "sockets")
             guard let trend else { return .notMeasured("too few samples for a trend") }
             return .value(
                 max(0, trend.upper),
                 String(format: "slope %.2f ± %.2f ", trend.slope, trend.slopeMargin) + what + String(format: "/min over %.1f min", minutes)
             )
-        case "ws_clients":
+        case .wsClients:
             let planned = plannedClients(of: Self.webSocketKinds, in: record)
             guard record.isEventMode, planned >= 10 else { return .notApplicable("\(planned) WebSocket clients planned (under 10)") }
             let window = arm.metrics.filter { $0.at >= record.measureFrom && $0.at <= record.measureTo }.map { $0.connections["ws"] ?? 0 }
             guard !window.isEmpty else { return .notMeasured("no /metrics scrapes in the window") }
             return .value(median(window), "median over \(window.count) scrapes; \(planned) planned")
-        case "requests_per_hour":
+        case .requestsPerHour:
             return .value(
                 f.requestsPerHour,
                 "\(Format.number(f.clientRequests ?? 0)) requests in the window",
                 else: "no /metrics scrapes across the window"
             )
-        case "dashboard":
+        case .dashboard:
             guard record.isEventMode else { return .notApplicable("only event mode streams the dashboard") }
             guard scenario.duration >= 12 else { return .notApplicable("the run is shorter than two dashboard intervals") }
             return .value(f.dashboardMaxGap, "\(f.dashboardEvents) events", else: "fewer than two dashboard events")
-        case "leaks":
+        case .leaks:
             guard let before = record.before, let after = record.after else { return .notMeasured("the bridge was not running at the end") }
             let extra = max(0, after.descriptors - before.descriptors - Self.descriptorTolerance)
             let closeWait = after.sockets["CLOSE_WAIT"]
@@ -308,7 +310,7 @@ public struct Judge: Sendable {
                 Double(closeWait + extra),
                 "CLOSE_WAIT \(closeWait); descriptors \(before.descriptors) before, \(after.descriptors) after (tolerance \(Self.descriptorTolerance))"
             )
-        case "memory_per_closed":
+        case .memoryPerClosed:
             guard let closed = f.connectionsClosed else { return .notMeasured("no /metrics scrape, or the bridge crashed") }
             // Resident memory moves in pages and allocator arenas: a few closed connections say nothing.
             guard closed >= Self.minimumClosedConnections else {
@@ -330,7 +332,7 @@ public struct Judge: Sendable {
                 "\(closed) connections closed, from before the swarm to after it",
                 else: "no sample before the swarm or after it left"
             )
-        case "uptime":
+        case .uptime:
             guard f.healthProbes > 0 else { return .notMeasured("no /health probes during the swarm") }
             let injected = record.outages.map { Double($0.to - $0.from) / 1e6 }.reduce(0, +)
             let excluded = injected > 0 ? String(format: " (%.1f s of outage the runner injected left out)", injected) : ""
@@ -338,7 +340,7 @@ public struct Judge: Sendable {
                 Double(f.healthAnswered) / Double(f.healthProbes) * 100,
                 "\(f.healthAnswered) of \(f.healthProbes) probes answered\(excluded)"
             )
-        default:
+        case .latencyE2E, .detection, .pollingLoops, .reconnect, .loss, .deltaSize, .sync, .cacheHit, .staleness:
             return nil
         }
     }

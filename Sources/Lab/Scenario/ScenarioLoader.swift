@@ -134,7 +134,7 @@ public enum ScenarioLoader {
         }
         if let field = fields["kpis"] {
             for (id, value) in try field.entries() {
-                guard let kpi = KPI.catalog.first(where: { $0.id == id }) else {
+                guard let kpi = KPI.catalog.first(where: { $0.id.rawValue == id }) else {
                     throw value.error("unknown KPI; KPIs: \(KPI.ids.joined(separator: ", "))")
                 }
                 scenario.kpis[id] = try override(value, kpi: kpi)
