@@ -180,7 +180,7 @@ public final class BridgeClient: Sendable {
                         return closer
                     }
                     attempt.cancel()
-                    closer?(1001, error)
+                    closer?(CloseCode.goingAway, error)
                     finish(outcome)
                     return
                 }
@@ -257,7 +257,7 @@ public final class BridgeClient: Sendable {
                 connectTimeout: .milliseconds(Int64(configuration.connectTimeout * 1000)),
                 onOpen: { closer, send in
                     guard self.opened(id, closer: { code, reason in closer.close(code: code, reason: reason) }) else {
-                        closer.close(code: 1001, reason: "abandoned")
+                        closer.close(code: CloseCode.goingAway, reason: "abandoned")
                         return
                     }
                     send(self.subscribeMessage())

@@ -1,4 +1,5 @@
 import BridgeCore
+import BridgeWire
 import NIOConcurrencyHelpers
 import NIOCore
 
@@ -55,7 +56,7 @@ final class ConnectionRegistry: Sendable {
             s.nextID += 1
             s.open[outbox.id] = (outbox, transport)
             s.byTransport[transport, default: 0] += 1
-            if s.shuttingDown { outbox.close(code: 1001, reason: "bridge shutting down") }
+            if s.shuttingDown { outbox.close(code: CloseCode.goingAway, reason: "bridge shutting down") }
             return outbox
         }
         metrics.connectionOpened(transport)

@@ -143,7 +143,7 @@ struct WebSocketSession {
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
                 await readLoop(inbound, outbox, reason)
-                outbox.close(code: 1000, reason: "closed")
+                outbox.close(code: CloseCode.normal, reason: "closed")
             }
             switch await writer.ended() {
             case .close(let code, let text):

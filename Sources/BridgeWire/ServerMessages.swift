@@ -375,7 +375,9 @@ public enum ErrorCode: String, Sendable, CaseIterable {
 
 /// WebSocket close codes the bridge uses.
 public enum CloseCode {
-    /// Server shutting down (RFC 6455).
+    /// A normal close: the client asked for it (RFC 6455).
+    public static let normal: UInt16 = 1000
+    /// Server shutting down, or a client leaving (RFC 6455).
     public static let goingAway: UInt16 = 1001
     /// Abuse: too many bad or too many messages (RFC 6455 policy violation).
     public static let policyViolation: UInt16 = 1008
