@@ -319,7 +319,7 @@ public final class BridgeClient: Sendable {
             s.closer = nil
             s.disconnectedAt = s.disconnectedAt ?? WallClock.nowMicroseconds()
             if had { s.statistics.disconnects += 1 } else { s.statistics.connectFailures += 1 }
-            s.statistics.errors["\(type(of: error))", default: 0] += 1
+            s.statistics.errors[ErrorName.of(error), default: 0] += 1
             return had
         }
         if wasConnected { return .accepted }
@@ -460,7 +460,7 @@ public final class BridgeClient: Sendable {
                 }
             }
         } catch {
-            state.withLockedValue { $0.statistics.errors["poll_\(type(of: error))", default: 0] += 1 }
+            state.withLockedValue { $0.statistics.errors["poll_" + ErrorName.of(error), default: 0] += 1 }
             try? await Task.sleep(for: .milliseconds(Int64(configuration.pollInterval * 1000)))
         }
     }

@@ -374,7 +374,7 @@ public final class Swarm: Sendable {
                     }
                 }
             } catch {
-                if WallClock.monotonicNanoseconds() < end { totals.error("sse_\(type(of: error))") }
+                if WallClock.monotonicNanoseconds() < end { totals.error("sse_" + ErrorName.of(error)) }
             }
             guard WallClock.monotonicNanoseconds() < end else { break }
             try? await Task.sleep(for: .milliseconds(Int64(client.retry * 1000)))
@@ -432,7 +432,7 @@ public final class Swarm: Sendable {
                     }
                 }
             } catch {
-                if WallClock.monotonicNanoseconds() < end { totals.error("poll_\(type(of: error))") }
+                if WallClock.monotonicNanoseconds() < end { totals.error("poll_" + ErrorName.of(error)) }
                 try? await Task.sleep(for: .milliseconds(50))
             }
         }
@@ -540,7 +540,7 @@ public final class Swarm: Sendable {
                 }
                 if let frame { totals.update { $0.closeCodes[Int(UInt16(webSocketErrorCode: frame.closeCode)), default: 0] += 1 } }
             } catch {
-                totals.error("churn_\(type(of: error))")
+                totals.error("churn_" + ErrorName.of(error))
                 try? await Task.sleep(for: .milliseconds(100))
             }
         }
@@ -577,7 +577,7 @@ public final class Swarm: Sendable {
             }
             if let frame { totals.update { $0.closeCodes[Int(UInt16(webSocketErrorCode: frame.closeCode)), default: 0] += 1 } }
         } catch {
-            totals.error("malformed_\(type(of: error))")
+            totals.error("malformed_" + ErrorName.of(error))
         }
     }
 

@@ -18,6 +18,32 @@ extension BridgeSuites {
             return logger
         }
 
+        @Test("errors are counted under stable names, not type names; a refused connection is connection_refused")
+        func errorNames() async throws {
+            struct Odd: Error {}
+            #expect(ErrorName.of(IOError(errnoCode: ECONNREFUSED, reason: "connect")) == "connection_refused")
+            #expect(ErrorName.of(IOError(errnoCode: 9_999, reason: "x")) == "errno_9999")
+            #expect(ErrorName.of(CancellationError()) == "cancelled")
+            #expect(ErrorName.of(ChannelError.connectTimeout(.seconds(1))) == "connect_timeout")
+            #expect(ErrorName.of(LoopWebSocket.Failure.refused(status: 503)) == "upgrade_refused_503")
+            #expect(ErrorName.of(Odd()) == "other")
+            // A port nothing listens on: the client counts what happened by name.
+            let port = try freeLoopbackPort()
+            var configuration = BridgeClientConfiguration(url: "ws://127.0.0.1:\(port)", symbols: ["NQ"])
+            configuration.fallbackAfterFailures = 1_000
+            configuration.initialBackoff = 0.02
+            let client = BridgeClient(configuration: configuration, logger: logger())
+            let run = Task { await client.run() }
+            let deadline = Date().addingTimeInterval(10)
+            while client.statistics.connectFailures < 2, Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
+            run.cancel()
+            _ = await run.value
+            let names = Set(client.statistics.errors.keys)
+            #expect(!names.isEmpty)
+            #expect(names.allSatisfy { $0 == $0.lowercased() && !$0.contains(" ") && !$0.contains("(") }, "\(names)")
+            #expect(names.contains("connection_refused") || names.contains("connect_failed"), "\(names)")
+        }
+
         @Test("refused WebSocket: it polls over HTTP, then returns to the WebSocket when it can")
         func fallbackAndReturn() async throws {
             let folder = try SimulatedFolder(roots: ["NQ"])
