@@ -39,6 +39,11 @@ public struct OutboundMessage: Sendable {
         self.queuedAt = WallClock.monotonicNanoseconds()
     }
 
+    /// A message of `type`: its SSE event is the type's name.
+    public init(json: some Collection<UInt8>, type: MessageType, contract: String? = nil, epoch: String? = nil, seq: Int = -1) {
+        self.init(json: json, event: type.rawValue, contract: contract, epoch: epoch, seq: seq)
+    }
+
     public init(bytes: ByteBuffer, event: String, contract: String? = nil, epoch: String? = nil, seq: Int = -1) {
         self.init(json: bytes.readableBytesView, event: event, contract: contract, epoch: epoch, seq: seq)
     }

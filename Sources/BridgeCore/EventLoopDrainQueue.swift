@@ -57,7 +57,7 @@ public final class EventLoopDrainQueue: @unchecked Sendable {
     private func beat() {
         beats += 1
         guard !writers.isEmpty else { return }
-        let message = OutboundMessage(json: ServerMessages.simple("heartbeat", t: WallClock.nowMicroseconds()), event: "heartbeat")
+        let message = OutboundMessage(json: ServerMessages.simple(.heartbeat, t: WallClock.nowMicroseconds()), type: .heartbeat)
         for writer in writers.values { writer.outbox.enqueue(message, channel: nil) }
         if beats % Self.pingEvery == 0 {
             for writer in Array(writers.values) { writer.pingRound(Self.pingFrame) }

@@ -311,7 +311,7 @@ public final class MarketHub: @unchecked Sendable {
             logger.info("rollover", metadata: ["root": "\(root)", "from": "\(previous ?? "-")", "to": "\(contract.name)"])
             let followed = rootWatchers > 0 || subscriptions[root]?.isEmpty == false
             guard followed, let feed = openLocked(contract.name) else { continue }
-            let message = control(ServerMessages.rollover(root: root, from: previous, to: feed.contract.name), event: "rollover")
+            let message = control(ServerMessages.rollover(root: root, from: previous, to: feed.contract.name), event: .rollover)
             for (_, subscription) in subscriptions[root] ?? [:] {
                 subscription.outbox.enqueue(message, channel: nil)
                 // Everything the new contract holds so far, then its state.
@@ -355,7 +355,7 @@ public final class MarketHub: @unchecked Sendable {
         let state = feed.state
 
         if let reason = changes.reset {
-            let reset = control(ServerMessages.reset(source, reason: reason), event: "reset")
+            let reset = control(ServerMessages.reset(source, reason: reason), event: .reset)
             let snapshot = snapshotMessage(feed)
             for target in targets {
                 target.outbox.enqueue(reset, channel: nil)
@@ -367,7 +367,7 @@ public final class MarketHub: @unchecked Sendable {
         for trade in changes.trades {
             let message = market(
                 ServerMessages.trade(source, seq: trade.seq, prev: trade.prev, record: trade.record),
-                event: "trade",
+                event: .trade,
                 source,
                 seq: trade.seq
             )
@@ -378,14 +378,14 @@ public final class MarketHub: @unchecked Sendable {
         if let quote = changes.quote {
             let delta = market(
                 ServerMessages.quote(source, seq: state.seq, t: state.updatedUnixMicroseconds, bid: quote.bid, ask: quote.ask, full: false),
-                event: "quote",
+                event: .quote,
                 source,
                 seq: state.seq
             )
             let full = Lazy {
                 self.market(
                     ServerMessages.quote(source, seq: state.seq, t: state.updatedUnixMicroseconds, bid: state.bid, ask: state.ask, full: true),
-                    event: "quote",
+                    event: .quote,
                     source,
                     seq: state.seq
                 )
@@ -395,9 +395,9 @@ public final class MarketHub: @unchecked Sendable {
             }
         }
         if changes.stats.stats {
-            let delta = market(ServerMessages.stats(source, state: state, change: changes.stats, full: false), event: "stats", source, seq: state.seq)
+            let delta = market(ServerMessages.stats(source, state: state, change: changes.stats, full: false), event: .stats, source, seq: state.seq)
             let full = Lazy {
-                self.market(ServerMessages.stats(source, state: state, change: StateChange(), full: true), event: "stats", source, seq: state.seq)
+                self.market(ServerMessages.stats(source, state: state, change: StateChange(), full: true), event: .stats, source, seq: state.seq)
             }
             for target in targets where target.channels.contains(.stats) {
                 target.outbox.enqueue(delta, channel: .stats, full: full.get)
@@ -417,7 +417,7 @@ public final class MarketHub: @unchecked Sendable {
                     asks: restarted ? state.asks : depth.asks,
                     full: restarted
                 ),
-                event: "depth",
+                event: .depth,
                 source,
                 seq: state.depthSeq
             )
@@ -432,7 +432,7 @@ public final class MarketHub: @unchecked Sendable {
                         asks: state.asks,
                         full: true
                     ),
-                    event: "depth",
+                    event: .depth,
                     source,
                     seq: state.depthSeq
                 )
@@ -445,21 +445,21 @@ public final class MarketHub: @unchecked Sendable {
         return true
     }
 
-    private func market(_ bytes: [UInt8], event: String, _ source: ServerMessages.Source, seq: Int) -> OutboundMessage {
+    private func market(_ bytes: [UInt8], event: MessageType, _ source: ServerMessages.Source, seq: Int) -> OutboundMessage {
         if let wake = traceWake, bytes.count > 1 {
             // `…}` becomes `…,"tw":WAKE,"tq":QUEUED}`: encoded once, like the rest of the message.
             let traced = bytes.dropLast() + Array(",\"tw\":\(wake),\"tq\":\(WallClock.nowMicroseconds())}".utf8)
-            return OutboundMessage(json: traced, event: event, contract: source.contract, epoch: source.epoch, seq: seq)
+            return OutboundMessage(json: traced, type: event, contract: source.contract, epoch: source.epoch, seq: seq)
         }
-        return OutboundMessage(json: bytes, event: event, contract: source.contract, epoch: source.epoch, seq: seq)
+        return OutboundMessage(json: bytes, type: event, contract: source.contract, epoch: source.epoch, seq: seq)
     }
 
-    private func control(_ bytes: [UInt8], event: String) -> OutboundMessage {
-        OutboundMessage(json: bytes, event: event)
+    private func control(_ bytes: [UInt8], event: MessageType) -> OutboundMessage {
+        OutboundMessage(json: bytes, type: event)
     }
 
     private func snapshotMessage(_ feed: ContractFeed) -> OutboundMessage {
-        market(ServerMessages.snapshot(feed.state), event: "snapshot", feed.source, seq: feed.state.seq)
+        market(ServerMessages.snapshot(feed.state), event: .snapshot, feed.source, seq: feed.state.seq)
     }
 
     // MARK: - Clients
@@ -502,14 +502,14 @@ public final class MarketHub: @unchecked Sendable {
 
             outbox.enqueue(
                 control(
-                    ServerMessages.subscription("subscribed", id: request.id, resolved: result.resolved, channels: requested),
-                    event: "subscribed"
+                    ServerMessages.subscription(.subscribed, id: request.id, resolved: result.resolved, channels: requested),
+                    event: .subscribed
                 ),
                 channel: nil
             )
             for refusal in result.refused {
                 outbox.enqueue(
-                    control(ServerMessages.error(code: refusal.code, message: refusal.message, id: request.id), event: "error"),
+                    control(ServerMessages.error(code: refusal.code, message: refusal.message, id: request.id), event: .error),
                     channel: nil
                 )
             }
@@ -565,7 +565,7 @@ public final class MarketHub: @unchecked Sendable {
             outbox.enqueue(
                 control(
                     ServerMessages.notRecovered(source, reason: reason, requestedEpoch: point.epoch, requestedSeq: point.seq),
-                    event: "not_recovered"
+                    event: .notRecovered
                 ),
                 channel: nil
             )
@@ -591,7 +591,7 @@ public final class MarketHub: @unchecked Sendable {
         let source = feed.source
         for trade in trades {
             outbox.enqueue(
-                market(ServerMessages.trade(source, seq: trade.seq, prev: trade.prev, record: trade.record), event: "trade", source, seq: trade.seq),
+                market(ServerMessages.trade(source, seq: trade.seq, prev: trade.prev, record: trade.record), event: .trade, source, seq: trade.seq),
                 channel: .trades
             )
         }
@@ -599,7 +599,7 @@ public final class MarketHub: @unchecked Sendable {
             let origin = fromMemory ? "memory" : "file"
             metrics.resume(origin)
             outbox.enqueue(
-                control(ServerMessages.resumed(source, from: seq + 1, to: feed.state.seq, replayed: trades.count, origin: origin), event: "resumed"),
+                control(ServerMessages.resumed(source, from: seq + 1, to: feed.state.seq, replayed: trades.count, origin: origin), event: .resumed),
                 channel: nil
             )
         }

@@ -125,7 +125,7 @@ struct SSEStreams {
                     var sequence = 0
                     while !outbox.isClosed {
                         outbox.enqueue(
-                            OutboundMessage(bytes: ByteBuffer(bytes: streams.dashboardJSON(sequence: sequence)), event: "dashboard", seq: sequence),
+                            OutboundMessage(json: streams.dashboardJSON(sequence: sequence), type: .dashboard, seq: sequence),
                             channel: nil
                         )
                         sequence += 1

@@ -123,7 +123,7 @@ struct WebSocketSession {
                     roots: hub.activeRoots(),
                     batch: batch
                 ),
-                "hello"
+                .hello
             ),
             channel: nil
         )
@@ -173,7 +173,7 @@ struct WebSocketSession {
                 outbox.close(code: CloseCode.policyViolation, reason: "too many refused messages")
                 return false
             }
-            outbox.enqueue(control(ServerMessages.error(code: code, message: message, id: id), "error"), channel: nil)
+            outbox.enqueue(control(ServerMessages.error(code: code, message: message, id: id), .error), channel: nil)
             return true
         }
         do {
@@ -204,7 +204,7 @@ struct WebSocketSession {
     private func handle(_ request: ClientRequest, _ outbox: ClientOutbox, _ violation: (ErrorCode, String, String?) -> Bool) -> Bool {
         switch request.op {
         case .ping:
-            outbox.enqueue(control(ServerMessages.simple("pong", t: WallClock.nowMicroseconds(), id: request.id), "pong"), channel: nil)
+            outbox.enqueue(control(ServerMessages.simple(.pong, t: WallClock.nowMicroseconds(), id: request.id), .pong), channel: nil)
         case .subscribe, .unsubscribe:
             let symbols = request.symbols ?? []
             guard !symbols.isEmpty else {
@@ -227,12 +227,12 @@ struct WebSocketSession {
                 outbox.enqueue(
                     control(
                         ServerMessages.subscription(
-                            "unsubscribed",
+                            .unsubscribed,
                             id: request.id,
                             resolved: done,
                             channels: request.channels ?? MarketChannel.allCases
                         ),
-                        "unsubscribed"
+                        .unsubscribed
                     ),
                     channel: nil
                 )
@@ -241,8 +241,8 @@ struct WebSocketSession {
         return true
     }
 
-    private func control(_ bytes: [UInt8], _ event: String) -> OutboundMessage {
-        OutboundMessage(bytes: ByteBuffer(bytes: bytes), event: event)
+    private func control(_ bytes: [UInt8], _ type: MessageType) -> OutboundMessage {
+        OutboundMessage(json: bytes, type: type)
     }
 
     static func reasonLabel(_ code: UInt16) -> String {

@@ -20,7 +20,7 @@ public enum ServerMessages {
     }
 
     /// Type, contract, root and epoch: what a snapshot, reset or resume answer tells a client once.
-    private static func header(_ w: inout JSONWriter, _ type: StaticString, _ source: Source) {
+    private static func header(_ w: inout JSONWriter, _ type: MessageType, _ source: Source) {
         updateHeader(&w, type, source)
         w.key("root")
         w.string(source.root)
@@ -31,10 +31,10 @@ public enum ServerMessages {
     /// Type and contract only: updates (trades, quotes, stats, depth) follow a snapshot, whose
     /// root and epoch stay true until a `reset` or `rollover` says otherwise, so every update
     /// would repeat them for nothing (about 40 bytes of a 100-byte quote).
-    private static func updateHeader(_ w: inout JSONWriter, _ type: StaticString, _ source: Source) {
+    private static func updateHeader(_ w: inout JSONWriter, _ type: MessageType, _ source: Source) {
         w.beginObject()
         w.key("type")
-        w.string(type)
+        w.string(type.name)
         w.key("contract")
         w.string(source.contract)
     }
@@ -43,7 +43,7 @@ public enum ServerMessages {
     /// that follows only trades can tell a gap from the quote records in between.
     public static func trade(_ source: Source, seq: Int, prev: Int, record: IntradayRecord) -> [UInt8] {
         var w = JSONWriter(capacity: 220)
-        updateHeader(&w, "trade", source)
+        updateHeader(&w, .trade, source)
         w.key("seq")
         w.int(seq)
         w.key("prev")
@@ -67,7 +67,7 @@ public enum ServerMessages {
     /// Best bid/ask. A delta carries only what changed; `full` carries both (after conflation).
     public static func quote(_ source: Source, seq: Int, t: Int64, bid: Float?, ask: Float?, full: Bool) -> [UInt8] {
         var w = JSONWriter(capacity: 160)
-        updateHeader(&w, "quote", source)
+        updateHeader(&w, .quote, source)
         w.key("seq")
         w.int(seq)
         w.key("t")
@@ -91,7 +91,7 @@ public enum ServerMessages {
     /// Session statistics; a delta carries only the fields in `change` (all when `full`).
     public static func stats(_ source: Source, state: MarketState, change: StateChange, full: Bool) -> [UInt8] {
         var w = JSONWriter(capacity: 200)
-        updateHeader(&w, "stats", source)
+        updateHeader(&w, .stats, source)
         w.key("seq")
         w.int(state.seq)
         w.key("t")
@@ -128,7 +128,7 @@ public enum ServerMessages {
     /// A full book (after conflation, or the first batch of a new day's file) replaces the client's.
     public static func depth(_ source: Source, seq: Int, t: Int64, file: String, bids: [DepthLevel], asks: [DepthLevel], full: Bool) -> [UInt8] {
         var w = JSONWriter(capacity: 128 + 40 * (bids.count + asks.count))
-        updateHeader(&w, "depth", source)
+        updateHeader(&w, .depth, source)
         w.key("seq")
         w.int(seq)
         w.key("t")
@@ -161,7 +161,7 @@ public enum ServerMessages {
     }
 
     /// The whole state of a contract: sent on subscribe, after a resume, and as `/api/live_data`.
-    public static func snapshot(_ state: MarketState, type: StaticString = "snapshot") -> [UInt8] {
+    public static func snapshot(_ state: MarketState, type: MessageType = .snapshot) -> [UInt8] {
         var w = JSONWriter(capacity: 600)
         header(&w, type, Source(contract: state.contract, root: state.root, epoch: state.epoch))
         w.key("seq")
@@ -224,7 +224,7 @@ public enum ServerMessages {
         var w = JSONWriter()
         w.beginObject()
         w.key("type")
-        w.string("hello")
+        w.string(MessageType.hello.name)
         w.key("protocol")
         w.int(protocolVersion)
         w.key("server")
@@ -253,11 +253,11 @@ public enum ServerMessages {
     }
 
     /// Acknowledges a subscribe or unsubscribe; `resolved` maps each requested symbol to its contract.
-    public static func subscription(_ type: StaticString, id: String?, resolved: [String: String], channels: [MarketChannel]) -> [UInt8] {
+    public static func subscription(_ type: MessageType, id: String?, resolved: [String: String], channels: [MarketChannel]) -> [UInt8] {
         var w = JSONWriter()
         w.beginObject()
         w.key("type")
-        w.string(type)
+        w.string(type.name)
         if let id {
             w.key("id")
             w.string(id)
@@ -276,7 +276,7 @@ public enum ServerMessages {
         var w = JSONWriter()
         w.beginObject()
         w.key("type")
-        w.string("error")
+        w.string(MessageType.error.name)
         w.key("code")
         w.string(code.rawValue)
         w.key("message")
@@ -289,11 +289,11 @@ public enum ServerMessages {
         return w.bytes
     }
 
-    public static func simple(_ type: StaticString, t: Int64, id: String? = nil) -> [UInt8] {
+    public static func simple(_ type: MessageType, t: Int64, id: String? = nil) -> [UInt8] {
         var w = JSONWriter()
         w.beginObject()
         w.key("type")
-        w.string(type)
+        w.string(type.name)
         w.key("t")
         w.int(t)
         if let id {
@@ -308,7 +308,7 @@ public enum ServerMessages {
         var w = JSONWriter()
         w.beginObject()
         w.key("type")
-        w.string("rollover")
+        w.string(MessageType.rollover.name)
         w.key("root")
         w.string(root)
         w.key("from")
@@ -322,7 +322,7 @@ public enum ServerMessages {
     /// The file was rewritten: state restarts under a new epoch; a snapshot follows.
     public static func reset(_ source: Source, reason: String) -> [UInt8] {
         var w = JSONWriter()
-        header(&w, "reset", source)
+        header(&w, .reset, source)
         w.key("reason")
         w.string(reason)
         w.endObject()
@@ -332,7 +332,7 @@ public enum ServerMessages {
     /// A resume succeeded: trades with seq in `from...to` were replayed (none when from > to).
     public static func resumed(_ source: Source, from: Int, to: Int, replayed: Int, origin: String) -> [UInt8] {
         var w = JSONWriter()
-        header(&w, "resumed", source)
+        header(&w, .resumed, source)
         w.key("from")
         w.int(from)
         w.key("to")
@@ -348,7 +348,7 @@ public enum ServerMessages {
     /// A resume could not be honoured; a fresh snapshot follows.
     public static func notRecovered(_ source: Source, reason: String, requestedEpoch: String, requestedSeq: Int) -> [UInt8] {
         var w = JSONWriter()
-        header(&w, "not_recovered", source)
+        header(&w, .notRecovered, source)
         w.key("reason")
         w.string(reason)
         w.key("requested_epoch")

@@ -31,32 +31,8 @@ public struct WireScanner {
     /// The message type, as a value (cheaper to switch on than ``type``).
     public private(set) var kind: MessageKind = .other
 
-    /// The bridge's message types a client acts on.
-    public enum MessageKind: Sendable, Equatable {
-        case hello, snapshot, trade, quote, stats, depth, reset, rollover, heartbeat, pong
-        case subscribed, unsubscribed, resumed, notRecovered, error, other
-
-        init(_ bytes: UnsafeBufferPointer<UInt8>) {
-            switch String(decoding: bytes, as: UTF8.self) {
-            case "hello": self = .hello
-            case "snapshot": self = .snapshot
-            case "trade": self = .trade
-            case "quote": self = .quote
-            case "stats": self = .stats
-            case "depth": self = .depth
-            case "reset": self = .reset
-            case "rollover": self = .rollover
-            case "heartbeat": self = .heartbeat
-            case "pong": self = .pong
-            case "subscribed": self = .subscribed
-            case "unsubscribed": self = .unsubscribed
-            case "resumed": self = .resumed
-            case "not_recovered": self = .notRecovered
-            case "error": self = .error
-            default: self = .other
-            }
-        }
-    }
+    /// A message's type as read (``MessageType/other`` for one this version does not know).
+    public typealias MessageKind = MessageType
 
     public init(_ text: Substring) {
         scan(text)
@@ -216,7 +192,7 @@ public struct WireScanner {
             case 4:
                 if key(name, is: "type") {
                     type = substring(field)
-                    kind = MessageKind(UnsafeBufferPointer(rebasing: bytes[field]))
+                    kind = MessageType(rawValue: String(decoding: UnsafeBufferPointer(rebasing: bytes[field]), as: UTF8.self)) ?? .other
                 } else if key(name, is: "prev") {
                     prev = integer(field).map(Int.init)
                 } else if key(name, is: "root") {

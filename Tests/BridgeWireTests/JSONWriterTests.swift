@@ -23,6 +23,22 @@ struct JSONWriterTests {
         #expect(Float(text) == value)
     }
 
+    @Test("one list of message types: the encoder writes each name, the scanner reads it back as that type")
+    func messageTypes() {
+        for type in MessageType.allCases {
+            #expect(MessageType(rawValue: "\(type.name)") == type)
+        }
+        for type in [MessageType.heartbeat, .pong] {
+            let bytes = ServerMessages.simple(type, t: 1)
+            #expect(WireScanner(String(decoding: bytes, as: UTF8.self)).kind == type)
+        }
+        let state = MarketState(contract: "NQZ25-CME", root: "NQ", epoch: "0")
+        #expect(WireScanner(String(decoding: ServerMessages.snapshot(state), as: UTF8.self)).kind == .snapshot)
+        let acknowledged = ServerMessages.subscription(.unsubscribed, id: nil, resolved: [:], channels: [.trades])
+        #expect(WireScanner(String(decoding: acknowledged, as: UTF8.self)).kind == .unsubscribed)
+        #expect(WireScanner(#"{"type":"from_the_future"}"#).kind == .other)
+    }
+
     @Test("random prices round-trip exactly")
     func randomPrices() {
         var generator = SystemRandomNumberGenerator()
