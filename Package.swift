@@ -75,13 +75,13 @@ let package = Package(
             ]
         ),
         // Hummingbird routes: WebSocket, SSE, HTTP, polling modes, limits, auth, metrics, shutdown.
+        // (The --demo simulator lives in the `bridge` executable, so this links no MarketSim.)
         .target(
             name: "BridgeServer",
             dependencies: [
                 "SierraFormat",
                 "BridgeWire",
                 "BridgeCore",
-                "MarketSim",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
@@ -106,6 +106,8 @@ let package = Package(
             dependencies: [
                 "BridgeServer",
                 "BridgeCore",
+                // Only for --demo: the production bridge's library does not link the simulator.
+                "MarketSim",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -6,13 +6,13 @@ import Synchronization
 
 /// `bridge --demo`: an embedded simulator writing to a temporary folder, run as a service beside
 /// the bridge so that one command shows live data flowing, with no Sierra Chart.
-public final class DemoSimulatorService: Service, Sendable {
-    public let simulation: SimulationHandle
+final class DemoSimulatorService: Service, Sendable {
+    let simulation: SimulationHandle
     private let logger: Logger
 
     /// Creates the folder and the simulation (and writes its first records) right away, so the
     /// bridge finds contracts when it starts.
-    public init(folder: String, rate: Double, flushMilliseconds: Int, logger: Logger) throws {
+    init(folder: String, rate: Double, flushMilliseconds: Int, logger: Logger) throws {
         let config = SimulationConfig(dataDirectory: folder, roots: ["NQ", "ES", "VX"], rate: rate, flushMilliseconds: flushMilliseconds)
         let simulation = try Simulation(config: config)
         try simulation.advance(to: 0.001)
@@ -39,7 +39,7 @@ public final class DemoSimulatorService: Service, Sendable {
 }
 
 /// The simulation, handed to its own thread (it is used by that thread only).
-public final class SimulationHandle: @unchecked Sendable {
+final class SimulationHandle: @unchecked Sendable {
     let value: Simulation
     let stop = Atomic<Bool>(false)
     let finished = Atomic<Bool>(false)
