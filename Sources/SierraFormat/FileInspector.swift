@@ -1,5 +1,3 @@
-import SierraFormat
-
 /// Renders a Sierra Chart file's header and records for people (a table) and for tools (JSON in
 /// the same shape as the golden vectors' expected decodings).
 public enum FileInspector {
