@@ -180,7 +180,7 @@ let package = Package(
         .testTarget(name: "LabTests", dependencies: ["Lab", "Swarm", "MarketSim"]),
         .testTarget(name: "SierraFormatTests", dependencies: ["SierraFormat"], exclude: ["Vectors"]),
         .testTarget(name: "MarketSimTests", dependencies: ["MarketSim", "SierraFormat"]),
-        .testTarget(name: "BridgeWireTests", dependencies: ["BridgeWire", "SierraFormat"]),
+        .testTarget(name: "BridgeWireTests", dependencies: ["BridgeWire", "BridgeCore", "SierraFormat"]),
         .testTarget(
             name: "BridgeServerTests",
             dependencies: [

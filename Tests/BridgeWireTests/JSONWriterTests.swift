@@ -1,3 +1,4 @@
+import BridgeCore
 import BridgeWire
 import Foundation
 import SierraFormat
