@@ -213,7 +213,7 @@ struct BridgeCommand: AsyncParsableCommand {
             let auth = token == nil ? "" : "?token=…"
             if configuration.mode == .event { say("bridge: dashboard at \(base)/dashboard") }
             say(
-                "bridge: listening on \(base) — mode \(configuration.mode.rawValue); contracts: \(bridge.hub.map(Self.describeContracts) ?? "read per request")"
+                "bridge: listening on \(base) — mode \(configuration.mode.rawValue); contracts: \(bridge.hub?.contractSummary ?? "read per request")"
             )
             if isDemo || configuration.mode == .event {
                 say("  try:  open \(base)/dashboard in a browser")
@@ -236,15 +236,6 @@ struct BridgeCommand: AsyncParsableCommand {
         } catch {
             logger.error("could not write the port file", metadata: ["path": "\(path)", "error": "\(error)"])
         }
-    }
-
-    /// The start-up line's contracts: a few names, or for a folder of hundreds the count and what
-    /// each root means now (every contract is in /api/symbols).
-    static func describeContracts(_ hub: MarketHub) -> String {
-        let names = hub.contractNames
-        guard names.count > 12 else { return names.joined(separator: ", ") }
-        let roots = hub.activeRoots().sorted { $0.key < $1.key }.map { "\($0.key) → \($0.value)" }
-        return "\(names.count) (\(roots.joined(separator: ", ")); the rest in /api/symbols)"
     }
 }
 

@@ -112,11 +112,7 @@ public final class MarketHub: @unchecked Sendable {
     @discardableResult
     public func refresh() -> [String] {
         // The folders' times before the listing: a change during it is seen at the next recheck.
-        let stamp = [folder.path, folder.depthPath].map { path -> Int64 in
-            var info = stat()
-            guard stat(path, &info) == 0 else { return -1 }
-            return Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec)
-        }
+        let stamp = folderStamp()
         let files = folder.intradayFiles()
         let depth = folder.latestDepthFiles()
         return lock.withLock {
@@ -145,17 +141,22 @@ public final class MarketHub: @unchecked Sendable {
     /// went (one `stat` each); otherwise only the empty contracts are looked at (a rollover's new
     /// file getting its first records). A missed directory event costs at most a check interval.
     public func recheck() {
-        let stamp = [folder.path, folder.depthPath].map { path -> Int64 in
-            var info = stat()
-            guard stat(path, &info) == 0 else { return -1 }
-            return Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec)
-        }
+        let stamp = folderStamp()
         if lock.withLock({ stamp != listedStamp }) {
             refresh()
             return
         }
         let empty = lock.withLock { entries.values.filter { $0.recordCount == 0 && feeds[$0.contract.name] == nil } }
         touched(Set(empty.map { $0.contract.name + DataFolder.intradayExtension }))
+    }
+
+    /// The folders' modification times (ns; -1 for one that cannot be read).
+    private func folderStamp() -> [Int64] {
+        [folder.path, folder.depthPath].map { path -> Int64 in
+            var info = stat()
+            guard stat(path, &info) == 0 else { return -1 }
+            return Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec)
+        }
     }
 
     /// Files that changed but are not tailed (`NQH26-CME.scid`). An empty one is looked at again,
@@ -181,11 +182,6 @@ public final class MarketHub: @unchecked Sendable {
                 watchTargetsChangedLocked()
             }
         }
-    }
-
-    /// Closes the contracts nobody needed for ``HubConfiguration/idleCloseSeconds``.
-    public func sweep() {
-        lock.withLock { sweepLocked() }
     }
 
     private func sweepLocked() {
@@ -680,6 +676,16 @@ public final class MarketHub: @unchecked Sendable {
 
     public var contractCount: Int { lock.withLock { entries.count } }
 
+    /// The contracts for a log line: every name of a small folder; of one with hundreds, the
+    /// count and what each root means now (every contract is in /api/symbols).
+    public var contractSummary: String {
+        lock.withLock {
+            guard entries.count > 12 else { return entries.keys.sorted().joined(separator: ", ") }
+            let active = roots.sorted { $0.key < $1.key }.map { "\($0.key) → \($0.value)" }
+            return "\(entries.count) (\(active.joined(separator: ", ")); the rest in /api/symbols)"
+        }
+    }
+
     /// What a new WebSocket client's `hello` lists: every contract of a small folder; of one with
     /// hundreds, what each root means now (the rest is in /api/symbols), so a hello stays small.
     public var helloContracts: [String] {
@@ -692,18 +698,6 @@ public final class MarketHub: @unchecked Sendable {
     /// are 0 once every client left; a closed connection must leave nothing here.
     public var clientTableSizes: (clients: Int, subscriptions: Int) {
         lock.withLock { (clientSymbols.count, subscriptions.values.reduce(0) { $0 + $1.count }) }
-    }
-
-    /// Paths of the files the hub reads, mapped to their contract (for the watcher).
-    public func watchedPaths() -> [String: String] {
-        lock.withLock {
-            var paths: [String: String] = [:]
-            for (name, feed) in feeds {
-                paths[name + DataFolder.intradayExtension] = name
-                if let depth = feed.depthPath, let file = depth.split(separator: "/").last { paths[String(file)] = name }
-            }
-            return paths
-        }
     }
 
     /// The files worth a watch of their own, by path: the tailed contracts' `.scid` and `.depth`,

@@ -118,7 +118,9 @@ public final class BridgeApplication: Sendable {
             ),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? configuration.port
-                let contracts = hub?.contractNames ?? DiskSnapshotReader(configuration: configuration, logger: logger).symbols().keys.sorted()
+                let contracts =
+                    hub?.contractSummary
+                    ?? DiskSnapshotReader(configuration: configuration, logger: logger).symbols().keys.sorted().joined(separator: ",")
                 let watch: String
                 switch (configuration.mode, configuration.watch) {
                 case (.event, .events(let ms)): watch = "inotify + \(ms) ms safety poll"
@@ -126,7 +128,7 @@ public final class BridgeApplication: Sendable {
                 default: watch = "none (reads files per request)"
                 }
                 logger.info(
-                    "bridge serving \(configuration.dataDirectory) on http://\(configuration.host):\(port) mode=\(configuration.mode.rawValue) watch=\(watch) symbols=\(contracts.joined(separator: ","))"
+                    "bridge serving \(configuration.dataDirectory) on http://\(configuration.host):\(port) mode=\(configuration.mode.rawValue) watch=\(watch) symbols=\(contracts)"
                 )
                 await onRunning(port)
             },

@@ -111,14 +111,7 @@ public struct SymbolMarket: Sendable {
     public mutating func depthSnapshot(at unixMicroseconds: Int64, random: inout SeededRandom, into depth: inout [DepthRecord]) {
         let time = depthTime(unixMicroseconds)
         let (bids, asks) = targetBook(random: &random)
-        depth.append(DepthRecord(dateTime: time, command: .clearBook))
-        for level in bids {
-            depth.append(DepthRecord(dateTime: time, command: .addBid, numOrders: level.numOrders, price: level.price, quantity: level.quantity))
-        }
-        for level in asks {
-            depth.append(DepthRecord(dateTime: time, command: .addAsk, numOrders: level.numOrders, price: level.price, quantity: level.quantity))
-        }
-        depth[depth.count - 1].flags |= DepthRecord.endOfBatchFlag
+        depth.append(contentsOf: DepthRecord.snapshotBatch(bids: bids, asks: asks, at: time))
         publishedBids = bids
         publishedAsks = asks
     }

@@ -30,6 +30,21 @@ public struct DepthRecord: Sendable, Equatable {
     }
 
     public var isEndOfBatch: Bool { flags & Self.endOfBatchFlag != 0 }
+
+    /// A whole book as one batch, the way Sierra Chart writes a snapshot: clear, the bids best
+    /// first, the asks best first, end of batch on the last record.
+    public static func snapshotBatch(bids: [DepthLevel], asks: [DepthLevel], at time: SCDateTime) -> [DepthRecord] {
+        var batch = [DepthRecord(dateTime: time, command: .clearBook)]
+        batch.reserveCapacity(1 + bids.count + asks.count)
+        for level in bids {
+            batch.append(DepthRecord(dateTime: time, command: .addBid, numOrders: level.numOrders, price: level.price, quantity: level.quantity))
+        }
+        for level in asks {
+            batch.append(DepthRecord(dateTime: time, command: .addAsk, numOrders: level.numOrders, price: level.price, quantity: level.quantity))
+        }
+        batch[batch.count - 1].flags |= endOfBatchFlag
+        return batch
+    }
 }
 
 /// A depth command. A struct rather than an enum so that an unknown byte in a file decodes

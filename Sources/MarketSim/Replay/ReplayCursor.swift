@@ -78,15 +78,7 @@ final class ReplayCursor<Format: SierraFileFormat> {
             _ = builder.apply(record)
             return true
         }
-        let time = SCDateTime(microseconds: 0)
-        var batch = [DepthRecord(dateTime: time, command: .clearBook)]
-        for level in builder.bids {
-            batch.append(DepthRecord(dateTime: time, command: .addBid, numOrders: level.numOrders, price: level.price, quantity: level.quantity))
-        }
-        for level in builder.asks {
-            batch.append(DepthRecord(dateTime: time, command: .addAsk, numOrders: level.numOrders, price: level.price, quantity: level.quantity))
-        }
-        batch[batch.count - 1].flags |= DepthRecord.endOfBatchFlag
-        return batch
+        // Time 0 marks the prelude; the replay stamps it with the first record's due time.
+        return DepthRecord.snapshotBatch(bids: builder.bids, asks: builder.asks, at: SCDateTime(microseconds: 0))
     }
 }
