@@ -40,6 +40,8 @@ let package = Package(
     targets: [
         // The Sierra Chart file formats: records, SCDateTime, tailers, the depth book. Imports nothing of ours.
         .target(name: "SierraFormat"),
+        // Strict reading of configuration files (scenarios, profiles, suites): every error names its line.
+        .target(name: "ConfigFile", dependencies: [.product(name: "Yams", package: "Yams")]),
         // A synthetic Sierra Chart: market model, Sierra-like buffered writer, write journal.
         .target(
             name: "MarketSim",
@@ -134,6 +136,7 @@ let package = Package(
             name: "Swarm",
             dependencies: [
                 "BridgeClient",
+                "ConfigFile",
                 "BridgeWire",
                 "MarketSim",
                 "SierraFormat",
@@ -158,6 +161,7 @@ let package = Package(
         .target(
             name: "Lab",
             dependencies: [
+                "ConfigFile",
                 "Swarm",
                 "BridgeClient",
                 "BridgeWire",

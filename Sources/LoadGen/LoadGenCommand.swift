@@ -88,6 +88,9 @@ struct LoadGenCommand: AsyncParsableCommand {
     )
     var bridgeCommand: String?
 
+    @Option(help: "A profile file (profiles/NAME.yaml, docs/PROFILES.md): talk to a bridge BridgeLab did not build through its routes and fields.")
+    var profile: String?
+
     func parsedMix() throws -> [(kind: ClientKind, weight: Double)] {
         try kind.split(separator: ",").map { part in
             let pieces = part.split(separator: "=")
@@ -125,6 +128,13 @@ struct LoadGenCommand: AsyncParsableCommand {
         configuration.progress = !noProgress
         configuration.proxy = proxy
         configuration.bridgeCommand = bridgeCommand.map { $0.split(separator: " ").map(String.init) }
+        if let profile {
+            do {
+                configuration.profile = try ProfileLoader.load(profile)
+            } catch {
+                throw ValidationError(error.description)
+            }
+        }
         do {
             configuration.faults = try faults.map { try ScheduledFault(parsing: $0) }
             try configuration.validate()

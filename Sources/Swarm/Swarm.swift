@@ -22,6 +22,10 @@ public final class Swarm: Sendable {
     private let target = NIOLockedValueBox<(host: String, port: Int)>(("127.0.0.1", 0))
     public let faultProxy: FaultProxy?
     let bridgeProcess: BridgeProcessController?
+    /// A bridge described by a profile: its messages are read through it and its trades matched
+    /// to their records (nil: the reference bridge's protocol).
+    let profileReader: MessageReader?
+    let tradeMatcher: TradeMatcher?
 
     var host: String { target.withLockedValue { $0.host } }
     var port: Int { target.withLockedValue { $0.port } }
@@ -33,6 +37,8 @@ public final class Swarm: Sendable {
         self.logger = logger
         let journal = configuration.dataDirectory.map { JournalIndex(path: $0 + "/bridgelab-journal.tsv") }
         self.recorder = LatencyRecorder(journal: journal)
+        self.profileReader = configuration.profile.map(MessageReader.init)
+        self.tradeMatcher = configuration.profile == nil ? nil : configuration.dataDirectory.map { TradeMatcher(dataDirectory: $0) }
         self.bridgeProcess = configuration.bridgeCommand.map(BridgeProcessController.init)
         self.faultProxy =
             configuration.proxy || configuration.faults.contains(where: \.needsProxy)
@@ -131,7 +137,7 @@ public final class Swarm: Sendable {
         do {
             let status = try await HTTPConnection.with(host: configuration.host, port: configuration.port, connectTimeout: .seconds(3)) {
                 connection in
-                try await connection.get("/health").status
+                try await connection.get(self.healthPath).status
             }
             guard status == 200 else { throw SwarmError("the bridge at \(configuration.url) answered /health with \(status)") }
         } catch let error as SwarmError {
@@ -139,6 +145,12 @@ public final class Swarm: Sendable {
         } catch {
             throw SwarmError("cannot reach a bridge at \(configuration.url): \(error)")
         }
+    }
+
+    /// The health route: the reference bridge's, or the profile's.
+    var healthPath: String {
+        guard let profile = profileReader?.profile else { return "/health" }
+        return URLTemplate.path(of: URLTemplate.fill(profile.health, placeholders(symbol: configuration.symbols.first)))
     }
 
     static func sleep(until deadline: UInt64) async throws {
@@ -202,6 +214,15 @@ public final class Swarm: Sendable {
     // MARK: - Clients
 
     private func runClient(index: Int, kind: ClientKind, until end: UInt64) async {
+        if profileReader != nil {
+            switch kind {
+            case .ws: await runProfileWebSocket(until: end)
+            case .sse: await runProfileSSE(until: end)
+            case .poll: await runProfilePoller(index: index, until: end)
+            default: break  // refused by validate()
+            }
+            return
+        }
         switch kind {
         case .ws, .slow: await runWebSocket(kind: kind, until: end)
         case .sse: await runSSE(until: end)

@@ -64,6 +64,9 @@ public struct SwarmConfiguration: Sendable {
     /// Start the bridge with this command (executable path and arguments) and stop it at the end;
     /// needed by the `kill` fault.
     public var bridgeCommand: [String]?
+    /// A bridge BridgeLab did not build, described by its profile (docs/PROFILES.md): ws, sse and
+    /// poll clients talk to it through the profile's routes and read it through its fields.
+    public var profile: BridgeProfile?
 
     public init(url: String) {
         self.url = url
@@ -99,6 +102,20 @@ public struct SwarmConfiguration: Sendable {
         guard pollRate > 0, pollRate <= 1_000 else { throw SwarmError("--poll-rate must be between 0 and 1000 per second") }
         guard cacheReadsPerSecond >= 0, cacheReadsPerSecond <= 1_000 else { throw SwarmError("--cache-reads must be between 0 and 1000 per second") }
         guard rampDown >= 0, rampDown < duration else { throw SwarmError("--ramp-down must be shorter than --duration") }
+        if let profile {
+            for (kind, _) in mix {
+                switch kind {
+                case .ws where profile.webSocket == nil, .sse where profile.sse == nil, .poll where profile.poll == nil:
+                    throw SwarmError(
+                        "--kind \(kind.rawValue): the profile \(profile.name) (\(profile.file)) has no \(kind == .ws ? "websocket" : kind.rawValue) route"
+                    )
+                case .ws, .sse, .poll:
+                    continue
+                default:
+                    throw SwarmError("--kind \(kind.rawValue) speaks the reference bridge's protocol; with --profile only ws, sse and poll run")
+                }
+            }
+        }
         if faults.contains(where: { !$0.needsProxy }), bridgeCommand == nil {
             throw SwarmError("the kill fault needs --bridge-command: loadgen must start the bridge to kill and restart it")
         }

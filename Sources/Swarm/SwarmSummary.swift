@@ -88,6 +88,7 @@ public struct SwarmSummary: Sendable {
             "errors": totals.errors as [String: Int],
             "server_errors": totals.serverErrors,
             "close_codes": Dictionary(uniqueKeysWithValues: totals.closeCodes.map { (String($0.key), $0.value) }) as [String: Int],
+            "profile": profileSection(configuration.profile, totals),
             "generator": [
                 "cpu_user_s": (usage.userSeconds * 100).rounded() / 100,
                 "cpu_system_s": (usage.systemSeconds * 100).rounded() / 100,
@@ -117,8 +118,24 @@ public struct SwarmSummary: Sendable {
                 "request p99 \(ms("poll_request", "p99")) (from intended send), data staleness p50 \(ms("poll_staleness", "p50")), p99 \(ms("poll_staleness", "p99"))\n"
         }
         text += "  resumes: \(totals.resumesRecovered) recovered, \(totals.resumesNotRecovered) not; reconnect p99 \(ms("reconnect", "p99"))\n"
+        if let profile = configuration.profile {
+            text +=
+                "  profile \(profile.name): trades matched to records by \(profile.matchesByTime ? "time" : "order"), \(totals.unmatchedTrades) unmatched\n"
+            for problem in totals.problems.sorted() { text += "  profile problem: \(problem)\n" }
+        }
         text += String(format: "  generator: %.1f%% of a core, %.0f MB peak\n", usage.cpuPercent, usage.peakResidentMegabytes)
         return SwarmSummary(json: json, text: text)
+    }
+
+    /// How a profiled bridge was read: by which profile, how trades were matched to records, and
+    /// what could not be (empty for the reference bridge's own protocol).
+    static func profileSection(_ profile: BridgeProfile?, _ totals: SwarmTotals.Values) -> [String: any Sendable] {
+        guard let profile else { return [:] }
+        let matchedBy = profile.tradeFields.seq != nil ? "seq" : (profile.matchesByTime ? "time" : "order")
+        return [
+            "name": profile.name, "file": profile.file, "matched_by": matchedBy, "unmatched_trades": totals.unmatchedTrades,
+            "problems": totals.problems.sorted(),
+        ]
     }
 
     /// Messages and bytes per type, and the mean size of a delta against a snapshot's.

@@ -31,6 +31,10 @@ final class SwarmTotals: Sendable {
         var cacheHits = 0
         var cacheMisses = 0
         var serverErrors = 0
+        /// Trade messages of a profiled bridge that no record of the files was found for.
+        var unmatchedTrades = 0
+        /// What a profile client found wrong with the profile (said once each).
+        var problems: Set<String> = []
         /// Per contract, the trade ranges clients were owed and how many they got.
         var owed: [(contract: String, after: Int, through: Int, received: Int)] = []
     }
@@ -52,6 +56,10 @@ final class SwarmTotals: Sendable {
             $0.bytes += bytes
             $0.payload.add(kind, bytes: bytes)
         }
+    }
+
+    func problem(_ text: String) {
+        box.withLockedValue { $0.problems.insert(text) }
     }
 
     func error(_ kind: String) {

@@ -1,3 +1,4 @@
+import ConfigFile
 import Foundation
 import Yams
 
@@ -14,17 +15,7 @@ public struct NightlySuite: Sendable, Equatable {
     public var rule = RegressionRule()
 
     public static func load(_ path: String) throws(ScenarioError) -> NightlySuite {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw ScenarioError(file: path, line: nil, field: "", problem: "cannot be read")
-        }
-        let node: Node?
-        do {
-            node = try Yams.compose(yaml: String(decoding: data, as: UTF8.self))
-        } catch {
-            throw ScenarioError(file: path, line: nil, field: "", problem: "not valid YAML: \(error)")
-        }
-        guard let node else { throw ScenarioError(file: path, line: nil, field: "", problem: "the file is empty") }
-        let root = YAMLField(file: path, path: "", node: node)
+        let root = try YAMLDocument.load(path)
         let fields = try root.mapping(known: ["name", "runs", "regression"])
         var suite = NightlySuite()
         if let name = fields["name"] { suite.name = try name.string() }

@@ -124,6 +124,11 @@ public struct Scenario: Sendable, Codable, Equatable {
         public var replaySpeed: Double?
         /// This arm's expired contracts, where they differ from the market's (a folder-size axis).
         public var expired: Expired?
+        /// The profile file (resolved path) the swarm talks to this arm's bridge through; nil:
+        /// the reference bridge's own protocol and clients (docs/PROFILES.md).
+        public var profile: String?
+        /// A bridge BridgeLab did not build, started by its own command (nil: the reference bridge).
+        public var bridge: ForeignBridge?
 
         public init(name: String, mode: String = "event") {
             self.name = name
@@ -173,6 +178,10 @@ public struct Scenario: Sendable, Codable, Equatable {
         }
         return result
     }
+
+    /// The folder holding the scenario's `scenarios/` folder (placeholders `{package}` and the
+    /// default working directory of a foreign bridge), set by the loader.
+    public var packageFolder: String?
 
     /// How an arm's bridge is launched: the scenario's settings, with the arm's own on top.
     public func launch(for arm: Arm) -> Launch {

@@ -1,4 +1,5 @@
 import BridgeWire
+import ConfigFile
 import Foundation
 import MarketSim
 import Swarm
@@ -41,30 +42,16 @@ public enum ScenarioLoader {
 
     /// Parses and validates a scenario's YAML text.
     public static func parse(_ text: String, file: String) throws(ScenarioError) -> Scenario {
-        let node: Node?
-        do {
-            node = try Yams.compose(yaml: text)
-        } catch let error as YamlError {
-            throw ScenarioError(file: file, line: yamlLine(error), field: "", problem: "not valid YAML: \(yamlProblem(error))")
-        } catch {
-            throw ScenarioError(file: file, line: nil, field: "", problem: "not valid YAML: \(error)")
-        }
-        guard let node else { throw ScenarioError(file: file, line: nil, field: "", problem: "the file is empty") }
-        return try scenario(YAMLField(file: file, path: "", node: node))
+        try scenario(YAMLField(file: file, path: "", node: try YAMLDocument.compose(text, file: file)))
     }
 
-    static func yamlLine(_ error: YamlError) -> Int? {
-        switch error {
-        case .scanner(_, _, let mark, _), .parser(_, _, let mark, _), .composer(_, _, let mark, _): return mark.line
-        default: return nil
-        }
-    }
-
-    static func yamlProblem(_ error: YamlError) -> String {
-        switch error {
-        case .scanner(_, let problem, _, _), .parser(_, let problem, _, _), .composer(_, let problem, _, _): return problem
-        default: return "\(error)"
-        }
+    /// The folder a scenario file's `profiles/` and `examples/` sit in: the parent of the
+    /// `scenarios/` folder holding it (or the file's own folder).
+    static func packageFolder(of file: String) -> String {
+        let folder = (file as NSString).deletingLastPathComponent
+        let absolute = folder.hasPrefix("/") ? folder : FileManager.default.currentDirectoryPath + (folder.isEmpty ? "" : "/" + folder)
+        let standard = (absolute as NSString).standardizingPath
+        return (standard as NSString).lastPathComponent == "scenarios" ? (standard as NSString).deletingLastPathComponent : standard
     }
 
     static func scenario(_ root: YAMLField) throws(ScenarioError) -> Scenario {
@@ -107,12 +94,18 @@ public enum ScenarioLoader {
         }
         guard let armsField = fields["arms"] else { throw root.error("a scenario needs arms: at least one bridge to run") }
         var names = Set<String>()
+        let package = packageFolder(of: root.file)
+        scenario.packageFolder = package
         for item in try armsField.list() {
-            let arm = try arm(item)
+            let arm = try arm(item, package: package)
             guard names.insert(arm.name).inserted else { throw item.error("two arms are named '\(arm.name)'") }
             scenario.arms.append(arm)
         }
         guard !scenario.arms.isEmpty else { throw armsField.error("needs at least one arm") }
+        for (index, arm) in scenario.arms.enumerated() {
+            guard let profile = arm.profile else { continue }
+            try checkKinds(scenario.swarm(for: arm).kinds, profile: profile, field: try armsField.list()[index])
+        }
         if scenario.market.replay == nil, let index = scenario.arms.firstIndex(where: { $0.replaySpeed != nil }) {
             throw try armsField.list()[index].error("replay_speed needs a market that is a replay (market.replay)")
         }
@@ -293,9 +286,9 @@ public enum ScenarioLoader {
         return channels
     }
 
-    static func arm(_ field: YAMLField) throws(ScenarioError) -> Scenario.Arm {
+    static func arm(_ field: YAMLField, package: String) throws(ScenarioError) -> Scenario.Arm {
         let fields = try field.mapping(known: [
-            "name", "mode", "role", "flags", "swarm", "descriptor_limit", "allocator", "replay_speed", "expired",
+            "name", "mode", "role", "flags", "swarm", "descriptor_limit", "allocator", "replay_speed", "expired", "profile", "bridge",
         ])
         guard let nameField = fields["name"] else { throw field.error("an arm needs a name") }
         let name = try nameField.string()
@@ -323,7 +316,74 @@ public enum ScenarioLoader {
             if let field = swarm["channels"] { override.channels = try channels(field) }
             arm.swarm = override
         }
+        if let field = fields["bridge"] {
+            let (bridge, profile) = try foreignBridge(field, package: package)
+            arm.bridge = bridge
+            arm.profile = profile
+            for key in ["flags", "descriptor_limit", "allocator"] where fields[key] != nil {
+                throw fields[key]!.error("is the reference bridge's; a bridge with its own command takes its options in bridge.command")
+            }
+        }
+        if let field = fields["profile"] {
+            guard arm.bridge == nil else { throw field.error("a bridge with its own command names its profile in bridge.profile") }
+            arm.profile = try profile(field, package: package)
+        }
         return arm
+    }
+
+    /// The profile a field names, located (`profiles/` beside `scenarios/`, then `./profiles`) and
+    /// read once, so a bad profile stops the scenario before anything starts.
+    static func profile(_ field: YAMLField, package: String) throws(ScenarioError) -> String {
+        let name = try field.string()
+        let path = try ProfileLoader.locate(name, searching: [package + "/profiles", "profiles"])
+        _ = try ProfileLoader.load(path)
+        return path
+    }
+
+    /// A profile client exists for ws, sse and poll, each when the profile has its route.
+    static func checkKinds(_ kinds: [String: Double], profile path: String, field: YAMLField) throws(ScenarioError) {
+        let profile = try ProfileLoader.load(path)
+        for kind in kinds.keys.sorted() {
+            switch kind {
+            case "ws" where profile.webSocket == nil, "sse" where profile.sse == nil, "poll" where profile.poll == nil:
+                throw field.error("kind \(kind): the profile \(profile.name) (\(path)) has no \(kind == "ws" ? "websocket" : kind) route")
+            case "ws", "sse", "poll":
+                continue
+            default:
+                throw field.error("kind \(kind) speaks the reference bridge's protocol; through a profile only ws, sse and poll run")
+            }
+        }
+    }
+
+    static func foreignBridge(_ field: YAMLField, package: String) throws(ScenarioError) -> (ForeignBridge, String) {
+        let fields = try field.mapping(known: ["command", "profile", "ready", "ready_timeout", "env", "cwd"])
+        guard let commandField = fields["command"] else { throw field.error("needs command: [program, arguments…] that starts the bridge") }
+        let command = try commandField.strings()
+        guard let program = command.first, !program.isEmpty else { throw commandField.error("needs at least the program to run") }
+        guard command.joined().contains("{port}") else {
+            throw commandField.error("never names {port}: the runner picks a free port and the bridge must listen on it")
+        }
+        var bridge = ForeignBridge(command: command)
+        for (index, word) in command.enumerated() {
+            for name in URLTemplate.names(in: word) where !ForeignBridge.placeholders.contains(name) {
+                throw try commandField.list()[index].error(
+                    "{\(name)} is no placeholder; known: \(ForeignBridge.placeholders.map { "{\($0)}" }.joined(separator: ", "))"
+                )
+            }
+        }
+        guard let profileField = fields["profile"] else { throw field.error("needs profile: how to talk to the bridge (profiles/NAME.yaml)") }
+        let profile = try profile(profileField, package: package)
+        if let ready = fields["ready"] {
+            let url = try ready.string()
+            guard url.hasPrefix("http://") else { throw ready.error("must be an http:// URL, e.g. http://127.0.0.1:{port}/health") }
+            bridge.ready = url
+        }
+        if let timeout = fields["ready_timeout"] { bridge.readyTimeout = try timeout.number(1...600, unit: "seconds") }
+        if let env = fields["env"] {
+            for (key, value) in try env.entries() { bridge.environment[key] = try value.string() }
+        }
+        if let cwd = fields["cwd"] { bridge.workingDirectory = try cwd.string() }
+        return (bridge, profile)
     }
 
     static func override(_ field: YAMLField, kpi: KPI) throws(ScenarioError) -> Scenario.KPIOverride {

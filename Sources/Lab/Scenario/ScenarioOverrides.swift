@@ -1,3 +1,4 @@
+import ConfigFile
 import Yams
 
 extension ScenarioLoader {
@@ -6,19 +7,7 @@ extension ScenarioLoader {
     /// `--set market.events=[burst:5:4:3]`). Errors name the override.
     public static func parse(_ text: String, file: String, overrides: [String]) throws(ScenarioError) -> Scenario {
         guard !overrides.isEmpty else { return try parse(text, file: file) }
-        var node: Node
-        do {
-            guard let composed = try Yams.compose(yaml: text) else {
-                throw ScenarioError(file: file, line: nil, field: "", problem: "the file is empty")
-            }
-            node = composed
-        } catch let error as ScenarioError {
-            throw error
-        } catch let error as YamlError {
-            throw ScenarioError(file: file, line: yamlLine(error), field: "", problem: "not valid YAML: \(yamlProblem(error))")
-        } catch {
-            throw ScenarioError(file: file, line: nil, field: "", problem: "not valid YAML: \(error)")
-        }
+        var node = try YAMLDocument.compose(text, file: file)
         for override in overrides {
             guard let equals = override.firstIndex(of: "="), equals != override.startIndex else {
                 throw ScenarioError(file: "--set \(override)", line: nil, field: "", problem: "takes KEY=VALUE, e.g. swarm.clients=50")

@@ -1,20 +1,26 @@
 import Yams
 
-/// A node of a scenario file with its dotted path, read strictly: every value is checked for its
+/// A node of a configuration file (scenario, profile, suite) with its dotted path, read strictly: every value is checked for its
 /// type and range, and every mapping for keys it does not know, each failure naming its line.
-struct YAMLField {
-    let file: String
-    let path: String
-    let node: Node
+public struct YAMLField {
+    package init(file: String, path: String, node: Node) {
+        self.file = file
+        self.path = path
+        self.node = node
+    }
 
-    var line: Int? { node.mark.map { $0.line } }
+    package let file: String
+    package let path: String
+    package let node: Node
 
-    func error(_ problem: String) -> ScenarioError {
-        ScenarioError(file: file, line: line, field: path, problem: problem)
+    package var line: Int? { node.mark.map { $0.line } }
+
+    package func error(_ problem: String) -> ConfigFileError {
+        ConfigFileError(file: file, line: line, field: path, problem: problem)
     }
 
     /// What the node holds, said for an error message.
-    var shown: String {
+    package var shown: String {
         switch node {
         case .scalar(let scalar): return "'\(scalar.string)'"
         case .mapping: return "a mapping"
@@ -23,19 +29,19 @@ struct YAMLField {
         }
     }
 
-    func child(_ key: String, _ node: Node) -> YAMLField {
+    package func child(_ key: String, _ node: Node) -> YAMLField {
         YAMLField(file: file, path: path.isEmpty ? key : "\(path).\(key)", node: node)
     }
 
     /// The mapping's fields by key, refusing keys not in `known` and repeated keys.
-    func mapping(known: [String]) throws(ScenarioError) -> [String: YAMLField] {
+    package func mapping(known: [String]) throws(ConfigFileError) -> [String: YAMLField] {
         guard case .mapping(let mapping) = node else { throw error("must be a mapping (key: value lines), got \(shown)") }
         var fields: [String: YAMLField] = [:]
         for (key, value) in mapping {
             guard case .scalar(let name) = key else { throw error("keys must be plain names") }
             let field = child(name.string, value)
             guard known.contains(name.string) else {
-                throw ScenarioError(
+                throw ConfigFileError(
                     file: file,
                     line: key.mark.map { $0.line },
                     field: field.path,
@@ -49,7 +55,7 @@ struct YAMLField {
     }
 
     /// A mapping with free keys (kinds and their weights, KPI overrides).
-    func entries() throws(ScenarioError) -> [(key: String, value: YAMLField)] {
+    package func entries() throws(ConfigFileError) -> [(key: String, value: YAMLField)] {
         guard case .mapping(let mapping) = node else { throw error("must be a mapping, got \(shown)") }
         var result: [(String, YAMLField)] = []
         for (key, value) in mapping {
@@ -59,23 +65,23 @@ struct YAMLField {
         return result
     }
 
-    func list() throws(ScenarioError) -> [YAMLField] {
+    package func list() throws(ConfigFileError) -> [YAMLField] {
         guard case .sequence(let sequence) = node else { throw error("must be a list, got \(shown)") }
         return sequence.enumerated().map { YAMLField(file: file, path: "\(path)[\($0.offset)]", node: $0.element) }
     }
 
-    func string() throws(ScenarioError) -> String {
+    package func string() throws(ConfigFileError) -> String {
         guard case .scalar(let scalar) = node else { throw error("must be text, got \(shown)") }
         return scalar.string
     }
 
-    func strings() throws(ScenarioError) -> [String] {
+    package func strings() throws(ConfigFileError) -> [String] {
         var result: [String] = []
         for item in try list() { result.append(try item.string()) }
         return result
     }
 
-    func number(_ range: ClosedRange<Double>, unit: String = "") throws(ScenarioError) -> Double {
+    package func number(_ range: ClosedRange<Double>, unit: String = "") throws(ConfigFileError) -> Double {
         guard case .scalar(let scalar) = node, let value = Double(scalar.string), value.isFinite else {
             throw error("must be a number\(unit.isEmpty ? "" : " (\(unit))"), got \(shown)")
         }
@@ -85,13 +91,13 @@ struct YAMLField {
         return value
     }
 
-    func integer(_ range: ClosedRange<Int>) throws(ScenarioError) -> Int {
+    package func integer(_ range: ClosedRange<Int>) throws(ConfigFileError) -> Int {
         guard case .scalar(let scalar) = node, let value = Int(scalar.string) else { throw error("must be a whole number, got \(shown)") }
         guard range.contains(value) else { throw error("must be between \(range.lowerBound) and \(range.upperBound), got \(shown)") }
         return value
     }
 
-    func bool() throws(ScenarioError) -> Bool {
+    package func bool() throws(ConfigFileError) -> Bool {
         guard case .scalar(let scalar) = node else { throw error("must be true or false, got \(shown)") }
         switch scalar.string.lowercased() {
         case "true", "yes", "on": return true
@@ -100,13 +106,13 @@ struct YAMLField {
         }
     }
 
-    func oneOf(_ choices: [String]) throws(ScenarioError) -> String {
+    package func oneOf(_ choices: [String]) throws(ConfigFileError) -> String {
         let value = try string()
         guard choices.contains(value) else { throw error("must be one of \(choices.joined(separator: ", ")), got '\(value)'") }
         return value
     }
 
-    static func format(_ value: Double) -> String {
+    package static func format(_ value: Double) -> String {
         value == value.rounded() && abs(value) < 1e15 ? String(Int(value)) : String(value)
     }
 }
