@@ -68,6 +68,16 @@ public struct ArmFigures: Sendable, Codable, Equatable {
     public var idleSeconds: Double?
     /// A replayed market: what, at which speed, and how far behind its schedule it wrote.
     public var replay: ArmRecord.ReplayRun?
+    /// A bridge BridgeLab did not build: its command (nil: the reference bridge).
+    public var foreignBridge: String?
+    /// The profile the swarm read the bridge through, how its trades were matched to records
+    /// (`time`, `order`, `seq`), how many matched none, and what the clients found wrong with it.
+    public var profile: String?
+    public var matchedBy: String?
+    public var unmatchedTrades: Int?
+    public var profileProblems: [String] = []
+    /// Most processes in the bridge's tree at once (workers, reloaders, helpers).
+    public var bridgeMaxProcesses: Int?
     public var healthProbes = 0
     public var healthAnswered = 0
     public var healthP99Milliseconds: Double?

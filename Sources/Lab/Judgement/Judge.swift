@@ -15,6 +15,13 @@ public struct Judge: Sendable {
         var f = ArmFigures()
         f.dataFiles = arm.record.dataFiles
         f.replay = arm.record.replay
+        f.foreignBridge = arm.record.foreignBridge
+        f.profile = arm.record.profile
+        if let profile = arm.loadgen?.profile, profile.name != nil {
+            f.matchedBy = profile.matched_by
+            f.unmatchedTrades = profile.unmatched_trades
+            f.profileProblems = profile.problems ?? []
+        }
         if let from = arm.record.idleFrom, let to = arm.record.idleTo {
             let idle = arm.samples.filter { $0.at >= from && $0.at <= to && $0.bridgeAlive }
             if !idle.isEmpty {
@@ -45,6 +52,7 @@ public struct Judge: Sendable {
             f.bridgeFinalRSSMB = alive.last?.bridgeRSSMB
             f.bridgeMaxThreads = alive.map(\.bridgeThreads).max()
             f.bridgeMaxDescriptors = alive.map(\.bridgeDescriptors).max()
+            f.bridgeMaxProcesses = alive.map(\.bridgeProcesses).max()
             f.loadgenPeakRSSMB = arm.samples.map(\.loadgenRSSMB).max()
             for state in ResourceSample.socketColumns { f.maxSockets[state] = alive.map { $0.sockets[state] }.max() ?? 0 }
         }
@@ -201,9 +209,13 @@ public struct Judge: Sendable {
             guard streaming else { return .notApplicable(noClients) }
             let u = loadgen.updates
             guard u.lost >= 0 else { return .notMeasured("loadgen had no data folder to count against") }
+            // A profiled bridge's trades are matched to their records: one matching none is wrong data.
+            let unmatched = loadgen.profile?.unmatched_trades ?? 0
+            let matching = loadgen.profile?.matched_by.map { "; matched to records by \($0)" } ?? ""
             return .value(
-                Double(u.lost + u.gaps + u.duplicates + u.out_of_order),
-                "lost \(u.lost), gaps \(u.gaps), duplicates \(u.duplicates), out of order \(u.out_of_order) of \(u.trades) trades"
+                Double(u.lost + u.gaps + u.duplicates + u.out_of_order + unmatched),
+                "lost \(u.lost), gaps \(u.gaps), duplicates \(u.duplicates), out of order \(u.out_of_order)"
+                    + (loadgen.profile?.name != nil ? ", matching no record \(unmatched)" : "") + " of \(u.trades) trades\(matching)"
             )
         case .deltaSize:
             guard streaming else { return .notApplicable(noClients) }
@@ -290,9 +302,18 @@ public struct Judge: Sendable {
             let planned = plannedClients(of: Self.webSocketKinds, in: record)
             guard record.isEventMode, planned >= 10 else { return .notApplicable("\(planned) WebSocket clients planned (under 10)") }
             let window = arm.metrics.filter { $0.at >= record.measureFrom && $0.at <= record.measureTo }.map { $0.connections["ws"] ?? 0 }
+            if window.isEmpty, record.foreignBridge != nil, let connected = arm.loadgen?.clients.connected["ws"] {
+                return .value(Double(connected), "client side: ws clients that connected (the bridge's own gauge is not scraped); \(planned) planned")
+            }
             guard !window.isEmpty else { return .notMeasured("no /metrics scrapes in the window") }
             return .value(median(window), "median over \(window.count) scrapes; \(planned) planned")
         case .requestsPerHour:
+            if f.requestsPerHour == nil, record.foreignBridge != nil, let loadgen = arm.loadgen, loadgen.elapsed_s > 0 {
+                return .value(
+                    Double(loadgen.http.requests) / loadgen.elapsed_s * 3600,
+                    "client side: \(loadgen.http.requests) requests the swarm sent (the bridge's own counter is not scraped)"
+                )
+            }
             return .value(
                 f.requestsPerHour,
                 "\(Format.number(f.clientRequests ?? 0)) requests in the window",
@@ -300,6 +321,9 @@ public struct Judge: Sendable {
             )
         case .dashboard:
             guard record.isEventMode else { return .notApplicable("only event mode streams the dashboard") }
+            guard record.foreignBridge == nil else {
+                return .notMeasured("the dashboard follower reads the reference bridge's stream, not this bridge's")
+            }
             guard scenario.duration >= 12 else { return .notApplicable("the run is shorter than two dashboard intervals") }
             return .value(f.dashboardMaxGap, "\(f.dashboardEvents) events", else: "fewer than two dashboard events")
         case .leaks:

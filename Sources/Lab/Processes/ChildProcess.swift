@@ -47,7 +47,14 @@ public final class ChildProcess: Sendable {
     }
     private let state = NIOLockedValueBox(State())
 
-    public init(name: String, executable: String, arguments: [String], logPath: String, environment: [String: String] = [:]) {
+    public init(
+        name: String,
+        executable: String,
+        arguments: [String],
+        logPath: String,
+        environment: [String: String] = [:],
+        workingDirectory: String? = nil
+    ) {
         self.name = name
         self.executable = executable
         self.arguments = arguments
@@ -57,6 +64,7 @@ public final class ChildProcess: Sendable {
         var merged = ProcessInfo.processInfo.environment
         for (key, value) in environment { merged[key] = value }
         process.environment = merged
+        if let workingDirectory { process.currentDirectoryURL = URL(fileURLWithPath: workingDirectory) }
     }
 
     /// The command line, as a person would type it.

@@ -149,6 +149,29 @@ public enum MarkdownReport {
                 at: 1
             )
         }
+        if f.foreignBridge != nil || f.profile != nil {
+            var rows2: [(String, String)] = []
+            if let command = f.foreignBridge {
+                rows2.append(
+                    (
+                        "bridge measured (its own command; CPU and memory of its whole process tree)",
+                        "`\(command)` · \(f.bridgeMaxProcesses.map { "\($0) process\($0 == 1 ? "" : "es") at most" } ?? "—")"
+                    )
+                )
+            }
+            if let profile = f.profile {
+                let how: String
+                switch f.matchedBy {
+                case "order":
+                    how = "trades matched to records by the order of prices and sizes (the bridge sends no record time): latency is matched by order"
+                case "seq": how = "trades matched to records by the seq the bridge sends"
+                default: how = "trades matched to records by time, price and size"
+                }
+                rows2.append(("read through profile", "\(profile): \(how); \(f.unmatchedTrades.map(String.init) ?? "—") trades matched no record"))
+            }
+            for problem in f.profileProblems { rows2.append(("profile problem", problem)) }
+            rows.insert(contentsOf: rows2, at: 0)
+        }
         if let replay = f.replay {
             let pace = replay.speed == 0 ? "as fast as it could" : "at \(Format.number(replay.speed))× real time"
             let window = replay.windowStart.map { " from \(ISOTime.format($0))" } ?? ""

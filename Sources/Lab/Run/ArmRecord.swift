@@ -45,6 +45,10 @@ public struct ArmRecord: Sendable, Codable, Equatable {
     public var kinds: [String: Double] = [:]
     public var port = 0
     public var commands: [String: String] = [:]
+    /// The bridge measured: nil for the reference bridge; else what its command was.
+    public var foreignBridge: String?
+    /// The profile the swarm talked to the bridge through (nil: the reference protocol).
+    public var profile: String?
     /// Unix µs: when the swarm started and ended (the time axis's zero and end).
     public var swarmStart: Int64 = 0
     public var swarmEnd: Int64 = 0

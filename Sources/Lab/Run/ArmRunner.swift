@@ -29,7 +29,7 @@ final class ArmRunner: Sendable {
     /// This scenario's: the idle window comes before the swarm.
     var lead: Double { Self.lead + scenario.idle }
 
-    private let pids = NIOLockedValueBox(ResourceSampler.Targets())
+    let pids = NIOLockedValueBox(ResourceSampler.Targets())
     /// Everything started, stopped on every way out (an error included).
     private let children = NIOLockedValueBox<[ChildProcess]>([])
     private let tasks = NIOLockedValueBox<[Task<Void, Never>]>([])
@@ -108,15 +108,29 @@ final class ArmRunner: Sendable {
         try await waitForFiles(in: data, simulator: simulator)
         record.dataFiles = dataFiles(in: data)
 
-        // The bridge, on a free port it picks and prints.
-        var bridge = try await startBridge(data: data, port: 0, record: &record)
-        record.port = try await bridgePort(bridge)
-        try await waitUntilHealthy(bridge, port: record.port)
+        // The bridge: the reference one on a free port it picks and writes in its port file; a
+        // foreign one on a free port the runner picks and fills into its command.
+        let profile = try arm.profile.map { path throws(ScenarioError) in try ProfileLoader.load(path) }
+        record.profile = profile.map { "\($0.name) (\($0.file))" }
+        var bridge: ChildProcess
+        if arm.bridge != nil {
+            record.port = try Self.freePort()
+            bridge = try await startBridge(data: data, port: record.port, record: &record)
+        } else {
+            bridge = try await startBridge(data: data, port: 0, record: &record)
+            record.port = try await bridgePort(bridge)
+        }
+        try await waitUntilHealthy(bridge, port: record.port, profile: profile)
         if record.launch.allocator != "system" {
             record.allocatorLoaded = ProcReader.read("/proc/\(bridge.pid)/maps")?.contains("lib\(record.launch.allocator)") ?? false
         }
 
-        let probe = BridgeProbe(port: record.port)
+        let ready = readyURL(port: record.port, profile: profile)
+        let probe = BridgeProbe(
+            port: record.port,
+            healthPath: URLTemplate.path(of: profile.map { _ in ready } ?? "/health"),
+            metricsPath: arm.bridge == nil ? "/metrics" : profile?.metrics.map { URLTemplate.path(of: $0) }
+        )
         let sampler = ResourceSampler(port: record.port) { [pids] in pids.withLockedValue { $0 } }
         let bridgeBox = NIOLockedValueBox(bridge)
         let watchers = [
@@ -125,7 +139,9 @@ final class ArmRunner: Sendable {
             Task { await probe.scrapeMetrics(saveTo: self.directory + "/" + ArmData.metricsFolder) },
         ]
         // With an idle window the dashboard follower (a client) waits for the swarm.
-        var dashboard = arm.mode == "event" && scenario.idle == 0 ? Task { await probe.followDashboard() } : nil
+        // The dashboard follower speaks the reference bridge's stream.
+        let follows = arm.mode == "event" && arm.bridge == nil
+        var dashboard = follows && scenario.idle == 0 ? Task { await probe.followDashboard() } : nil
         tasks.withLockedValue { $0 = watchers + (dashboard.map { [$0] } ?? []) }
         try? await Task.sleep(for: .milliseconds(400))
         record.before = connections(bridge.pid, port: record.port)
@@ -136,7 +152,7 @@ final class ArmRunner: Sendable {
         if wait > 0 { try? await Task.sleep(for: .milliseconds(Int64(wait * 1000))) }
         if scenario.idle > 0 {
             record.idleTo = Self.now()
-            if arm.mode == "event" {
+            if follows {
                 let follower = Task { await probe.followDashboard() }
                 dashboard = follower
                 tasks.withLockedValue { $0.append(follower) }
@@ -148,7 +164,7 @@ final class ArmRunner: Sendable {
         let loadgen = ChildProcess(
             name: "loadgen",
             executable: executables.loadgen,
-            arguments: loadgenArguments(data: data, port: record.port),
+            arguments: loadgenArguments(data: data, port: record.port) + (arm.profile.map { ["--profile", $0] } ?? []),
             logPath: directory + "/loadgen.log"
         )
         record.commands["loadgen"] = loadgen.commandLine
@@ -182,7 +198,7 @@ final class ArmRunner: Sendable {
                 record.bridgeEndings += bridge.ending.map { [$0] } ?? []
                 bridge = try await startBridge(data: data, port: record.port, record: &record)
                 bridgeBox.withLockedValue { $0 = bridge }
-                try await waitUntilHealthy(bridge, port: record.port)
+                try await waitUntilHealthy(bridge, port: record.port, profile: profile)
                 record.outages.append(.init(from: killedAt, to: Self.now()))
                 record.markers.append(.init(at: Self.now(), kind: .restart, label: "bridge restarted"))
             }
@@ -321,6 +337,7 @@ final class ArmRunner: Sendable {
     }
 
     func startBridge(data: String, port: Int, record: inout ArmRecord) async throws -> ChildProcess {
+        if let foreign = arm.bridge { return try startForeignBridge(foreign, data: data, port: port, record: &record) }
         try? FileManager.default.removeItem(atPath: portFile)
         let arguments =
             ["--data-dir", data, "--port", String(port), "--port-file", portFile, "--mode", arm.mode, "--log-level", "warning"]
@@ -363,7 +380,11 @@ final class ArmRunner: Sendable {
         throw RunnerError("the bridge wrote no port file within 30 s: \(bridge.logTail())")
     }
 
-    func waitUntilHealthy(_ bridge: ChildProcess, port: Int) async throws {
+    func waitUntilHealthy(_ bridge: ChildProcess, port: Int, profile: BridgeProfile?) async throws {
+        if arm.bridge != nil || profile != nil {
+            try await waitUntilReady(bridge, url: readyURL(port: port, profile: profile), port: port, timeout: arm.bridge?.readyTimeout ?? 20)
+            return
+        }
         let probe = BridgeProbe(port: port)
         let deadline = Date().addingTimeInterval(20)
         while Date() < deadline {

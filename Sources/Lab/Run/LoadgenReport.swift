@@ -57,6 +57,16 @@ public struct LoadgenReport: Sendable, Codable, Equatable {
         public var connected: [String: Int]
     }
 
+    /// How a bridge described by a profile was read (absent or empty for the reference protocol).
+    public struct Profile: Sendable, Codable, Equatable {
+        public var name: String?
+        public var file: String?
+        /// `time`, `order` or `seq`: how trades were matched to their records.
+        public var matched_by: String?
+        public var unmatched_trades: Int?
+        public var problems: [String]?
+    }
+
     public var schema: String
     public var started_unix_us: Int64
     public var elapsed_s: Double
@@ -71,6 +81,7 @@ public struct LoadgenReport: Sendable, Codable, Equatable {
     public var errors: [String: Int]
     public var close_codes: [String: Int]
     public var generator: Generator
+    public var profile: Profile?
 
     public func latency(_ name: String) -> Percentiles? {
         guard let value = latency_us[name], value.count > 0 else { return nil }

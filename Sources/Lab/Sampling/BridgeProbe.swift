@@ -17,6 +17,9 @@ public final class BridgeProbe: Sendable {
 
     public let host: String
     public let port: Int
+    /// The routes probed: the reference bridge's, or a profile's (no metrics route: none scraped).
+    public let healthPath: String
+    public let metricsPath: String?
     private struct State {
         var health: [HealthProbe] = []
         var metrics: [MetricsReading] = []
@@ -26,9 +29,11 @@ public final class BridgeProbe: Sendable {
     private let state = NIOLockedValueBox(State())
     public static let hangSeconds = 5.0
 
-    public init(host: String = "127.0.0.1", port: Int) {
+    public init(host: String = "127.0.0.1", port: Int, healthPath: String = "/health", metricsPath: String? = "/metrics") {
         self.host = host
         self.port = port
+        self.healthPath = healthPath
+        self.metricsPath = metricsPath
     }
 
     public var health: [HealthProbe] { state.withLockedValue { $0.health } }
@@ -65,7 +70,7 @@ public final class BridgeProbe: Sendable {
         while !Task.isCancelled {
             let at = Self.now()
             var milliseconds: Double?
-            if let response = try? await get("/health"), response.status == 200 {
+            if let response = try? await get(healthPath), response.status == 200 {
                 milliseconds = Double(Self.now() - at) / 1000
             }
             let probe = HealthProbe(at: at, milliseconds: milliseconds)
@@ -84,10 +89,11 @@ public final class BridgeProbe: Sendable {
 
     /// Scrapes `/metrics` until cancelled, saving each scrape as `<directory>/<unix µs>.prom`.
     public func scrapeMetrics(every interval: Duration = .seconds(1), saveTo directory: String) async {
+        guard let metricsPath else { return }
         try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         while !Task.isCancelled {
             let at = Self.now()
-            if let response = try? await get("/metrics", seconds: 2), response.status == 200 {
+            if let response = try? await get(metricsPath, seconds: 2), response.status == 200 {
                 let text = String(buffer: response.body)
                 try? Data(text.utf8).write(to: URL(fileURLWithPath: "\(directory)/\(at).prom"))
                 let reading = MetricsReading(at: at, text: text)

@@ -16,6 +16,12 @@ public enum ProcReader {
         public var threads: Int
         public var residentMB: Double
         public var peakResidentMB: Double
+        /// CPU seconds of its children that ended and were waited for (`cutime` + `cstime`).
+        public var reapedChildrenSeconds: Double = 0
+        /// Processes these figures add up (1 for one process).
+        public var processes = 1
+        /// Open descriptors (filled by ``tree(_:)``).
+        public var descriptors: Int?
     }
 
     /// CPU, threads and memory of `pid`, or nil if it is gone.
@@ -24,6 +30,7 @@ public enum ProcReader {
         // Fields after "pid (comm)": state is field 3, utime 14, stime 15, num_threads 20.
         let fields = stat[stat.index(after: close)...].split(separator: " ")
         guard fields.count > 17, let utime = Double(fields[11]), let stime = Double(fields[12]), let threads = Int(fields[17]) else { return nil }
+        let reaped = ((Double(fields[13]) ?? 0) + (Double(fields[14]) ?? 0)) / ticksPerSecond
         var rss = 0.0
         var hwm = 0.0
         if let status = read("/proc/\(pid)/status") {
@@ -37,8 +44,50 @@ public enum ProcReader {
             systemSeconds: stime / ticksPerSecond,
             threads: threads,
             residentMB: rss,
-            peakResidentMB: hwm
+            peakResidentMB: hwm,
+            reapedChildrenSeconds: reaped
         )
+    }
+
+    /// `root` and every process descended from it, from the kernel's `children` lists.
+    public static func descendants(of root: Int32) -> [Int32] {
+        var result: [Int32] = [root]
+        var next = 0
+        while next < result.count, result.count < 4096 {
+            let pid = result[next]
+            next += 1
+            for task in (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? [] {
+                guard let children = read("/proc/\(pid)/task/\(task)/children") else { continue }
+                for child in children.split(separator: " ") {
+                    if let child = Int32(child.trimmingCharacters(in: .whitespacesAndNewlines)), !result.contains(child) { result.append(child) }
+                }
+            }
+        }
+        return result
+    }
+
+    /// A process tree's figures added up: a bridge that forks workers (uvicorn, gunicorn) or
+    /// runs under a reloader costs what all of them cost. CPU counts the live processes' time
+    /// and the time of the children they reaped, so a worker that ends keeps counting; memory
+    /// is the sum of resident sets (pages shared between forks count once per process: an upper
+    /// bound).
+    public static func tree(_ root: Int32) -> ProcessFigures? {
+        guard var total = process(root) else { return nil }
+        total.descriptors = descriptors(root)
+        let members = descendants(of: root)
+        for pid in members.dropFirst() {
+            guard let figures = process(pid) else { continue }
+            total.userSeconds += figures.userSeconds
+            total.systemSeconds += figures.systemSeconds
+            total.threads += figures.threads
+            total.residentMB += figures.residentMB
+            total.peakResidentMB += figures.peakResidentMB
+            total.processes += 1
+            total.descriptors = (total.descriptors ?? 0) + (descriptors(pid) ?? 0)
+        }
+        // Reaped children's time: the root's own tally (theirs are inside it).
+        total.userSeconds += total.reapedChildrenSeconds
+        return total
     }
 
     /// Open descriptors of `pid`.

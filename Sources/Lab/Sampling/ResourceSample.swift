@@ -18,6 +18,8 @@ public struct ResourceSample: Sendable, Equatable {
     public var simulatorRSSMB: Double
     /// Whether the bridge process was there at all.
     public var bridgeAlive: Bool
+    /// Processes in the bridge's tree (a foreign bridge's workers and helpers; 1 for ours).
+    public var bridgeProcesses = 1
 
     public var bridgePercent: Double { bridgeUserPercent + bridgeSystemPercent }
 
@@ -26,7 +28,7 @@ public struct ResourceSample: Sendable, Equatable {
     public static let csvHeader =
         "unix_us,bridge_alive,bridge_user_pct,bridge_system_pct,bridge_rss_mb,bridge_peak_rss_mb,bridge_threads,bridge_fds,"
         + socketColumns.map { "tcp_\($0.lowercased())" }.joined(separator: ",")
-        + ",machine_cpu_pct,loadgen_cpu_pct,loadgen_rss_mb,simulator_cpu_pct,simulator_rss_mb"
+        + ",machine_cpu_pct,loadgen_cpu_pct,loadgen_rss_mb,simulator_cpu_pct,simulator_rss_mb,bridge_processes"
 
     public var csvRow: String {
         var fields: [String] = [
@@ -36,7 +38,7 @@ public struct ResourceSample: Sendable, Equatable {
         fields += Self.socketColumns.map { "\(sockets[$0])" }
         fields += [
             Self.number(machinePercent), Self.number(loadgenPercent), Self.number(loadgenRSSMB), Self.number(simulatorPercent),
-            Self.number(simulatorRSSMB),
+            Self.number(simulatorRSSMB), "\(bridgeProcesses)",
         ]
         return fields.joined(separator: ",")
     }
@@ -45,7 +47,8 @@ public struct ResourceSample: Sendable, Equatable {
     public init?(csv line: Substring) {
         let f = line.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
         let columns = 8 + Self.socketColumns.count + 5
-        guard f.count == columns, let at = Int64(f[0]) else { return nil }
+        // Runs saved before the process count have one column less.
+        guard f.count == columns || f.count == columns + 1, let at = Int64(f[0]) else { return nil }
         let numbers = f.map { Double($0) ?? 0 }
         self.at = at
         bridgeAlive = f[1] == "1"
@@ -64,6 +67,7 @@ public struct ResourceSample: Sendable, Equatable {
         loadgenRSSMB = numbers[rest + 2]
         simulatorPercent = numbers[rest + 3]
         simulatorRSSMB = numbers[rest + 4]
+        bridgeProcesses = f.count > columns ? Int(numbers[rest + 5]) : 1
     }
 
     public init(
@@ -80,7 +84,8 @@ public struct ResourceSample: Sendable, Equatable {
         loadgenRSSMB: Double,
         simulatorPercent: Double,
         simulatorRSSMB: Double,
-        bridgeAlive: Bool
+        bridgeAlive: Bool,
+        bridgeProcesses: Int = 1
     ) {
         self.at = at
         self.bridgeUserPercent = bridgeUserPercent
@@ -96,6 +101,7 @@ public struct ResourceSample: Sendable, Equatable {
         self.simulatorPercent = simulatorPercent
         self.simulatorRSSMB = simulatorRSSMB
         self.bridgeAlive = bridgeAlive
+        self.bridgeProcesses = bridgeProcesses
     }
 
     static func number(_ value: Double) -> String {

@@ -37,8 +37,8 @@ public final class ResourceSampler: Sendable {
         var figures: [Int32: (ProcReader.ProcessFigures, Double)] = [:]
         var machine: ProcReader.MachineCPU?
 
-        mutating func percent(_ pid: Int32?, now: Double) -> (user: Double, system: Double, figures: ProcReader.ProcessFigures?) {
-            guard let pid, let figures = ProcReader.process(pid) else { return (0, 0, nil) }
+        mutating func percent(_ pid: Int32?, now: Double, tree: Bool = false) -> (user: Double, system: Double, figures: ProcReader.ProcessFigures?) {
+            guard let pid, let figures = tree ? ProcReader.tree(pid) : ProcReader.process(pid) else { return (0, 0, nil) }
             defer { self.figures[pid] = (figures, now) }
             guard let (before, at) = self.figures[pid], now > at else { return (0, 0, figures) }
             let seconds = now - at
@@ -68,7 +68,8 @@ public final class ResourceSampler: Sendable {
         let now = Double(clock.tv_sec) + Double(clock.tv_nsec) / 1e9
         let at = Int64(clock.tv_sec) * 1_000_000 + Int64(clock.tv_nsec) / 1000
         let primed = previous.machine != nil
-        let bridge = previous.percent(targets.bridge, now: now)
+        // The bridge with everything it started (one process for the reference bridge).
+        let bridge = previous.percent(targets.bridge, now: now, tree: true)
         let loadgen = previous.percent(targets.loadgen, now: now)
         let simulator = previous.percent(targets.simulator, now: now)
         let machine = ProcReader.machineCPU()
@@ -82,14 +83,15 @@ public final class ResourceSampler: Sendable {
             bridgeRSSMB: bridge.figures?.residentMB ?? 0,
             bridgePeakRSSMB: bridge.figures?.peakResidentMB ?? 0,
             bridgeThreads: bridge.figures?.threads ?? 0,
-            bridgeDescriptors: targets.bridge.flatMap(ProcReader.descriptors) ?? 0,
+            bridgeDescriptors: bridge.figures?.descriptors ?? 0,
             sockets: SocketStates.read(port: port),
             machinePercent: machinePercent,
             loadgenPercent: loadgen.user + loadgen.system,
             loadgenRSSMB: loadgen.figures?.residentMB ?? 0,
             simulatorPercent: simulator.user + simulator.system,
             simulatorRSSMB: simulator.figures?.residentMB ?? 0,
-            bridgeAlive: bridge.figures != nil
+            bridgeAlive: bridge.figures != nil,
+            bridgeProcesses: bridge.figures?.processes ?? 0
         )
     }
 }
