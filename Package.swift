@@ -182,6 +182,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "LabTests", dependencies: ["Lab", "Swarm", "MarketSim"]),
+        .testTarget(name: "SwarmTests", dependencies: ["Swarm", "ConfigFile", "SierraFormat"]),
         .testTarget(name: "SierraFormatTests", dependencies: ["SierraFormat"], exclude: ["Vectors"]),
         .testTarget(name: "MarketSimTests", dependencies: ["MarketSim", "SierraFormat"]),
         .testTarget(name: "BridgeWireTests", dependencies: ["BridgeWire", "BridgeCore", "SierraFormat"]),

@@ -219,6 +219,7 @@ public final class Swarm: Sendable {
             case .ws: await runProfileWebSocket(until: end)
             case .sse: await runProfileSSE(until: end)
             case .poll: await runProfilePoller(index: index, until: end)
+            case .leak: await runLeak(until: end)
             default: break  // refused by validate()
             }
             return
@@ -502,6 +503,10 @@ public final class Swarm: Sendable {
         let host = self.host == "localhost" ? "127.0.0.1" : self.host
         let port = self.port
         let totals = self.totals
+        // The poll route: the reference bridge's, or the profile's.
+        let path =
+            profileReader?.profile.poll.map { URLTemplate.path(of: URLTemplate.fill($0.url, placeholders(symbol: symbol))) }
+            ?? "/api/live_data/\(symbol)\(token)"
         let opened: Int = await withCheckedContinuation { continuation in
             Thread.detachNewThread {
                 var sockets: [Int32] = []
@@ -517,7 +522,7 @@ public final class Swarm: Sendable {
                     let connected = withUnsafePointer(to: &address) {
                         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
                     }
-                    let request = Array("GET /api/live_data/\(symbol)\(token) HTTP/1.1\r\nHost: \(host)\r\nConnection: keep-alive\r\n\r\n".utf8)
+                    let request = Array("GET \(path) HTTP/1.1\r\nHost: \(host)\r\nConnection: keep-alive\r\n\r\n".utf8)
                     var answered = false
                     if connected == 0, request.withUnsafeBytes({ send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }) > 0 {
                         var buffer = [UInt8](repeating: 0, count: 4096)

@@ -105,14 +105,15 @@ public struct SwarmConfiguration: Sendable {
         if let profile {
             for (kind, _) in mix {
                 switch kind {
-                case .ws where profile.webSocket == nil, .sse where profile.sse == nil, .poll where profile.poll == nil:
+                case .ws where profile.webSocket == nil, .sse where profile.sse == nil, .poll where profile.poll == nil,
+                    .leak where profile.poll == nil:
                     throw SwarmError(
                         "--kind \(kind.rawValue): the profile \(profile.name) (\(profile.file)) has no \(kind == .ws ? "websocket" : kind.rawValue) route"
                     )
-                case .ws, .sse, .poll:
+                case .ws, .sse, .poll, .leak:
                     continue
                 default:
-                    throw SwarmError("--kind \(kind.rawValue) speaks the reference bridge's protocol; with --profile only ws, sse and poll run")
+                    throw SwarmError("--kind \(kind.rawValue) speaks the reference bridge's protocol; with --profile only ws, sse, poll and leak run")
                 }
             }
         }

@@ -72,6 +72,82 @@ struct SamplingTests {
         #expect(samples.contains { $0.machinePercent > 0 })
     }
 
+    /// A parent that, on "go", forks three workers: two spend 1 s of CPU with 50 MB each and
+    /// stay; one spends 0.5 s and exits, and the parent reaps it; then the parent says "done".
+    static let forkingScript = """
+        import os, sys, time
+        print("ready", flush=True)
+        sys.stdin.readline()
+        done_r, done_w = os.pipe()
+        def worker(cpu, megabytes, stay):
+            block = b'\\x01' * (megabytes * 1024 * 1024)
+            t0 = time.process_time()
+            while time.process_time() - t0 < cpu:
+                pass
+            os.write(done_w, b'x')
+            if stay:
+                time.sleep(30)
+            os._exit(0)
+        children = []
+        for cpu, megabytes, stay in [(1.0, 50, True), (1.0, 50, True), (0.5, 1, False)]:
+            pid = os.fork()
+            if pid == 0:
+                worker(cpu, megabytes, stay)
+            children.append(pid)
+        for _ in range(3):
+            os.read(done_r, 1)
+        os.waitpid(children[2], 0)
+        print("done", flush=True)
+        time.sleep(30)
+        """
+
+    @Test("a bridge that forks workers is sampled as its whole tree: every worker's CPU, a reaped one's too, and their memory")
+    func processTree() async throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "-c", Self.forkingScript]
+        let input = Pipe()
+        let output = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        try process.run()
+        let pid = process.processIdentifier
+        defer {
+            for child in ProcReader.descendants(of: pid).dropFirst() { kill(child, SIGKILL) }
+            process.terminate()
+        }
+        let sampler = ResourceSampler(port: 1, interval: .milliseconds(100)) { ResourceSampler.Targets(bridge: pid) }
+        let sampling = Task { await sampler.run() }
+        @Sendable func line() async throws -> String {
+            try await onThread {
+                var line = Data()
+                while let byte = try? output.fileHandleForReading.read(upToCount: 1), !byte.isEmpty, byte != Data("\n".utf8) { line += byte }
+                return String(decoding: line, as: UTF8.self)
+            }
+        }
+        #expect(try await line() == "ready")
+        try await Task.sleep(for: .milliseconds(500))
+        let before = try #require(sampler.latest)
+        #expect(before.bridgeProcesses == 1)
+        input.fileHandleForWriting.write(Data("go\n".utf8))
+        #expect(try await line() == "done")
+        try await Task.sleep(for: .milliseconds(400))
+        sampling.cancel()
+        await sampling.value
+        let samples = sampler.all
+        var cpuSeconds = 0.0
+        for (earlier, later) in zip(samples, samples.dropFirst()) {
+            cpuSeconds += later.bridgePercent / 100 * Double(later.at - earlier.at) / 1e6
+        }
+        // 1 + 1 + 0.5 s in the workers (the parent's own start-up is a few ms).
+        #expect(abs(cpuSeconds - 2.5) / 2.5 < 0.1, "sampled \(cpuSeconds) s of CPU for the tree, the workers spent 2.5 s")
+        #expect(samples.map(\.bridgeProcesses).max() == 4)
+        #expect(samples.last?.bridgeProcesses == 3)
+        let peak = samples.map(\.bridgeRSSMB).max() ?? 0
+        #expect(peak - before.bridgeRSSMB > 95, "the tree's memory grew \(peak - before.bridgeRSSMB) MB; the two workers touched 100 MB")
+        #expect((samples.last?.bridgeDescriptors ?? 0) > before.bridgeDescriptors)
+    }
+
     @Test("/proc/net/tcp lines are counted by state for the local port only")
     func parseTable() {
         let table = """

@@ -39,7 +39,8 @@ extension ArmRunner {
         if program.contains("/") {
             let path = program.hasPrefix("/") ? program : workingDirectory + "/" + program
             guard FileManager.default.isExecutableFile(atPath: path) else {
-                throw RunnerError("the bridge command's program \(path) does not exist or is not executable")
+                let hint = path.contains("/.venv/") ? " (a virtual environment: run the example's setup.sh first)" : ""
+                throw RunnerError("the bridge command's program \(path) does not exist or is not executable\(hint)")
             }
             return path
         }
@@ -54,11 +55,19 @@ extension ArmRunner {
         let values = foreignPlaceholders(data: data, port: port)
         let workingDirectory = URLTemplate.fill(foreign.workingDirectory ?? "{package}", values)
         let words = foreign.command.map { URLTemplate.fill($0, values) }
-        let executable = try Self.resolveProgram(words[0], workingDirectory: workingDirectory)
+        let program = try Self.resolveProgram(words[0], workingDirectory: workingDirectory)
+        // A descriptor limit or an allocator is set by `bridgelab launch`, as for the reference bridge.
+        let launch = scenario.launch(for: arm)
+        record.launch = launch
+        let (executable, arguments) = try launch.commandLine(
+            launcher: executables.bridgelab,
+            executable: program,
+            arguments: Array(words.dropFirst())
+        )
         let bridge = ChildProcess(
             name: "bridge",
             executable: executable,
-            arguments: Array(words.dropFirst()),
+            arguments: arguments,
             logPath: directory + (record.commands["bridge"] == nil ? "/bridge.log" : "/bridge-restart-\(Self.now()).log"),
             environment: foreign.environment.mapValues { URLTemplate.fill($0, values) },
             workingDirectory: workingDirectory

@@ -320,8 +320,8 @@ public enum ScenarioLoader {
             let (bridge, profile) = try foreignBridge(field, package: package)
             arm.bridge = bridge
             arm.profile = profile
-            for key in ["flags", "descriptor_limit", "allocator"] where fields[key] != nil {
-                throw fields[key]!.error("is the reference bridge's; a bridge with its own command takes its options in bridge.command")
+            if let flags = fields["flags"] {
+                throw flags.error("are the reference bridge's; a bridge with its own command takes its options in bridge.command")
             }
         }
         if let field = fields["profile"] {
@@ -347,10 +347,12 @@ public enum ScenarioLoader {
             switch kind {
             case "ws" where profile.webSocket == nil, "sse" where profile.sse == nil, "poll" where profile.poll == nil:
                 throw field.error("kind \(kind): the profile \(profile.name) (\(path)) has no \(kind == "ws" ? "websocket" : kind) route")
-            case "ws", "sse", "poll":
+            case "leak" where profile.poll == nil:
+                throw field.error("kind leak: the profile \(profile.name) (\(path)) has no poll route to leak connections on")
+            case "ws", "sse", "poll", "leak":
                 continue
             default:
-                throw field.error("kind \(kind) speaks the reference bridge's protocol; through a profile only ws, sse and poll run")
+                throw field.error("kind \(kind) speaks the reference bridge's protocol; through a profile only ws, sse, poll and leak run")
             }
         }
     }

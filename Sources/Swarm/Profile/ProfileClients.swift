@@ -74,7 +74,9 @@ extension Swarm {
         if let seq = update.seq {
             index = seq
         } else {
-            index = matcher.match(contract: file, time: update.time, price: price, size: update.size, after: state.last(file))
+            index = matcher.match(contract: file, time: update.time, price: price, size: update.size, after: state.last(file)) {
+                state.has(file, $0)
+            }
         }
         guard let index else {
             totals.update { $0.unmatchedTrades += 1 }
@@ -324,6 +326,8 @@ final class ProfileClientState: @unchecked Sendable {
     func receive(_ file: String, _ index: Int) -> DeliveryLedger.Verdict {
         lock.withLock { _ledgers[file, default: DeliveryLedger(contract: file)].receive(index) }
     }
+
+    func has(_ file: String, _ index: Int) -> Bool { lock.withLock { _ledgers[file]?.received.contains(index) ?? false } }
 
     var ledgers: [DeliveryLedger] { lock.withLock { Array(_ledgers.values) } }
 }

@@ -84,13 +84,22 @@ public final class TradeMatcher: Sendable {
     /// The record index of the trade in `contract` that the message stands for, or nil.
     /// `after`: the client's last matched trade of that contract (by-order matching needs it;
     /// by time it breaks ties between equal trades).
-    public func match(contract name: String, time: MessageTime?, price: Double, size: Double?, after: Int?) -> Int? {
+    /// `received`: whether the client already has a record (by-order matching skips those when
+    /// it looks back for a late trade).
+    public func match(
+        contract name: String,
+        time: MessageTime?,
+        price: Double,
+        size: Double?,
+        after: Int?,
+        received: (Int) -> Bool = { _ in false }
+    ) -> Int? {
         state.withLockedValue { s -> Int? in
             guard let file = resolve(name, &s), let index = index(file, &s) else { return nil }
-            if let found = find(index, time: time, price: price, size: size, after: after) { return found }
+            if let found = find(index, time: time, price: price, size: size, after: after, received: received) { return found }
             // Not indexed yet: the bridge read it before this client's matcher did.
             index.refresh()
-            return find(index, time: time, price: price, size: size, after: after)
+            return find(index, time: time, price: price, size: size, after: after, received: received)
         }
     }
 
@@ -109,7 +118,7 @@ public final class TradeMatcher: Sendable {
         return abs(Double(trade.size) - size) < 0.5
     }
 
-    private func find(_ index: ContractIndex, time: MessageTime?, price: Double, size: Double?, after: Int?) -> Int? {
+    private func find(_ index: ContractIndex, time: MessageTime?, price: Double, size: Double?, after: Int?, received: (Int) -> Bool) -> Int? {
         let trades = index.trades
         guard !trades.isEmpty else { return nil }
         if let time {
@@ -135,8 +144,9 @@ public final class TradeMatcher: Sendable {
             }
             return first
         }
-        // By order: the next equal trade after the client's last; else an earlier one (a
-        // duplicate or a late one); a first message matches the newest equal trade.
+        // By order (docs/PROFILES.md): the next trade if it is equal; the client's last trade again
+        // if that one is (a duplicate); else the nearer of the next equal trade ahead (the ones
+        // between were lost) and the nearest equal one behind not yet received (a late one).
         guard let after else {
             var position = trades.count - 1
             while position >= max(0, trades.count - orderWindow) {
@@ -151,17 +161,32 @@ public final class TradeMatcher: Sendable {
             let mid = (low + high) / 2
             if trades[mid].index <= after { low = mid + 1 } else { high = mid }
         }
+        if low < trades.count, Self.same(trades[low], price: price, size: size) { return trades[low].index }
+        if low > 0, trades[low - 1].index == after, Self.same(trades[low - 1], price: price, size: size) { return after }
+        var ahead: Int?
         var position = low
         while position < min(trades.count, low + orderWindow) {
-            if Self.same(trades[position], price: price, size: size) { return trades[position].index }
+            if Self.same(trades[position], price: price, size: size) {
+                ahead = position
+                break
+            }
             position += 1
         }
+        var behind: Int?
         position = low - 1
         while position >= max(0, low - orderWindow) {
-            if Self.same(trades[position], price: price, size: size) { return trades[position].index }
+            if Self.same(trades[position], price: price, size: size), !received(trades[position].index) {
+                behind = position
+                break
+            }
             position -= 1
         }
-        return nil
+        switch (ahead, behind) {
+        case (let a?, let b?): return (a - low < low - 1 - b ? trades[a] : trades[b]).index
+        case (let a?, nil): return trades[a].index
+        case (nil, let b?): return trades[b].index
+        case (nil, nil): return nil
+        }
     }
 }
 
