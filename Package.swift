@@ -178,6 +178,7 @@ let package = Package(
             name: "BridgeLab",
             dependencies: [
                 "Lab",
+                "Swarm",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -2,6 +2,7 @@ import ArgumentParser
 import Dispatch
 import Foundation
 import Lab
+import Swarm
 
 #if canImport(Glibc)
 import Glibc
@@ -17,7 +18,9 @@ struct BridgeLabCommand: AsyncParsableCommand {
             cached fix and the event-driven bridge side by side (about 3 minutes). Scenarios live in
             scenarios/ (docs/SCENARIOS.md); reports go to reports/<UTC time>-<scenario>/.
             """,
-        subcommands: [Run.self, Report.self, Compare.self, NightlyCommand.self, Baseline.self, Scenarios.self, LaunchCommand.self],
+        subcommands: [
+            Run.self, Report.self, Compare.self, NightlyCommand.self, Baseline.self, Scenarios.self, LaunchCommand.self, Probe.self,
+        ],
         defaultSubcommand: Run.self
     )
 }
@@ -338,5 +341,51 @@ struct Baseline: AsyncParsableCommand {
                 print("no baseline pinned for \(fingerprint): runs are compared with the median of the last good ones")
             }
         }
+    }
+}
+
+struct Probe: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Connect to a running bridge through a profile and show how its first messages are read.",
+        discussion: """
+            What to run first while writing a profile (docs/PROFILES.md): the health route, the first
+            messages of the WebSocket route with how each was classified and which fields were read (or
+            not found), and one answer of the poll route. Exit status: 0 every trade was recognised with
+            every field the profile names, 1 something did not match, 2 a bad profile or URL.
+            """
+    )
+
+    @Option(help: "The profile: a file, or the name of one in profiles/ (bridgelab, plan).")
+    var profile: String
+
+    @Option(help: "The bridge, e.g. http://127.0.0.1:8000 (loopback only).")
+    var url: String
+
+    @Option(help: "The symbol to subscribe to and poll.")
+    var symbol = "NQ"
+
+    @Option(help: "Messages to show.")
+    var count = 20
+
+    @Option(help: "Seconds to wait for them.")
+    var seconds = 10.0
+
+    func run() async throws {
+        let executables = Executables.besideThisExecutable()
+        let folders = ["profiles"] + (executables.packageRoot.map { ["\($0)/profiles"] } ?? [])
+        let probe: ProfileProbe
+        do {
+            probe = try ProfileProbe(
+                profile: try ProfileLoader.load(profile, searching: folders),
+                url: url,
+                symbol: symbol,
+                count: count,
+                seconds: seconds
+            )
+        } catch {
+            throw fail("\(error)", code: 2)
+        }
+        let good = await probe.run { line in FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
+        if !good { throw ExitCode(1) }
     }
 }

@@ -185,3 +185,100 @@ func onThread<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async thr
         Thread.detachNewThread { continuation.resume(with: Result { try work() }) }
     }
 }
+
+extension BridgeLabCommandTests {
+    /// A scenario file whose one arm runs `command` as a foreign bridge through the plan profile.
+    static func foreignScenario(_ folder: String, command: String, extra: String = "") throws -> String {
+        let file = folder + "/foreign.yaml"
+        let text = """
+            name: foreign
+            duration: 4
+            warmup: 1
+            settle: 1
+            market: {symbols: [NQ], rate: 100, arrivals: steady}
+            swarm: {clients: 2, kinds: {ws: 1}}
+            arms:
+              - name: theirs
+                bridge:
+                  command: \(command)
+                  profile: \(packageRoot)/profiles/plan.yaml
+            \(extra)
+            """
+        try Data(text.utf8).write(to: URL(fileURLWithPath: file))
+        return file
+    }
+
+    @Test(
+        "a foreign bridge that cannot serve is one clear error and exit 2: it exits at once, nothing listens, its health route never answers 200"
+    )
+    func foreignBridgeRefusals() async throws {
+        let folder = Self.temporaryFolder()
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let cases: [(command: String, extra: String, expected: [String])] = [
+            ("[sh, -c, 'echo cannot open the data folder; exit 3', '{port}']", "", ["exited with status 3 before", "cannot open the data folder"]),
+            ("[sleep, '30', '{port}']", "      ready_timeout: 2", ["nothing listened on port", "within 2 s"]),
+            (
+                "[python3, -m, http.server, --bind, 127.0.0.1, '{port}']", "      ready_timeout: 3",
+                ["/health never answered 200 within 3 s (last: status 404)"]
+            ),
+            ("[no-such-program-anywhere, '{port}']", "", ["'no-such-program-anywhere' is not on PATH"]),
+        ]
+        for (index, item) in cases.enumerated() {
+            let file = try Self.foreignScenario(folder, command: item.command, extra: item.extra)
+            let outcome = try await Self.bridgelab(["run", file, "--out", "\(folder)/run\(index)"])
+            #expect(outcome.status == 2, "\(item.command): \(outcome.stdout) \(outcome.stderr)")
+            let summary = try String(contentsOfFile: "\(folder)/run\(index)/report.md", encoding: .utf8)
+            for words in item.expected { #expect(summary.contains(words) || outcome.stdout.contains(words), "\(item.command): \(summary)") }
+        }
+        // Refused before anything starts: no {port}, an unknown placeholder, a profile that does not exist.
+        for (command, profile, expected) in [
+            ("[python3, x.py]", "plan", "never names {port}"), ("[python3, '{prot}', '{port}']", "plan", "{prot} is no placeholder"),
+            ("[python3, '{port}']", "nope", "no such profile file"),
+        ] {
+            let file = folder + "/bad.yaml"
+            try Data(
+                "name: bad\narms:\n  - name: theirs\n    bridge:\n      command: \(command)\n      profile: \(profile)\n".utf8
+            ).write(to: URL(fileURLWithPath: file))
+            let outcome = try await Self.bridgelab(["run", file, "--out", folder + "/bad"])
+            #expect(outcome.status == 2)
+            #expect(outcome.stderr.contains(expected), "\(outcome.stderr)")
+        }
+    }
+
+    @Test("plan-bridge-vs-reference end to end: the plan's Python bridge and the reference, side by side, both judged from the files")
+    func planBridgeBesideReference() async throws {
+        let python = Self.packageRoot + "/examples/plan-bridge/.venv/bin/python"
+        guard FileManager.default.isExecutableFile(atPath: python) else {
+            // CI installs it (.ci/run); a machine without it is told how, and CI must not skip.
+            #expect(ProcessInfo.processInfo.environment["CI"] == nil, "run examples/plan-bridge/setup.sh")
+            return
+        }
+        let folder = Self.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let outcome = try await Self.bridgelab(["run", "plan-bridge-vs-reference", "--duration", "10", "--out", folder])
+        #expect(outcome.status == 0 || outcome.status == 1, "\(outcome.stderr)")
+        let summary = try JSONDecoder().decode(RunSummary.self, from: Data(contentsOf: URL(fileURLWithPath: folder + "/summary.json")))
+        #expect(summary.arms.map(\.name) == ["plan-event", "reference"])
+        for arm in summary.arms {
+            #expect(arm.status == .completed, "\(arm.name): \(arm.error ?? "")")
+            // Both read through a profile, their trades matched to the files' records.
+            #expect(arm.figures.matchedBy == "time", "\(arm.name)")
+            #expect(arm.figures.unmatchedTrades == 0, "\(arm.name)")
+            #expect(arm.kpis.first { $0.id == "loss" }?.measured == 0, "\(arm.name)")
+            #expect((arm.figures.updateLatency?.count ?? 0) > 100, "\(arm.name)")
+            #expect((arm.figures.bridgeCPU ?? 0) > 0, "\(arm.name)")
+            // Its health route was probed through the profile (a loaded debug build may miss one).
+            #expect(
+                arm.figures.healthAnswered > arm.figures.healthProbes / 2,
+                "\(arm.name): \(arm.figures.healthAnswered)/\(arm.figures.healthProbes)"
+            )
+        }
+        let plan = try #require(summary.arms.first)
+        #expect(plan.figures.foreignBridge?.contains("plan_bridge.py") == true)
+        #expect((plan.figures.bridgeMaxProcesses ?? 0) >= 1)
+        let report = try String(contentsOfFile: folder + "/report.md", encoding: .utf8)
+        #expect(report.contains("read through profile | plan"))
+        #expect(report.contains("bridge measured"))
+    }
+}

@@ -48,7 +48,7 @@ struct MatcherFolder {
 struct TradeMatcherTests {
     static let trades: [(price: Float, size: UInt32)] = (0..<40).map { (Float(21000) + Float($0 % 7) * 0.25, UInt32(1 + $0 % 3)) }
 
-    @Test("by time: the trade of that time, price and size; a millisecond's time breaks ties by the client's last trade")
+    @Test("by time: the trade of that time, price and size; equal trades in a coarse time go to the nearest not yet received")
     func byTime() throws {
         let folder = MatcherFolder()
         defer { folder.cleanup() }
@@ -71,14 +71,21 @@ struct TradeMatcherTests {
         let equal = try same.write("ESZ25-CME", trades: Array(repeating: (6000, 1), count: 5), sameMillisecond: true)
         let coarse = TradeMatcher(dataDirectory: same.path)
         let millisecond = MessageTime(unixMicroseconds: MatcherFolder.start, resolution: 1000)
-        var last: Int?
         var matched: [Int] = []
         for _ in 0..<5 {
-            let index = try #require(coarse.match(contract: "ESZ25-CME", time: millisecond, price: 6000, size: 1, after: last))
+            let index = try #require(
+                coarse.match(contract: "ESZ25-CME", time: millisecond, price: 6000, size: 1, after: matched.last) { matched.contains($0) }
+            )
             matched.append(index)
-            last = index
         }
         #expect(matched == equal)
+        // A sixth is a duplicate: every candidate is taken, the nearest is named.
+        #expect(
+            coarse.match(contract: "ESZ25-CME", time: millisecond, price: 6000, size: 1, after: matched.last) { matched.contains($0) } == equal[0]
+        )
+        // A time given to the second (no fraction) still finds the exact record before its equals.
+        let second = MessageTime(unixMicroseconds: MatcherFolder.start + 3, resolution: 1_000_000)
+        #expect(coarse.match(contract: "ESZ25-CME", time: second, price: 6000, size: 1, after: nil) == equal[3])
     }
 
     @Test("by order: the next equal trade after the client's last; records appended later are found")

@@ -231,6 +231,7 @@ public struct Judge: Sendable {
             return .value(ms(loadgen.latency("subscribe_to_snapshot")?.p99), "connected → first snapshot", else: "no snapshot was received")
         case .cacheHit:
             guard kinds.contains("ws"), scenario.swarm.cacheReads > 0 else { return .notApplicable("no ws client reads a cache") }
+            guard record.profile == nil else { return .notApplicable("the clients talk through a profile: they keep no local cache of their own") }
             let lookups = loadgen.cache.hits + loadgen.cache.misses
             guard lookups > 0 else { return .notMeasured("no cache reads") }
             return .value(loadgen.cache.hit_rate * 100, "\(loadgen.cache.hits) hits, \(loadgen.cache.misses) misses")
@@ -321,8 +322,8 @@ public struct Judge: Sendable {
             )
         case .dashboard:
             guard record.isEventMode else { return .notApplicable("only event mode streams the dashboard") }
-            guard record.foreignBridge == nil else {
-                return .notMeasured("the dashboard follower reads the reference bridge's stream, not this bridge's")
+            guard record.foreignBridge == nil || record.dashboardFollowed else {
+                return .notMeasured("the bridge's profile names no dashboard route to follow")
             }
             guard scenario.duration >= 12 else { return .notApplicable("the run is shorter than two dashboard intervals") }
             return .value(f.dashboardMaxGap, "\(f.dashboardEvents) events", else: "fewer than two dashboard events")

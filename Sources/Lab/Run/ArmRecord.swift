@@ -49,6 +49,9 @@ public struct ArmRecord: Sendable, Codable, Equatable {
     public var foreignBridge: String?
     /// The profile the swarm talked to the bridge through (nil: the reference protocol).
     public var profile: String?
+    /// Whether the runner followed a dashboard stream (the reference bridge's, or the one a
+    /// foreign bridge's profile names).
+    public var dashboardFollowed = false
     /// Unix µs: when the swarm started and ended (the time axis's zero and end).
     public var swarmStart: Int64 = 0
     public var swarmEnd: Int64 = 0

@@ -139,9 +139,14 @@ final class ArmRunner: Sendable {
             Task { await probe.scrapeMetrics(saveTo: self.directory + "/" + ArmData.metricsFolder) },
         ]
         // With an idle window the dashboard follower (a client) waits for the swarm.
-        // The dashboard follower speaks the reference bridge's stream.
-        let follows = arm.mode == "event" && arm.bridge == nil
-        var dashboard = follows && scenario.idle == 0 ? Task { await probe.followDashboard() } : nil
+        // The dashboard stream: the reference bridge's, or the one a foreign bridge's profile names.
+        let dashboardPath =
+            arm.bridge == nil
+            ? "/api/stream/dashboard"
+            : profile?.dashboard.map { URLTemplate.path(of: URLTemplate.fill($0, foreignPlaceholders(data: data, port: record.port))) }
+        let follows = arm.mode == "event" && dashboardPath != nil
+        record.dashboardFollowed = follows
+        var dashboard = follows && scenario.idle == 0 ? Task { await probe.followDashboard(path: dashboardPath!) } : nil
         tasks.withLockedValue { $0 = watchers + (dashboard.map { [$0] } ?? []) }
         try? await Task.sleep(for: .milliseconds(400))
         record.before = connections(bridge.pid, port: record.port)
@@ -153,7 +158,7 @@ final class ArmRunner: Sendable {
         if scenario.idle > 0 {
             record.idleTo = Self.now()
             if follows {
-                let follower = Task { await probe.followDashboard() }
+                let follower = Task { await probe.followDashboard(path: dashboardPath!) }
                 dashboard = follower
                 tasks.withLockedValue { $0.append(follower) }
                 // The leak check's "before" counts the follower and the contracts it keeps tailed.

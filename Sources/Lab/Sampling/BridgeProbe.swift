@@ -105,12 +105,12 @@ public final class BridgeProbe: Sendable {
 
     /// Holds `/api/stream/dashboard` open and notes when each event arrives, reconnecting as a
     /// browser's EventSource would.
-    public func followDashboard() async {
+    public func followDashboard(path: String = "/api/stream/dashboard") async {
         let host = self.host
         let port = self.port
         while !Task.isCancelled {
             try? await HTTPConnection.with(host: host, port: port) { connection in
-                try await connection.send("/api/stream/dashboard")
+                try await connection.send(path)
                 let head = try await connection.head()
                 guard head.status == .ok else { return }
                 var parser = SSEParser()

@@ -12,6 +12,9 @@ public struct BridgeProfile: Sendable, Equatable {
     /// An SSE stream: `http://{host}:{port}/…`.
     public var sse: String?
     public var poll: PollRoute?
+    /// A dashboard stream (SSE) the runner follows for the dashboard KPI, like the reference's
+    /// `/api/stream/dashboard`.
+    public var dashboard: String?
     /// The health route the runner waits on and probes: `http://{host}:{port}/health`.
     public var health: String
     /// A Prometheus route, if the bridge has one (scraped into the run's folder).

@@ -1,9 +1,9 @@
 import BridgeClient
 import BridgeWire
 import Foundation
-import HummingbirdWSClient
 import NIOConcurrencyHelpers
 import NIOCore
+import NIOPosix
 import SierraFormat
 
 /// The swarm's clients for a bridge described by a profile (docs/PROFILES.md): a WebSocket per
@@ -23,17 +23,16 @@ extension Swarm {
     }
 
     /// Accounts for one message of a profile client: each update it holds is classified,
-    /// counted and, for a trade, matched to its record.
+    /// counted and, for a trade, matched to its record. Reads the bytes where they are.
     func observeProfiled(
-        _ text: String,
+        _ buffer: UnsafeBufferPointer<UInt8>,
         symbol: String?,
         receivedAt: Int64,
         histogram: String,
         state: ProfileClientState
     ) {
         guard let reader = profileReader else { return }
-        let updates = reader.read(text)
-        for update in updates {
+        reader.read(buffer) { update in
             let kind: WireScanner.MessageKind
             switch update.kind {
             case .trade: kind = .trade
@@ -41,26 +40,21 @@ extension Swarm {
             case .snapshot: kind = .snapshot
             case .other: kind = .other
             }
+            let (firstSnapshot, warn) = state.count(update.kind)
             var measured = false
-            state.messages += 1
-            switch update.kind {
-            case .trade:
-                state.trades += 1
+            if update.kind == .trade {
                 measured = matchTrade(update, symbol: symbol, receivedAt: receivedAt, histogram: histogram, state: state)
-            case .snapshot:
-                if !state.firstSnapshot {
-                    state.firstSnapshot = true
-                    recorder.record("subscribe_to_snapshot", microseconds: receivedAt - (state.connectedAt ?? state.started))
-                }
-            default:
-                break
+            } else if firstSnapshot {
+                recorder.record("subscribe_to_snapshot", microseconds: receivedAt - (state.connectedAt ?? state.started))
             }
             totals.message(bytes: update.bytes, kind: kind, measured: measured)
+            if warn { totals.problem("no trade recognised in the first 200 messages: check trade.match in \(reader.profile.file)") }
         }
-        if state.messages >= 200, state.trades == 0, !state.warned {
-            state.warned = true
-            totals.problem("no trade recognised in the first 200 messages: check trade.match in \(reader.profile.file)")
-        }
+    }
+
+    func observeProfiled(_ text: String, symbol: String?, receivedAt: Int64, histogram: String, state: ProfileClientState) {
+        var text = text
+        text.withUTF8 { observeProfiled($0, symbol: symbol, receivedAt: receivedAt, histogram: histogram, state: state) }
     }
 
     /// Matches a trade to its record; true if it got a latency sample.
@@ -100,79 +94,95 @@ extension Swarm {
     }
 
     /// One WebSocket client: a connection per symbol (the plan's `/ws/live_data/{symbol}`), or
-    /// one connection with subscribe messages. Reconnects after a second when dropped.
+    /// one connection with subscribe messages. Frames are read on the event loop that received
+    /// them (``LoopWebSocket``), so the generator stays cheaper than the bridge it measures.
+    /// Reconnects after a second when dropped.
     func runProfileWebSocket(until end: UInt64) async {
         guard let route = profileReader?.profile.webSocket else { return }
         let state = ProfileClientState(started: WallClock.nowMicroseconds())
         let connections: [String?] = route.perSymbol ? configuration.symbols.map { $0 } : [nil]
-        let connected = NIOLockedValueBox(0)
         await withTaskGroup(of: Void.self) { group in
             for symbol in connections {
-                group.addTask {
-                    var attempt = 0
-                    while WallClock.monotonicNanoseconds() < end {
-                        let url = URLTemplate.fill(route.url, self.placeholders(symbol: symbol))
-                        let reconnecting = attempt > 0
-                        let dropped = WallClock.nowMicroseconds()
-                        attempt += 1
-                        do {
-                            try await withDeadline(end) {
-                                _ = try await WebSocketClient.connect(url: url, logger: self.logger) { inbound, outbound, _ in
-                                    let now = WallClock.nowMicroseconds()
-                                    if connected.withLockedValue({
-                                        $0 += 1
-                                        return $0
-                                    }) == 1 {
-                                        state.connectedAt = now
-                                        self.recorder.record("connect", microseconds: now - state.started)
-                                        self.totals.update { $0.connected[.ws, default: 0] += 1 }
-                                    }
-                                    if reconnecting {
-                                        self.recorder.record("reconnect", microseconds: now - dropped)
-                                        self.totals.update { $0.reconnects += 1 }
-                                    }
-                                    if let subscribe = route.subscribe {
-                                        let symbols = symbol.map { [$0] } ?? self.configuration.symbols
-                                        if subscribe.contains("{symbol}") {
-                                            for each in symbols {
-                                                try await outbound.write(.text(URLTemplate.fill(subscribe, self.placeholders(symbol: each))))
-                                            }
-                                        } else {
-                                            try await outbound.write(.text(URLTemplate.fill(subscribe, self.placeholders(symbol: nil))))
-                                        }
-                                    }
-                                    let beat = route.heartbeat.map { heartbeat in
-                                        Task {
-                                            while !Task.isCancelled {
-                                                try await Task.sleep(for: .milliseconds(Int64(heartbeat.every * 1000)))
-                                                try await outbound.write(.text(heartbeat.text))
-                                            }
-                                        }
-                                    }
-                                    defer { beat?.cancel() }
-                                    for try await message in inbound.messages(maxSize: 1 << 24) {
-                                        guard case .text(let text) = message else { continue }
-                                        self.observeProfiled(
-                                            text,
-                                            symbol: symbol,
-                                            receivedAt: WallClock.nowMicroseconds(),
-                                            histogram: "update_ws",
-                                            state: state
-                                        )
-                                    }
-                                }
-                            }
-                        } catch {
-                            if WallClock.monotonicNanoseconds() < end { self.totals.error("ws_" + ErrorName.of(error)) }
-                        }
-                        guard WallClock.monotonicNanoseconds() < end else { break }
-                        try? await Task.sleep(for: .seconds(1))
-                    }
-                }
+                group.addTask { await self.runProfileConnection(route, symbol: symbol, state: state, until: end) }
             }
             await group.waitForAll()
         }
         finishProfiled(state)
+    }
+
+    private func runProfileConnection(_ route: BridgeProfile.WebSocketRoute, symbol: String?, state: ProfileClientState, until end: UInt64) async {
+        var attempt = 0
+        let values = placeholders(symbol: symbol)
+        let path = URLTemplate.path(of: URLTemplate.fill(route.url, values))
+        let subscribes: [String]
+        if let subscribe = route.subscribe {
+            let symbols = symbol.map { [$0] } ?? configuration.symbols
+            subscribes =
+                subscribe.contains("{symbol}")
+                ? symbols.map { URLTemplate.fill(subscribe, placeholders(symbol: $0)) } : [URLTemplate.fill(subscribe, values)]
+        } else {
+            subscribes = []
+        }
+        while WallClock.monotonicNanoseconds() < end {
+            let reconnecting = attempt > 0
+            let dropped = WallClock.nowMicroseconds()
+            attempt += 1
+            let sender = NIOLockedValueBox<(@Sendable (String) -> Void)?>(nil)
+            let closer = NIOLockedValueBox<LoopWebSocket.Closer?>(nil)
+            do {
+                try await withDeadline(end) {
+                    let beat = route.heartbeat.map { heartbeat in
+                        Task {
+                            while !Task.isCancelled {
+                                try await Task.sleep(for: .milliseconds(Int64(heartbeat.every * 1000)))
+                                sender.withLockedValue { $0 }?(heartbeat.text)
+                            }
+                        }
+                    }
+                    defer {
+                        beat?.cancel()
+                        closer.withLockedValue { $0 }?.close(code: 1000, reason: "done")
+                    }
+                    _ = try await LoopWebSocket.connect(
+                        host: values["host"]!,
+                        port: self.port,
+                        path: path,
+                        on: MultiThreadedEventLoopGroup.singleton.next(),
+                        connectTimeout: .seconds(5),
+                        onOpen: { close, send in
+                            let now = WallClock.nowMicroseconds()
+                            sender.withLockedValue { $0 = send }
+                            closer.withLockedValue { $0 = close }
+                            if state.opened(at: now) {
+                                self.recorder.record("connect", microseconds: now - state.started)
+                                self.totals.update { $0.connected[.ws, default: 0] += 1 }
+                            }
+                            if reconnecting {
+                                self.recorder.record("reconnect", microseconds: now - dropped)
+                                self.totals.update { $0.reconnects += 1 }
+                            }
+                            for message in subscribes { send(message) }
+                        },
+                        onText: { buffer in
+                            let receivedAt = WallClock.nowMicroseconds()
+                            buffer.withUnsafeReadableBytes { raw in
+                                self.observeProfiled(
+                                    raw.assumingMemoryBound(to: UInt8.self),
+                                    symbol: symbol,
+                                    receivedAt: receivedAt,
+                                    histogram: "update_ws",
+                                    state: state
+                                )
+                            }
+                        }
+                    )
+                }
+            } catch {
+                if WallClock.monotonicNanoseconds() < end { totals.error("ws_" + ErrorName.of(error)) }
+            }
+            guard WallClock.monotonicNanoseconds() < end else { break }
+            try? await Task.sleep(for: .seconds(1))
+        }
     }
 
     /// An EventSource on the profile's SSE route: reconnects after `retry:` (2 s unless told).
@@ -189,9 +199,9 @@ extension Swarm {
                         let head = try await connection.head()
                         self.totals.update { $0.sseStatus[Int(head.status.code), default: 0] += 1 }
                         guard head.status == .ok else { throw SwarmError("SSE answered \(head.status.code)") }
-                        if state.connectedAt == nil {
-                            state.connectedAt = WallClock.nowMicroseconds()
-                            self.recorder.record("connect", microseconds: state.connectedAt! - state.started)
+                        let now = WallClock.nowMicroseconds()
+                        if state.opened(at: now) {
+                            self.recorder.record("connect", microseconds: now - state.started)
                             self.totals.update { $0.connected[.sse, default: 0] += 1 }
                         }
                         var parser = SSEParser()
@@ -285,40 +295,48 @@ extension Swarm {
     }
 }
 
-/// A profile client's state across its connections (one per symbol may run at once, so every
-/// field is behind one lock).
+/// A profile client's state across its connections (one per symbol may run at once, on
+/// different event loops, so every field is behind one lock, taken once per update).
 final class ProfileClientState: @unchecked Sendable {
     private let lock = NIOLock()
     let started: Int64
     private var _connectedAt: Int64?
-    private var _firstSnapshot = false
-    private var _messages = 0
-    private var _trades = 0
-    private var _warned = false
+    private var firstSnapshot = false
+    private var messages = 0
+    private var trades = 0
+    private var warned = false
     private var _ledgers: [String: DeliveryLedger] = [:]
 
     init(started: Int64) { self.started = started }
 
-    var connectedAt: Int64? {
-        get { lock.withLock { _connectedAt } }
-        set { lock.withLock { _connectedAt = newValue } }
+    var connectedAt: Int64? { lock.withLock { _connectedAt } }
+
+    /// Notes a connection; true for the client's first.
+    func opened(at time: Int64) -> Bool {
+        lock.withLock {
+            guard _connectedAt == nil else { return false }
+            _connectedAt = time
+            return true
+        }
     }
-    var firstSnapshot: Bool {
-        get { lock.withLock { _firstSnapshot } }
-        set { lock.withLock { _firstSnapshot = newValue } }
+
+    /// Counts one update: whether it is the client's first snapshot, and whether the profile
+    /// has now failed to recognise any trade in 200 messages (said once).
+    func count(_ kind: ProfiledMessage.Kind) -> (firstSnapshot: Bool, warn: Bool) {
+        lock.withLock {
+            messages += 1
+            if kind == .trade { trades += 1 }
+            var first = false
+            if kind == .snapshot, !firstSnapshot {
+                firstSnapshot = true
+                first = true
+            }
+            let warn = messages >= 200 && trades == 0 && !warned
+            if warn { warned = true }
+            return (first, warn)
+        }
     }
-    var messages: Int {
-        get { lock.withLock { _messages } }
-        set { lock.withLock { _messages = newValue } }
-    }
-    var trades: Int {
-        get { lock.withLock { _trades } }
-        set { lock.withLock { _trades = newValue } }
-    }
-    var warned: Bool {
-        get { lock.withLock { _warned } }
-        set { lock.withLock { _warned = newValue } }
-    }
+
     /// The last trade matched of `file` (by-order matching continues from it).
     func last(_ file: String) -> Int? { lock.withLock { _ledgers[file]?.last } }
 

@@ -31,7 +31,7 @@ public enum ProfileLoader {
 
     static func profile(_ root: YAMLField) throws(ConfigFileError) -> BridgeProfile {
         let fields = try root.mapping(known: [
-            "name", "description", "websocket", "sse", "poll", "health", "metrics", "trade", "quote", "snapshot", "batch", "fields",
+            "name", "description", "websocket", "sse", "poll", "health", "metrics", "dashboard", "trade", "quote", "snapshot", "batch", "fields",
         ])
         guard let name = fields["name"] else { throw root.error("a profile needs a name") }
         guard let health = fields["health"] else {
@@ -64,6 +64,7 @@ public enum ProfileLoader {
             profile.poll = poll
         }
         if let field = fields["metrics"] { profile.metrics = try url(field, schemes: ["http"]) }
+        if let field = fields["dashboard"] { profile.dashboard = try url(field, schemes: ["http"]) }
         if let field = fields["fields"] { profile.fields = try fieldPaths(field) }
         if let field = fields["batch"] { profile.batch = try path(field) }
         if let field = fields["trade"] { profile.trade = try recognizer(field) }

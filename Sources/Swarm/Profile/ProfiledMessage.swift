@@ -22,46 +22,59 @@ public struct ProfiledMessage: Sendable, Equatable {
 }
 
 /// Reads messages through one profile: classifies each (the recognisers' paths and values,
-/// prepared once) and reads the fields its kind names.
-public struct MessageReader: Sendable {
+/// prepared once) and reads the fields its kind names. A class shared by every client, so a
+/// message costs no copy (and no retain) of the profile's paths.
+public final class MessageReader: Sendable {
     public let profile: BridgeProfile
-    private let recognizers: [(ProfiledMessage.Kind, [(FieldPath, [UInt8])], BridgeProfile.Fields)]
+    private let recognizers: [PreparedRecognizer]
     private let pollFields: BridgeProfile.Fields
+
+    /// A recogniser with its values as bytes, and the fields of its kind.
+    final class PreparedRecognizer: Sendable {
+        let kind: ProfiledMessage.Kind
+        let match: [(path: FieldPath, value: [UInt8])]
+        let fields: BridgeProfile.Fields
+        init(_ kind: ProfiledMessage.Kind, _ recognizer: BridgeProfile.Recognizer, _ fields: BridgeProfile.Fields) {
+            self.kind = kind
+            self.match = recognizer.match.map { ($0.path, Array($0.value.utf8)) }
+            self.fields = fields
+        }
+    }
 
     public init(profile: BridgeProfile) {
         self.profile = profile
-        var recognizers: [(ProfiledMessage.Kind, [(FieldPath, [UInt8])], BridgeProfile.Fields)] = []
+        var recognizers: [PreparedRecognizer] = []
         // Trades first: they are most of the traffic, and the ones that are matched.
-        if let trade = profile.trade { recognizers.append((.trade, trade.match.map { ($0.path, Array($0.value.utf8)) }, profile.tradeFields)) }
-        if let quote = profile.quote { recognizers.append((.quote, quote.match.map { ($0.path, Array($0.value.utf8)) }, profile.quoteFields)) }
-        if let snapshot = profile.snapshot {
-            recognizers.append((.snapshot, snapshot.match.map { ($0.path, Array($0.value.utf8)) }, profile.snapshotFields))
-        }
+        if let trade = profile.trade { recognizers.append(PreparedRecognizer(.trade, trade, profile.tradeFields)) }
+        if let quote = profile.quote { recognizers.append(PreparedRecognizer(.quote, quote, profile.quoteFields)) }
+        if let snapshot = profile.snapshot { recognizers.append(PreparedRecognizer(.snapshot, snapshot, profile.snapshotFields)) }
         self.recognizers = recognizers
         self.pollFields = profile.pollFields
     }
 
-    /// The updates of one message (several for a batch, none for an empty one).
+    /// The updates of one message (several for a batch, none for an empty one), every field read.
     public func read(_ text: String) -> [ProfiledMessage] {
         var text = text
-        return text.withUTF8 { buffer in
-            let reader = JSONFieldReader(buffer)
-            let whole = 0..<buffer.count
-            let start = reader.skipSpace(0)
-            let items: [Range<Int>]
-            if start < buffer.count, buffer[start] == UInt8(ascii: "[") {
-                items = reader.elements(of: start..<buffer.count)
-            } else if let batch = profile.batch, let array = reader.locate(batch) {
-                items = reader.elements(of: array)
-            } else {
-                items = [whole]
+        var result: [ProfiledMessage] = []
+        text.withUTF8 { buffer in read(buffer, full: true) { result.append($0) } }
+        return result
+    }
+
+    /// Visits the updates of one message in place. Without `full` only what the swarm uses is
+    /// read: a trade's contract, price, size, time and seq, and no field of any other kind.
+    public func read(_ buffer: UnsafeBufferPointer<UInt8>, full: Bool = false, _ visit: (ProfiledMessage) -> Void) {
+        let reader = JSONFieldReader(buffer)
+        let start = reader.skipSpace(0)
+        if start < buffer.count, buffer[start] == UInt8(ascii: "[") {
+            for (i, item) in reader.elements(of: start..<buffer.count).enumerated() {
+                visit(classify(reader, item, bytes: i == 0 ? buffer.count : 0, full: full))
             }
-            var result: [ProfiledMessage] = []
-            result.reserveCapacity(items.count)
-            for (i, item) in items.enumerated() {
-                result.append(classify(reader, item, bytes: i == 0 ? buffer.count : 0))
+        } else if let batch = profile.batch, let array = reader.locate(batch) {
+            for (i, item) in reader.elements(of: array).enumerated() {
+                visit(classify(reader, item, bytes: i == 0 ? buffer.count : 0, full: full))
             }
-            return result
+        } else {
+            visit(classify(reader, 0..<buffer.count, bytes: buffer.count, full: full))
         }
     }
 
@@ -70,16 +83,25 @@ public struct MessageReader: Sendable {
         var text = text
         return text.withUTF8 { buffer in
             let reader = JSONFieldReader(buffer)
-            return Self.fields(pollFields, reader, 0..<buffer.count, kind: .snapshot, bytes: buffer.count)
+            // Its last trade only (a quote's paths need not be in it), each missing path noted.
+            return Self.fields(pollFields, reader, 0..<buffer.count, kind: .snapshot, bytes: buffer.count, full: false, noting: true)
         }
     }
 
-    func classify(_ reader: JSONFieldReader, _ item: Range<Int>, bytes: Int) -> ProfiledMessage {
-        for (kind, match, fields) in recognizers {
-            let matches = match.allSatisfy { path, value in
-                reader.locate(path, in: item).map { reader.value(in: $0, equals: value) } ?? false
+    func classify(_ reader: JSONFieldReader, _ item: Range<Int>, bytes: Int, full: Bool) -> ProfiledMessage {
+        for recognizer in recognizers {
+            var matches = true
+            for index in recognizer.match.indices {
+                guard let range = reader.locate(recognizer.match[index].path, in: item),
+                    reader.value(in: range, equals: recognizer.match[index].value)
+                else {
+                    matches = false
+                    break
+                }
             }
-            if matches { return Self.fields(fields, reader, item, kind: kind, bytes: bytes) }
+            guard matches else { continue }
+            guard full || recognizer.kind == .trade else { return ProfiledMessage(kind: recognizer.kind, bytes: bytes) }
+            return Self.fields(recognizer.fields, reader, item, kind: recognizer.kind, bytes: bytes, full: full)
         }
         return ProfiledMessage(kind: .other, bytes: bytes)
     }
@@ -89,15 +111,16 @@ public struct MessageReader: Sendable {
         _ reader: JSONFieldReader,
         _ item: Range<Int>,
         kind: ProfiledMessage.Kind,
-        bytes: Int
-    )
-        -> ProfiledMessage
-    {
+        bytes: Int,
+        full: Bool = true,
+        noting: Bool? = nil
+    ) -> ProfiledMessage {
+        let noting = noting ?? full
         var message = ProfiledMessage(kind: kind, bytes: bytes)
         func locate(_ path: FieldPath?) -> Range<Int>? {
             guard let path else { return nil }
             let range = reader.locate(path, in: item)
-            if range == nil { message.missing.append(path.description) }
+            if range == nil, noting { message.missing.append(path.description) }
             return range
         }
         func number(_ path: FieldPath?) -> Double? { locate(path).flatMap(reader.number(in:)) }
@@ -105,8 +128,10 @@ public struct MessageReader: Sendable {
         let scale = fields.priceScale ?? 1
         message.price = number(fields.price).map { $0 / scale }
         message.size = number(fields.size)
-        message.bid = number(fields.bid).map { $0 / scale }
-        message.ask = number(fields.ask).map { $0 / scale }
+        if full {
+            message.bid = number(fields.bid).map { $0 / scale }
+            message.ask = number(fields.ask).map { $0 / scale }
+        }
         message.seq = number(fields.seq).map { Int($0) }
         if let range = locate(fields.time) {
             message.time = time(reader, range, unit: fields.timeUnit ?? .unixMicroseconds)

@@ -82,8 +82,8 @@ public final class TradeMatcher: Sendable {
     }
 
     /// The record index of the trade in `contract` that the message stands for, or nil.
-    /// `after`: the client's last matched trade of that contract (by-order matching needs it;
-    /// by time it breaks ties between equal trades).
+    /// `after`: the client's last matched trade of that contract (by-order matching continues
+    /// from it).
     /// `received`: whether the client already has a record (by-order matching skips those when
     /// it looks back for a late trade).
     public func match(
@@ -96,8 +96,9 @@ public final class TradeMatcher: Sendable {
     ) -> Int? {
         state.withLockedValue { s -> Int? in
             guard let file = resolve(name, &s), let index = index(file, &s) else { return nil }
-            if let found = find(index, time: time, price: price, size: size, after: after, received: received) { return found }
-            // Not indexed yet: the bridge read it before this client's matcher did.
+            if let found = find(index, time: time, price: price, size: size, after: after, received: received), !received(found) { return found }
+            // Not indexed yet (or only its equal, already received, is): the bridge read it
+            // before this client's matcher did.
             index.refresh()
             return find(index, time: time, price: price, size: size, after: after, received: received)
         }
@@ -131,18 +132,27 @@ public final class TradeMatcher: Sendable {
                 let mid = (low + high) / 2
                 if trades[mid].time < from { low = mid + 1 } else { high = mid }
             }
-            var first: Int?
+            // Of the equal trades in the window, the one nearest the message's time that the
+            // client does not have yet (equal trades within one millisecond come in order); if it
+            // has them all, the nearest (a duplicate). A time given to the second (ISO-8601 with
+            // no fraction when the microseconds are 0) still finds its exact record first.
+            var best: (index: Int, distance: Int64, new: Bool)?
             var position = low
             while position < trades.count, trades[position].time <= to {
                 let trade = trades[position]
                 if Self.same(trade, price: price, size: size) {
-                    // Equal trades in one window: the first after the client's last one.
-                    if let after, trade.index > after { return trade.index }
-                    if first == nil { first = trade.index }
+                    let candidate = (index: trade.index, distance: abs(trade.time - time.unixMicroseconds), new: !received(trade.index))
+                    if let current = best {
+                        if (candidate.new && !current.new) || (candidate.new == current.new && candidate.distance < current.distance) {
+                            best = candidate
+                        }
+                    } else {
+                        best = candidate
+                    }
                 }
                 position += 1
             }
-            return first
+            return best?.index
         }
         // By order (docs/PROFILES.md): the next trade if it is equal; the client's last trade again
         // if that one is (a duplicate); else the nearer of the next equal trade ahead (the ones
