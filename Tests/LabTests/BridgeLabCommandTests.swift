@@ -282,3 +282,43 @@ extension BridgeLabCommandTests {
         #expect(report.contains("bridge measured"))
     }
 }
+
+extension BridgeLabCommandTests {
+    @Test("bridgelab probe: through the right profile every trade is read whole (exit 0); through a wrong one it says what was not found (exit 1)")
+    func probe() async throws {
+        let folder = Self.temporaryFolder()
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        // The reference bridge over its embedded simulator, on a port it picks.
+        let bridge = Process()
+        bridge.executableURL = URL(fileURLWithPath: try Self.binDirectory() + "/bridge")
+        bridge.arguments = ["--demo", "--port", "0", "--port-file", folder + "/port.json", "--log-level", "error"]
+        bridge.standardOutput = FileHandle.nullDevice
+        try bridge.run()
+        defer {
+            bridge.terminate()
+            bridge.waitUntilExit()
+        }
+        struct PortFile: Decodable { var port: Int }
+        var port: Int?
+        for _ in 0..<200 where port == nil {
+            port = (FileManager.default.contents(atPath: folder + "/port.json")).flatMap { try? JSONDecoder().decode(PortFile.self, from: $0).port }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        let url = "http://127.0.0.1:\(try #require(port))"
+        let right = try await Self.bridgelab(["probe", "--profile", "bridgelab", "--url", url, "--count", "30", "--seconds", "5"])
+        #expect(right.status == 0, "\(right.stdout) \(right.stderr)")
+        #expect(right.stdout.contains("health: GET \(url)/health → 200"))
+        #expect(right.stdout.contains(" trade "))
+        #expect(right.stdout.contains("contract NQ"))
+        #expect(!right.stdout.contains("NOT FOUND"), "\(right.stdout)")
+        // The plan's profile on the reference bridge: its trades are recognised, their fields are not where the plan puts them.
+        let wrong = try await Self.bridgelab(["probe", "--profile", "plan", "--url", url, "--count", "10", "--seconds", "5"])
+        #expect(wrong.status == 1, "\(wrong.stdout)")
+        #expect(wrong.stdout.contains("NOT FOUND: symbol, data.price"), "\(wrong.stdout)")
+        #expect(wrong.stdout.contains("trades lack a field the profile names"), "\(wrong.stdout)")
+        let elsewhere = try await Self.bridgelab(["probe", "--profile", "plan", "--url", "http://192.0.2.1:80"])
+        #expect(elsewhere.status == 2)
+        #expect(elsewhere.stderr.contains("loopback"))
+    }
+}

@@ -16,6 +16,8 @@ struct ProfileLoaderTests {
         #expect(reference.tradeFields.time?.description == "t")
         #expect(reference.tradeFields.timeUnit == .unixMicroseconds)
         #expect(reference.pollFields.price?.description == "last.price")
+        #expect(reference.snapshotFields.time?.description == "last.t")
+        #expect(reference.tradeFields.price?.description == "price")
         #expect(reference.matchesByTime)
         let plan = try ProfileLoader.load("plan", searching: [Self.packageRoot + "/profiles"])
         #expect(plan.webSocket?.url == "ws://{host}:{port}/ws/live_data/{symbol}")

@@ -25,6 +25,9 @@ public struct ArmFigures: Sendable, Codable, Equatable {
     public var maxSockets: [String: Int] = [:]
     /// Messages the bridge sent per second in the window (its own counter).
     public var bridgeMessagesPerSecond: Double?
+    /// Whether the two above come from the messages the swarm received (a bridge with no
+    /// metrics route), not from the bridge's own counter.
+    public var messagesCountedByClients = false
     /// Bridge CPU µs per message sent, and loadgen's per message received.
     public var bridgeMicrosecondsPerMessage: Double?
     public var loadgenMicrosecondsPerMessage: Double?

@@ -108,6 +108,13 @@ public struct Judge: Sendable {
                 if let value = loadgen.latency(stage) { f.stages[stage] = value }
             }
             f.loadgenMicrosecondsPerMessage = loadgen.generator.cpu_us_per_message
+            // A bridge with no metrics route: what it sent is what the swarm received.
+            if f.bridgeMessagesPerSecond == nil, arm.record.foreignBridge != nil, loadgen.updates.messages > 0, loadgen.elapsed_s > 0 {
+                let seconds = loadgen.elapsed_s
+                f.bridgeMessagesPerSecond = Double(loadgen.updates.messages) / seconds
+                if let cpu = f.bridgeCPU { f.bridgeMicrosecondsPerMessage = cpu / 100 * seconds * 1e6 / Double(loadgen.updates.messages) }
+                f.messagesCountedByClients = true
+            }
         }
         let probes = arm.health.filter { $0.at >= arm.record.swarmStart && $0.at <= arm.record.swarmEnd && !arm.record.injectedOutage(at: $0.at) }
         f.healthProbes = probes.count
@@ -336,7 +343,12 @@ public struct Judge: Sendable {
                 "CLOSE_WAIT \(closeWait); descriptors \(before.descriptors) before, \(after.descriptors) after (tolerance \(Self.descriptorTolerance))"
             )
         case .memoryPerClosed:
-            guard let closed = f.connectionsClosed else { return .notMeasured("no /metrics scrape, or the bridge crashed") }
+            guard let closed = f.connectionsClosed else {
+                if record.foreignBridge != nil, arm.metrics.isEmpty {
+                    return .notMeasured("the bridge's profile names no metrics route: the connections it closed are not counted")
+                }
+                return .notMeasured("no /metrics scrape, or the bridge crashed")
+            }
             // Resident memory moves in pages and allocator arenas: a few closed connections say nothing.
             guard closed >= Self.minimumClosedConnections else {
                 return .notApplicable("\(closed) connections closed (under \(Self.minimumClosedConnections)): too few to read in resident memory")

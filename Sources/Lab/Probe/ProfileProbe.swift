@@ -76,7 +76,11 @@ public struct ProfileProbe: Sendable {
         if let time = message.time {
             parts.append("time \(time.unixMicroseconds) µs = \(ISOTime.format(time.unixMicroseconds)) (to \(time.resolution) µs)")
         }
-        if !message.missing.isEmpty { parts.append("NOT FOUND: \(message.missing.joined(separator: ", "))") }
+        // A quote is a delta (it carries what changed) and a snapshot before the first trade has
+        // no last trade: only a trade's missing path is a fault.
+        if !message.missing.isEmpty {
+            parts.append((message.kind == .trade ? "NOT FOUND: " : "not in this one: ") + message.missing.joined(separator: ", "))
+        }
         return parts.isEmpty ? "(no field read)" : parts.joined(separator: " · ")
     }
 

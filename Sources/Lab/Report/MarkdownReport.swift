@@ -96,7 +96,10 @@ public enum MarkdownReport {
             ),
             ("generator (loadgen) CPU · memory", "\(value(f.loadgenCPU, "% of a core")) · \(value(f.loadgenPeakRSSMB, "MB"))"),
             ("simulator CPU · machine CPU (all cores)", "\(value(f.simulatorCPU, "% of a core")) · \(value(f.machineCPU, "%"))"),
-            ("messages sent by the bridge", value(f.bridgeMessagesPerSecond, "/s")),
+            (
+                "messages sent by the bridge" + (f.messagesCountedByClients ? " (client side: received by the swarm)" : ""),
+                value(f.bridgeMessagesPerSecond, "/s")
+            ),
             (
                 "CPU per message: bridge (sent) · generator (received)",
                 "\(value(f.bridgeMicrosecondsPerMessage, "µs")) · \(value(f.loadgenMicrosecondsPerMessage, "µs"))"
