@@ -144,11 +144,22 @@ public final class MessageReader: Sendable {
         switch unit {
         case .iso8601:
             guard let text = reader.text(in: range), let micros = ISOTime.parse(text) else { return nil }
+            // The precision from the bytes (no Character walk per message): colons say whether
+            // it has seconds, the digits after a decimal mark how finely.
+            var colons = 0
             var digits = 0
-            if let dot = text.firstIndex(where: { $0 == "." || $0 == "," }) {
-                digits = text[text.index(after: dot)...].prefix(while: \.isNumber).count
+            var inFraction = false
+            for byte in reader.bytes[range] {
+                if inFraction {
+                    guard (48...57).contains(byte) else { break }
+                    digits += 1
+                } else if byte == UInt8(ascii: ":") {
+                    colons += 1
+                } else if colons >= 2, byte == UInt8(ascii: ".") || byte == UInt8(ascii: ",") {
+                    inFraction = true
+                }
             }
-            let hasSeconds = text.split(separator: ":").count >= 3
+            let hasSeconds = colons >= 2
             let resolution: Int64 = hasSeconds ? [1_000_000, 100_000, 10_000, 1000, 100, 10, 1][min(digits, 6)] : 60_000_000
             return MessageTime(unixMicroseconds: micros, resolution: resolution)
         case .unixSeconds, .unixMilliseconds, .unixMicroseconds, .sierraDays:
