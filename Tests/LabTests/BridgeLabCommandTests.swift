@@ -322,3 +322,47 @@ extension BridgeLabCommandTests {
         #expect(elsewhere.stderr.contains("loopback"))
     }
 }
+
+extension BridgeLabCommandTests {
+    @Test("the plan's bridge as a foreign arm: a kill fault restarts its command on its port; a profile that recognises no trade is exit 2")
+    func planBridgeKilledAndMisread() async throws {
+        let python = Self.packageRoot + "/examples/plan-bridge/.venv/bin/python"
+        guard FileManager.default.isExecutableFile(atPath: python) else {
+            #expect(ProcessInfo.processInfo.environment["CI"] == nil, "run examples/plan-bridge/setup.sh")
+            return
+        }
+        let folder = Self.temporaryFolder()
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        // The scenario file is not under scenarios/: the paths are absolute.
+        let command = "[\(python), \(Self.packageRoot)/examples/plan-bridge/plan_bridge.py, --data-dir, '{data_dir}', --port, '{port}']"
+
+        let killed = try Self.foreignScenario(folder, command: command, extra: "faults: [kill:3:1]")
+        let outcome = try await Self.bridgelab(["run", killed, "--duration", "8", "--out", folder + "/killed"])
+        #expect(outcome.status == 0 || outcome.status == 1, "\(outcome.stderr)")
+        let data = try ArmData.load(from: folder + "/killed/arms/theirs")
+        #expect(data.record.status == .completed, "\(data.record.error ?? "")")
+        #expect(data.record.outages.count == 1)
+        #expect(data.record.markers.contains { $0.kind == .restart })
+        #expect(data.record.bridgeEndings.first?.requested == true)
+        #expect(data.record.crashes.isEmpty)
+        // The restarted bridge served again: health answered after the outage.
+        let outage = try #require(data.record.outages.first)
+        #expect(data.health.contains { $0.at > outage.to && $0.milliseconds != nil })
+
+        // The plan's profile with a trade recogniser that never matches.
+        let profile = folder + "/misread.yaml"
+        let text = try String(contentsOfFile: Self.packageRoot + "/profiles/plan.yaml", encoding: .utf8)
+        try Data(text.replacingOccurrences(of: "trade: {match: {type: trade}}", with: "trade: {match: {type: tick}}").utf8)
+            .write(to: URL(fileURLWithPath: profile))
+        let misread = try Self.foreignScenario(folder, command: command).replacingOccurrences(of: ".yaml", with: "-misread.yaml")
+        try Data(
+            try String(contentsOfFile: folder + "/foreign.yaml", encoding: .utf8)
+                .replacingOccurrences(of: Self.packageRoot + "/profiles/plan.yaml", with: profile).utf8
+        ).write(to: URL(fileURLWithPath: misread))
+        let wrong = try await Self.bridgelab(["run", misread, "--duration", "6", "--out", folder + "/misread"])
+        #expect(wrong.status == 2, "\(wrong.stdout)")
+        let report = try String(contentsOfFile: folder + "/misread/report.md", encoding: .utf8)
+        #expect(report.contains("no trade recognised in the first 200 messages: check trade.match in \(profile)"), "\(report)")
+    }
+}

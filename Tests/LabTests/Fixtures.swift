@@ -1,6 +1,7 @@
 import Foundation
 
 @testable import Lab
+@testable import Swarm
 
 /// Synthetic arms, built as the runner would save them, for judging and rendering.
 enum Fixtures {
@@ -42,12 +43,12 @@ enum Fixtures {
                 duplicates: 0,
                 out_of_order: 0
             ),
+            payload: .init(snapshot_mean_bytes: snapshotBytes, delta_mean_bytes: deltaBytes),
             latency_us: latency,
             latency_unresolved: 0,
             http: .init(requests: pollRequests, status: [:]),
             resumes: .init(recovered: 0, not_recovered: 0, reconnects: 0),
             cache: .init(hits: Int(hitRate * 1000), misses: 1000 - Int(hitRate * 1000), hit_rate: hitRate),
-            payload: .init(snapshot_mean_bytes: snapshotBytes, delta_mean_bytes: deltaBytes),
             errors: [:],
             close_codes: [:],
             generator: .init(cpu_user_s: 1, cpu_system_s: 0.5, cpu_percent_of_core: 5, peak_rss_mb: 40, cpu_us_per_message: 2)

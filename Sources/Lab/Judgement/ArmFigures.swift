@@ -1,3 +1,5 @@
+import Swarm
+
 /// The key figures of one arm, each computed from the saved measurements (samples, scrapes,
 /// probes, loadgen's summary); the report shows them and the history keeps them.
 public struct ArmFigures: Sendable, Codable, Equatable {

@@ -21,11 +21,17 @@ public enum Assessment {
         for (arm, f) in zip(arms, figures) {
             let record = arm.record
             let kpis = record.status == .notRun || record.status == .error ? [] : judge.judge(arm, figures: f, baselines: baselines)
+            // A profile that recognises no trade measured nothing of the bridge: a harness error,
+            // like a bad scenario (docs/PROFILES.md).
+            let problems = arm.loadgen?.profile?.problems ?? []
             let verdict: String
             switch record.status {
             case .notRun: verdict = "not-run"
             case .error: verdict = "error"
-            default: verdict = kpis.contains { $0.status == .fail || $0.status == .notMeasured } || !record.crashes.isEmpty ? "fail" : "pass"
+            default:
+                verdict =
+                    !problems.isEmpty
+                    ? "error" : kpis.contains { $0.status == .fail || $0.status == .notMeasured } || !record.crashes.isEmpty ? "fail" : "pass"
             }
             summaries.append(
                 RunSummary.Arm(
@@ -33,7 +39,7 @@ public enum Assessment {
                     mode: record.mode,
                     role: record.role,
                     status: record.status,
-                    error: record.error,
+                    error: record.error ?? (problems.isEmpty ? nil : "the profile: " + problems.joined(separator: "; ")),
                     clients: record.clients,
                     kinds: record.kinds,
                     verdict: verdict,
