@@ -17,6 +17,22 @@ public enum YAMLDocument {
         return node
     }
 
+    /// A file by path, or by name from one of `folders` (`smoke` → `scenarios/smoke.yaml`); the
+    /// error lists the names there are. `kind` names the files in the error ("scenario").
+    package static func locate(_ nameOrPath: String, searching folders: [String], kind: String) throws(ConfigFileError) -> String {
+        let candidates =
+            nameOrPath.hasSuffix(".yaml") || nameOrPath.hasSuffix(".yml") || nameOrPath.contains("/")
+            ? [nameOrPath] : folders.map { "\($0)/\(nameOrPath).yaml" }
+        guard let path = candidates.first(where: { FileManager.default.fileExists(atPath: $0) }) else {
+            let known = folders.flatMap { folder in
+                ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).filter { $0.hasSuffix(".yaml") }.map { String($0.dropLast(5)) }
+            }
+            let hint = known.isEmpty ? "" : "; \(kind)s: \(Set(known).sorted().joined(separator: ", "))"
+            throw ConfigFileError(file: nameOrPath, line: nil, field: "", problem: "no such \(kind) file\(hint)")
+        }
+        return path
+    }
+
     /// The root field of the file at `path`.
     package static func load(_ path: String) throws(ConfigFileError) -> YAMLField {
         guard let data = FileManager.default.contents(atPath: path) else {

@@ -408,13 +408,38 @@ public final class Swarm: Sendable {
     /// omission: when the bridge stalls, the requests that should have gone out meanwhile all count
     /// the stall), plus the staleness of the data each answer carried.
     private func runPoller(index: Int, until end: UInt64) async {
+        let token = configuration.token.map { "?token=\($0)" } ?? ""
+        await poll(index: index, until: end, host: host) {
+            "/api/live_data/\($0)\(token)"
+        } observe: { response, _, receivedAt, poller in
+            let message = WireScanner(String(buffer: response.body))
+            guard let seq = message.seq, seq >= 0 else { return }
+            self.recorder.staleness(contract: message.contract, seq: seq, receivedAt: receivedAt)
+            let contract = String(message.contract)
+            if let seen = poller.seen[contract], seq > seen {
+                self.recorder.delivery(contract: message.contract, after: seen, seq: seq, receivedAt: receivedAt)
+            }
+            if seq > poller.seen[contract, default: -1] { poller.seen[contract] = seq }
+        }
+    }
+
+    /// A poller's loop, for the reference bridge and for a profiled one: requests at the
+    /// configured rate on a keep-alive connection (a new one when the bridge closes it), each
+    /// timed from its intended send; `observe` reads a 200 answer (symbol, received at).
+    func poll(
+        index: Int,
+        until end: UInt64,
+        host: String,
+        path: @escaping @Sendable (String) -> String,
+        observe: @escaping @Sendable (HTTPConnection.Response, String, Int64, PollerState) -> Void
+    ) async {
         let interval = 1 / configuration.pollRate
         let first = WallClock.monotonicNanoseconds()
         let poller = PollerState()
         while WallClock.monotonicNanoseconds() < end {
             do {
                 try await withDeadline(end) {
-                    try await HTTPConnection.with(host: self.host, port: self.port) { connection in
+                    try await HTTPConnection.with(host: host, port: self.port) { connection in
                         if !poller.connected {
                             poller.connected = true
                             self.totals.update { $0.connected[.poll, default: 0] += 1 }
@@ -426,9 +451,7 @@ public final class Swarm: Sendable {
                             try await Self.sleep(until: intended)
                             let symbol = self.configuration.symbols[(index + request) % self.configuration.symbols.count]
                             poller.request += 1
-                            var path = "/api/live_data/\(symbol)"
-                            if let token = self.configuration.token { path += "?token=\(token)" }
-                            let response = try await connection.get(path)
+                            let response = try await connection.get(path(symbol))
                             let done = WallClock.monotonicNanoseconds()
                             let receivedAt = WallClock.nowMicroseconds()
                             self.recorder.record("poll_request", microseconds: Int64(done - intended) / 1000)
@@ -438,17 +461,7 @@ public final class Swarm: Sendable {
                                 $0.messages += 1
                                 $0.bytes += response.body.readableBytes
                             }
-                            if response.status == 200 {
-                                let message = WireScanner(String(buffer: response.body))
-                                if let seq = message.seq, seq >= 0 {
-                                    self.recorder.staleness(contract: message.contract, seq: seq, receivedAt: receivedAt)
-                                    let contract = String(message.contract)
-                                    if let seen = poller.seen[contract], seq > seen {
-                                        self.recorder.delivery(contract: message.contract, after: seen, seq: seq, receivedAt: receivedAt)
-                                    }
-                                    if seq > poller.seen[contract, default: -1] { poller.seen[contract] = seq }
-                                }
-                            }
+                            if response.status == 200 { observe(response, symbol, receivedAt, poller) }
                             if response.headers["connection"].first?.lowercased() == "close" { return }
                         }
                     }

@@ -12,17 +12,7 @@ public enum ScenarioLoader {
 
     /// A scenario file by path, or by name from a `scenarios/` folder (`smoke` → `scenarios/smoke.yaml`).
     public static func locate(_ nameOrPath: String, searching folders: [String]) throws(ScenarioError) -> String {
-        let candidates =
-            nameOrPath.hasSuffix(".yaml") || nameOrPath.hasSuffix(".yml") || nameOrPath.contains("/")
-            ? [nameOrPath] : folders.map { "\($0)/\(nameOrPath).yaml" }
-        guard let path = candidates.first(where: { FileManager.default.fileExists(atPath: $0) }) else {
-            let known = folders.flatMap { folder in
-                ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).filter { $0.hasSuffix(".yaml") }.map { String($0.dropLast(5)) }
-            }
-            let hint = known.isEmpty ? "" : "; scenarios: \(Set(known).sorted().joined(separator: ", "))"
-            throw ScenarioError(file: nameOrPath, line: nil, field: "", problem: "no such scenario file\(hint)")
-        }
-        return path
+        try YAMLDocument.locate(nameOrPath, searching: folders, kind: "scenario")
     }
 
     /// Locates, reads and parses a scenario, with `--set` overrides applied.

@@ -233,49 +233,11 @@ extension Swarm {
     /// The old client against the profile's poll route: a fixed rate, latency from the intended
     /// send time, and the staleness of the last trade each answer carried.
     func runProfilePoller(index: Int, until end: UInt64) async {
-        guard let reader = profileReader, let route = reader.profile.poll else { return }
-        let interval = 1 / configuration.pollRate
-        let first = WallClock.monotonicNanoseconds()
-        let poller = PollerState()
-        let host = placeholders(symbol: nil)["host"]!
-        while WallClock.monotonicNanoseconds() < end {
-            do {
-                try await withDeadline(end) {
-                    try await HTTPConnection.with(host: host, port: self.port) { connection in
-                        if !poller.connected {
-                            poller.connected = true
-                            self.totals.update { $0.connected[.poll, default: 0] += 1 }
-                        }
-                        while true {
-                            let request = poller.request
-                            let intended = first + UInt64(Double(request) * interval * 1e9)
-                            guard intended < end else { return }
-                            try await Self.sleep(until: intended)
-                            let symbol = self.configuration.symbols[(index + request) % self.configuration.symbols.count]
-                            poller.request += 1
-                            let response = try await connection.get(
-                                URLTemplate.path(of: URLTemplate.fill(route.url, self.placeholders(symbol: symbol)))
-                            )
-                            let done = WallClock.monotonicNanoseconds()
-                            let receivedAt = WallClock.nowMicroseconds()
-                            self.recorder.record("poll_request", microseconds: Int64(done - intended) / 1000)
-                            self.totals.update {
-                                $0.httpRequests += 1
-                                $0.httpStatus[response.status, default: 0] += 1
-                                $0.messages += 1
-                                $0.bytes += response.body.readableBytes
-                            }
-                            if response.status == 200 {
-                                self.observePoll(String(buffer: response.body), symbol: symbol, receivedAt: receivedAt, poller: poller)
-                            }
-                            if response.headers["connection"].first?.lowercased() == "close" { return }
-                        }
-                    }
-                }
-            } catch {
-                if WallClock.monotonicNanoseconds() < end { totals.error("poll_" + ErrorName.of(error)) }
-                try? await Task.sleep(for: .milliseconds(50))
-            }
+        guard let route = profileReader?.profile.poll else { return }
+        await poll(index: index, until: end, host: placeholders(symbol: nil)["host"]!) { symbol in
+            URLTemplate.path(of: URLTemplate.fill(route.url, self.placeholders(symbol: symbol)))
+        } observe: { response, symbol, receivedAt, poller in
+            self.observePoll(String(buffer: response.body), symbol: symbol, receivedAt: receivedAt, poller: poller)
         }
     }
 

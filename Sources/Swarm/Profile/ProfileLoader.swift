@@ -7,17 +7,7 @@ import Foundation
 public enum ProfileLoader {
     /// A profile by path, or by name from a `profiles/` folder (`plan` → `profiles/plan.yaml`).
     public static func locate(_ nameOrPath: String, searching folders: [String]) throws(ConfigFileError) -> String {
-        let candidates =
-            nameOrPath.hasSuffix(".yaml") || nameOrPath.hasSuffix(".yml") || nameOrPath.contains("/")
-            ? [nameOrPath] : folders.map { "\($0)/\(nameOrPath).yaml" }
-        guard let path = candidates.first(where: { FileManager.default.fileExists(atPath: $0) }) else {
-            let known = folders.flatMap { folder in
-                ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).filter { $0.hasSuffix(".yaml") }.map { String($0.dropLast(5)) }
-            }
-            let hint = known.isEmpty ? "" : "; profiles: \(Set(known).sorted().joined(separator: ", "))"
-            throw ConfigFileError(file: nameOrPath, line: nil, field: "", problem: "no such profile file\(hint)")
-        }
-        return path
+        try YAMLDocument.locate(nameOrPath, searching: folders, kind: "profile")
     }
 
     public static func load(_ nameOrPath: String, searching folders: [String] = []) throws(ConfigFileError) -> BridgeProfile {
