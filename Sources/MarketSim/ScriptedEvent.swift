@@ -1,5 +1,7 @@
-/// Something a scenario makes happen at a given time into the run.
-public enum ScriptedEvent: Sendable, Equatable {
+/// Something a scenario makes happen at a given time into the run. Parsed once from its text
+/// form (`burst:10:5:3`), which is also how it is written: in a saved `scenario.json` and on the
+/// simulator's command line (`--event`).
+public enum ScriptedEvent: Sendable, Equatable, Codable, CustomStringConvertible {
     /// The arrival rate is multiplied by `multiplier` for `duration` seconds.
     case burst(at: Double, multiplier: Double, duration: Double)
     /// Each matching root (all when nil) rolls to its next contract: the new file appears and the
@@ -14,6 +16,36 @@ public enum ScriptedEvent: Sendable, Equatable {
         switch self {
         case .burst(let at, _, _), .rollover(let at, _), .rewrite(let at, _, _), .newDay(let at): return at
         }
+    }
+
+    /// The same event `seconds` later (timed from another start).
+    public func shifted(by seconds: Double) -> ScriptedEvent {
+        switch self {
+        case .burst(let at, let multiplier, let duration): return .burst(at: at + seconds, multiplier: multiplier, duration: duration)
+        case .rollover(let at, let root): return .rollover(at: at + seconds, root: root)
+        case .rewrite(let at, let root, let keep): return .rewrite(at: at + seconds, root: root, keepFraction: keep)
+        case .newDay(let at): return .newDay(at: at + seconds)
+        }
+    }
+
+    /// The text form, which parses back to this event.
+    public var description: String {
+        func plain(_ value: Double) -> String { value == value.rounded() && abs(value) < 1e15 ? String(Int(value)) : String(value) }
+        switch self {
+        case .burst(let at, let multiplier, let duration): return "burst:\(plain(at)):\(plain(multiplier)):\(plain(duration))"
+        case .rollover(let at, let root): return "rollover:\(plain(at))" + (root.map { ":\($0)" } ?? "")
+        case .rewrite(let at, let root, let keep): return "rewrite:\(plain(at)):\(root ?? ""):\(plain(keep))"
+        case .newDay(let at): return "new-day:\(plain(at))"
+        }
+    }
+
+    public init(from decoder: any Decoder) throws {
+        try self.init(parsing: try decoder.singleValueContainer().decode(String.self))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(description)
     }
 
     /// Parses the command-line forms: `burst:AT:MULT:SECONDS`, `rollover:AT[:ROOT]`,

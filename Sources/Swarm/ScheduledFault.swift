@@ -1,5 +1,7 @@
-/// A fault the swarm's proxy applies at a time into the run.
-public struct ScheduledFault: Sendable, Equatable {
+/// A fault the swarm's proxy applies at a time into the run. Parsed once from its text form
+/// (`cut:15:3`), which is also how it is written: in a scenario's saved `scenario.json` and on
+/// loadgen's command line (`--fault`).
+public struct ScheduledFault: Sendable, Equatable, Codable, CustomStringConvertible {
     public enum Fault: Sendable, Equatable {
         /// Close every connection and refuse new ones for this many seconds.
         case cut(seconds: Double)
@@ -21,7 +23,7 @@ public struct ScheduledFault: Sendable, Equatable {
     }
 
     /// Whether the fault needs the proxy (all but `kill`, which acts on the bridge process).
-    var needsProxy: Bool {
+    public var needsProxy: Bool {
         if case .kill = fault { return false }
         return true
     }
@@ -60,6 +62,31 @@ public struct ScheduledFault: Sendable, Equatable {
         case "kill": fault = .kill(downSeconds: parts.count > 2 ? try number(2) : 1)
         default: throw SwarmError("fault '\(text)': unknown kind '\(parts[0])' (cut, latency, bandwidth, reset, blackhole, slowclose, clear, kill)")
         }
+    }
+
+    /// The text form, which parses back to this fault.
+    public var description: String {
+        func plain(_ value: Double) -> String { value == value.rounded() && abs(value) < 1e15 ? String(Int(value)) : String(value) }
+        let at = plain(self.at)
+        switch fault {
+        case .cut(let seconds): return "cut:\(at):\(plain(seconds))"
+        case .latency(let milliseconds, let jitter): return "latency:\(at):\(plain(milliseconds))" + (jitter > 0 ? ":\(plain(jitter))" : "")
+        case .bandwidth(let rate): return "bandwidth:\(at):\(rate)"
+        case .reset: return "reset:\(at)"
+        case .blackhole(let seconds): return "blackhole:\(at):\(plain(seconds))"
+        case .slowClose(let milliseconds): return "slowclose:\(at):\(plain(milliseconds))"
+        case .clear: return "clear:\(at)"
+        case .kill(let down): return "kill:\(at):\(plain(down))"
+        }
+    }
+
+    public init(from decoder: any Decoder) throws {
+        try self.init(parsing: try decoder.singleValueContainer().decode(String.self))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(description)
     }
 
     /// Applies the fault to a proxy.

@@ -1,5 +1,6 @@
 import Foundation
 import MarketSim
+import Swarm
 import Testing
 
 @testable import Lab
@@ -40,7 +41,24 @@ struct ScenarioTests {
         for file in files where file != "nightly.yaml" {
             let (scenario, _) = try ScenarioLoader.load("\(folder)/\(file)", searching: [])
             #expect(scenario.name + ".yaml" == file)
+            // Faults and events are typed values, parsed once; their text form parses back to them,
+            // and a run's saved scenario.json reads back the same scenario.
+            for fault in scenario.faults { #expect(try ScheduledFault(parsing: fault.description) == fault) }
+            for event in scenario.market.events { #expect(try ScriptedEvent(parsing: event.description) == event) }
+            #expect(try JSONDecoder().decode(Scenario.self, from: JSONEncoder().encode(scenario)) == scenario, "\(file)")
         }
+        let faults = try ScenarioLoader.parse(
+            "name: typed\nduration: 60\nfaults: [cut:10:3, 'latency:15:50:10', kill:30:1.5]\nmarket: {events: ['burst:5:4:3', 'rewrite:20::0.25', 'rollover:25:NQ']}\narms: [{name: a}]\n",
+            file: "typed.yaml"
+        )
+        #expect(faults.faults.map(\.description) == ["cut:10:3", "latency:15:50:10", "kill:30:1.5"])
+        #expect(faults.faults.filter(\.needsProxy).count == 2)
+        #expect(
+            faults.market.events == [
+                .burst(at: 5, multiplier: 4, duration: 3), .rewrite(at: 20, root: nil, keepFraction: 0.25), .rollover(at: 25, root: "NQ"),
+            ]
+        )
+        #expect(faults.market.events.map { $0.shifted(by: 3).description } == ["burst:8:4:3", "rewrite:23::0.25", "rollover:28:NQ"])
         // The nightly suite names scenarios that exist.
         let suite = try NightlySuite.load(folder + "/nightly.yaml")
         for entry in suite.runs { #expect(files.contains(entry.scenario + ".yaml")) }
@@ -217,7 +235,7 @@ struct ScenarioTests {
         let scenario = try parse(Self.minimal, overrides: ["swarm.clients=50", "market.rate=1000", "market.events=[burst:2:3:1]", "duration=20"])
         #expect(scenario.swarm.clients == 50)
         #expect(scenario.market.rate == 1000)
-        #expect(scenario.market.events == ["burst:2:3:1"])
+        #expect(scenario.market.events == [.burst(at: 2, multiplier: 3, duration: 1)])
         #expect(scenario.duration == 20)
         let wrongType = error(Self.minimal, overrides: ["swarm.clients=lots"])
         #expect(wrongType?.field == "swarm.clients")

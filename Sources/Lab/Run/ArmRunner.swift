@@ -272,7 +272,7 @@ final class ArmRunner: Sendable {
             "--flush-ms", String(market.flushMilliseconds), "--arrivals", market.arrivals, "--seed", String(market.seed),
             "--duration", Format.plain(replay.capture.seconds), "--at-once", "--start-unix-us", String(begins), "-q",
         ]
-        for event in market.events { arguments += ["--event", event] }
+        for event in market.events { arguments += ["--event", event.description] }
         if let history = replay.capture.history { arguments += history.arguments }
         let capture = ChildProcess(name: "capture", executable: executables.simulator, arguments: arguments, logPath: directory + "/capture.log")
         try start(capture)
@@ -303,20 +303,12 @@ final class ArmRunner: Sendable {
             "--split-writes", Format.plain(market.splitWrites),
             "--duration", runs, "-q",
         ]
-        for event in market.events { arguments += ["--event", Self.shifted(event, by: lead)] }
+        for event in market.events { arguments += ["--event", event.shifted(by: lead).description] }
         if let history = market.history { arguments += history.arguments }
         if let expired = arm.expired ?? market.expired, expired.contracts > 0 {
             arguments += ["--expired-contracts", String(expired.contracts), "--expired-records", String(expired.records)]
         }
         return arguments
-    }
-
-    /// A simulator event timed from the swarm's start, retimed from the simulator's.
-    static func shifted(_ event: String, by seconds: Double) -> String {
-        var parts = event.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
-        guard parts.count >= 2, let at = Double(parts[1]) else { return event }
-        parts[1] = Format.plain(at + seconds)
-        return parts.joined(separator: ":")
     }
 
     func loadgenArguments(data: String, port: Int) -> [String] {
@@ -329,14 +321,15 @@ final class ArmRunner: Sendable {
             "--data-dir", data, "--out", directory + "/" + ArmData.loadgenFolder, "--no-progress",
         ]
         if let rate = plan.arrivalRate { arguments += ["--arrival-rate", Format.plain(rate)] }
-        for fault in scenario.faults where !fault.hasPrefix("kill") { arguments += ["--fault", fault] }
+        // Kill faults are the runner's (it owns the bridge process); the proxy applies the rest.
+        for fault in scenario.faults where fault.needsProxy { arguments += ["--fault", fault.description] }
         return arguments
     }
 
     /// (at, down) of each kill fault, in time order.
     func killFaults() -> [(Double, Double)] {
-        scenario.faults.compactMap { text -> (Double, Double)? in
-            guard let fault = try? ScheduledFault(parsing: text), case .kill(let down) = fault.fault else { return nil }
+        scenario.faults.compactMap { fault -> (Double, Double)? in
+            guard case .kill(let down) = fault.fault else { return nil }
             return (fault.at, down)
         }.sorted { $0.0 < $1.0 }
     }
@@ -432,14 +425,11 @@ final class ArmRunner: Sendable {
 
     func addMarkers(_ record: inout ArmRecord, simulatorStart: Int64) {
         for fault in scenario.faults {
-            guard let parsed = try? ScheduledFault(parsing: fault) else { continue }
-            record.markers.append(.init(at: record.swarmStart + Int64(parsed.at * 1e6), kind: .fault, label: fault))
+            record.markers.append(.init(at: record.swarmStart + Int64(fault.at * 1e6), kind: .fault, label: fault.description))
         }
         // A replay's events are the capture's: they come round at the replay's own pace.
         for event in scenario.market.replay == nil ? scenario.market.events : [] {
-            let parts = event.split(separator: ":")
-            guard parts.count >= 2, let at = Double(parts[1]) else { continue }
-            record.markers.append(.init(at: simulatorStart + Int64((at + lead) * 1e6), kind: .event, label: event))
+            record.markers.append(.init(at: simulatorStart + Int64((event.time + lead) * 1e6), kind: .event, label: event.description))
         }
         if scenario.warmup > 0 { record.markers.append(.init(at: record.measureFrom, kind: .phase, label: "warm-up ends")) }
         if plan.rampDown > 0 { record.markers.append(.init(at: record.measureTo, kind: .phase, label: "ramp-down")) }

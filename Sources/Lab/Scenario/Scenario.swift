@@ -1,4 +1,5 @@
 import MarketSim
+import Swarm
 
 /// A scenario: one market, one swarm, one fault timeline, run against one or more bridge arms, one
 /// after the other, each with a fresh bridge process (docs/SCENARIOS.md).
@@ -15,8 +16,9 @@ public struct Scenario: Sendable, Codable, Equatable {
     public var idle: Double = 0
     public var market = Market()
     public var swarm = SwarmPlan()
-    /// loadgen faults, timed from the swarm's start: `cut:15:3`, `kill:20:1`, … (docs/LOADGEN.md).
-    public var faults: [String] = []
+    /// Faults timed from the swarm's start, parsed once: `cut:15:3`, `kill:20:1`, …
+    /// (docs/LOADGEN.md). The runner applies `kill` itself; loadgen's proxy applies the rest.
+    public var faults: [ScheduledFault] = []
     public var bridge = BridgeSettings()
     public var arms: [Arm] = []
     /// Steps of a `scale` scenario: the candidate arm runs once per client count, in order.
@@ -36,8 +38,8 @@ public struct Scenario: Sendable, Codable, Equatable {
         /// `bursty` (quiet, normal and spike regimes) or `steady` (Poisson).
         public var arrivals = "bursty"
         public var seed: UInt64 = 7
-        /// simulator events, timed from the swarm's start: `burst:10:5:3`, `rollover:20:NQ`, …
-        public var events: [String] = []
+        /// Simulator events timed from the swarm's start, parsed once: `burst:10:5:3`, `rollover:20:NQ`, …
+        public var events: [ScriptedEvent] = []
         public var splitWrites: Double = 0
         /// The files start with a past: `{days: N}` or `{records: N}` per contract (nil: empty files).
         public var history: HistorySpec?

@@ -70,11 +70,11 @@ public enum ScenarioLoader {
                 do {
                     let fault = try ScheduledFault(parsing: text)
                     guard fault.at < scenario.duration else { throw SwarmError("comes at \(fault.at) s, after the run's \(scenario.duration) s") }
+                    scenario.faults.append(fault)
                 } catch {
                     throw item.error("'\(text)' is not a fault: \(error)")
                 }
             }
-            scenario.faults = try field.strings()
         }
         if let field = fields["bridge"] {
             let bridge = try field.mapping(known: ["flags", "descriptor_limit", "allocator"])
@@ -159,13 +159,13 @@ public enum ScenarioLoader {
                 do {
                     let event = try ScriptedEvent(parsing: text)
                     guard event.time < span else { throw item.error("'\(text)' comes after \(what) \(span) s") }
+                    market.events.append(event)
                 } catch let error as ScenarioError {
                     throw error
                 } catch {
                     throw item.error("'\(text)' is not a simulator event: \(error)")
                 }
             }
-            market.events = try field.strings()
         }
         return market
     }
