@@ -28,7 +28,11 @@ extension BridgeSuites {
             // Once taken, the next quote is a delta again.
             outbox.enqueue(message("quote", seq: 6), channel: .quotes) { self.message("quote-full", seq: 6) }
             let next = await outbox.next()
-            if case .message(let m) = next.first { #expect(m.event == "quote") }
+            guard case .message(let m) = next.first else {
+                Issue.record("expected the next quote, got \(next)")
+                return
+            }
+            #expect(m.event == "quote")
         }
 
         @Test("trades are never dropped: past the backlog the client is closed as a slow consumer")

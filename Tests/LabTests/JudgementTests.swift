@@ -15,6 +15,11 @@ struct JudgementTests {
         summary.arms.first { $0.name == arm }?.kpis.first { $0.id == id }
     }
 
+    /// What one healthy event arm, with no baseline, no fault and a short window, cannot be judged on.
+    static let notApplicableToOneEventArm: Set<String> = [
+        "cpu_vs_baseline", "reconnect", "memory_trend", "descriptor_trend", "socket_trend", "memory_per_closed",
+    ]
+
     @Test("a healthy event-mode arm passes; KPIs that do not apply say why, none passes silently")
     func healthy() throws {
         let summary = Fixtures.summarize(scenario, [Fixtures.arm()])
@@ -26,6 +31,9 @@ struct JudgementTests {
             #expect(result.status == .pass || result.status == .notApplicable, "\(result.id): \(result.status) \(result.note)")
             if result.status == .notApplicable { #expect(!result.note.isEmpty) }
         }
+        // Exactly these do not apply to one healthy event arm, each for its own reason.
+        let notApplicable = Dictionary(uniqueKeysWithValues: arm.kpis.filter { $0.status == .notApplicable }.map { ($0.id, $0.note) })
+        #expect(Set(notApplicable.keys) == Self.notApplicableToOneEventArm, "\(notApplicable)")
         #expect(kpi(summary, "event", "latency_e2e")?.measured == 3.0)
         #expect(kpi(summary, "event", "reconnect")?.status == .notApplicable)
         #expect(kpi(summary, "event", "cpu_vs_baseline")?.status == .notApplicable)

@@ -293,7 +293,7 @@ struct SimulationTests {
     }
 
     @Test(
-        "scripted events parse, and bad ones say why",
+        "scripted events parse",
         arguments: ["burst:10:5:3", "rollover:20", "rollover:20:nq", "rewrite:5:ES:0.3", "new-day:30"]
     )
     func scriptParsing(text: String) throws {
@@ -301,8 +301,17 @@ struct SimulationTests {
         #expect(event.time > 0)
     }
 
-    @Test("bad scripted events are refused", arguments: ["burst:10", "explode:3", "rollover:-1", "rewrite:5:ES:2", "new-day", "burst:1:0:3"])
-    func badScripts(text: String) {
-        #expect(throws: SimulatorError.self) { try ScriptedEvent(parsing: text) }
+    @Test(
+        "bad scripted events are refused, each saying why",
+        arguments: [
+            ("burst:10", "burst takes burst:AT:MULTIPLIER:SECONDS"), ("explode:3", "unknown event 'explode'"),
+            ("rollover:-1", "time must be a non-negative number"), ("rewrite:5:ES:2", "keep fraction must be between 0 and 1"),
+            ("new-day", "expected NAME:SECONDS"), ("burst:1:0:3", "multiplier must be positive"),
+        ]
+    )
+    func badScripts(text: String, why: String) {
+        let error = #expect(throws: SimulatorError.self) { try ScriptedEvent(parsing: text) }
+        #expect("\(error.map { "\($0)" } ?? "")".contains("'\(text)'"), "the error names the input")
+        #expect("\(error.map { "\($0)" } ?? "")".contains(why), "\(String(describing: error))")
     }
 }
