@@ -23,7 +23,7 @@ public final class BridgeClient: Sendable {
     private let logger: Logger
     private let onMessage: (@Sendable (ReceivedMessage) -> Void)?
 
-    private struct State {
+    struct State {
         var trackers: [String: ContractTracker] = [:]
         var views: [String: ContractView] = [:]
         /// Requested symbol → contract (from `subscribed`, updated by `rollover`).
@@ -41,7 +41,7 @@ public final class BridgeClient: Sendable {
         var attempt = 0
     }
 
-    private let state = NIOLockedValueBox(State())
+    let state = NIOLockedValueBox(State())
 
     public init(configuration: BridgeClientConfiguration, logger: Logger, onMessage: (@Sendable (ReceivedMessage) -> Void)? = nil) {
         self.configuration = configuration
@@ -78,7 +78,7 @@ public final class BridgeClient: Sendable {
         closer?(1000, "client stopping")
     }
 
-    private var stopped: Bool { state.withLockedValue { $0.stopped } || Task.isCancelled }
+    var stopped: Bool { state.withLockedValue { $0.stopped } || Task.isCancelled }
 
     /// Connects and keeps connected until stopped or cancelled.
     public func run() async {
@@ -430,39 +430,6 @@ public final class BridgeClient: Sendable {
         )
         onMessage?(received)
         return received
-    }
-
-    /// HTTP polling while the WebSocket is unavailable.
-    private func poll(for seconds: Double) async {
-        state.withLockedValue { $0.polling = true }
-        let deadline = WallClock.monotonicNanoseconds() + UInt64(seconds * 1e9)
-        let token = configuration.token
-        do {
-            try await HTTPConnection.with(host: configuration.host, port: configuration.port) { connection in
-                while WallClock.monotonicNanoseconds() < deadline, !stopped {
-                    for symbol in configuration.symbols {
-                        let response = try await connection.get("/api/live_data/\(symbol)" + (token.map { "?token=\($0)" } ?? ""))
-                        let receivedAt = WallClock.nowMicroseconds()
-                        let text = String(buffer: response.body)
-                        let message = WireScanner(text)
-                        state.withLockedValue { s in
-                            s.statistics.pollRequests += 1
-                            guard response.status == 200 else {
-                                s.statistics.errors["http_\(response.status)", default: 0] += 1
-                                return
-                            }
-                            let contract = String(message.contract)
-                            s.resolved[symbol] = contract
-                            s.views[contract] = ContractView(snapshot: message, receivedAt: receivedAt)
-                        }
-                    }
-                    try await Task.sleep(for: .milliseconds(Int64(configuration.pollInterval * 1000)))
-                }
-            }
-        } catch {
-            state.withLockedValue { $0.statistics.errors["poll_" + ErrorName.of(error), default: 0] += 1 }
-            try? await Task.sleep(for: .milliseconds(Int64(configuration.pollInterval * 1000)))
-        }
     }
 }
 
