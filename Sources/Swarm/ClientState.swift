@@ -26,7 +26,7 @@ final class PollerState: @unchecked Sendable {
 }
 
 /// Runs `body`, cancelling it at the monotonic `deadline`.
-func withDeadline(_ deadline: UInt64, _ body: @escaping @Sendable () async throws -> Void) async throws {
+public func withDeadline(_ deadline: UInt64, _ body: @escaping @Sendable () async throws -> Void) async throws {
     try await withThrowingTaskGroup(of: Void.self) { group in
         group.addTask { try await body() }
         group.addTask {

@@ -104,17 +104,7 @@ public struct SwarmConfiguration: Sendable {
         guard rampDown >= 0, rampDown < duration else { throw SwarmError("--ramp-down must be shorter than --duration") }
         if let profile {
             for (kind, _) in mix {
-                switch kind {
-                case .ws where profile.webSocket == nil, .sse where profile.sse == nil, .poll where profile.poll == nil,
-                    .leak where profile.poll == nil:
-                    throw SwarmError(
-                        "--kind \(kind.rawValue): the profile \(profile.name) (\(profile.file)) has no \(kind == .ws ? "websocket" : kind.rawValue) route"
-                    )
-                case .ws, .sse, .poll, .leak:
-                    continue
-                default:
-                    throw SwarmError("--kind \(kind.rawValue) speaks the reference bridge's protocol; with --profile only ws, sse, poll and leak run")
-                }
+                if let refusal = profile.refusal(for: kind) { throw SwarmError("--kind \(kind.rawValue): \(refusal)") }
             }
         }
         if faults.contains(where: { !$0.needsProxy }), bridgeCommand == nil {

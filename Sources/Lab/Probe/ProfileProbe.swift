@@ -104,7 +104,7 @@ public struct ProfileProbe: Sendable {
         }
         print("websocket: \(url)")
         do {
-            try await withDeadline(seconds: seconds) {
+            try await withDeadline(WallClock.monotonicNanoseconds() + UInt64(seconds * 1e9)) {
                 _ = try await LoopWebSocket.connect(
                     host: host,
                     port: port,
@@ -179,14 +179,4 @@ public struct ProfileProbe: Sendable {
 
 extension ProfiledMessage.Kind {
     static let allCasesInOrder: [ProfiledMessage.Kind] = [.snapshot, .trade, .quote, .other]
-}
-
-/// Runs `body`, cancelling it after `seconds`.
-func withDeadline(seconds: Double, _ body: @escaping @Sendable () async throws -> Void) async throws {
-    try await withThrowingTaskGroup(of: Void.self) { group in
-        group.addTask { try await body() }
-        group.addTask { try await Task.sleep(for: .milliseconds(Int64(seconds * 1000))) }
-        defer { group.cancelAll() }
-        _ = try await group.next()
-    }
 }

@@ -333,17 +333,10 @@ public enum ScenarioLoader {
     /// A profile client exists for ws, sse and poll, each when the profile has its route.
     static func checkKinds(_ kinds: [String: Double], profile path: String, field: YAMLField) throws(ScenarioError) {
         let profile = try ProfileLoader.load(path)
-        for kind in kinds.keys.sorted() {
-            switch kind {
-            case "ws" where profile.webSocket == nil, "sse" where profile.sse == nil, "poll" where profile.poll == nil:
-                throw field.error("kind \(kind): the profile \(profile.name) (\(path)) has no \(kind == "ws" ? "websocket" : kind) route")
-            case "leak" where profile.poll == nil:
-                throw field.error("kind leak: the profile \(profile.name) (\(path)) has no poll route to leak connections on")
-            case "ws", "sse", "poll", "leak":
-                continue
-            default:
-                throw field.error("kind \(kind) speaks the reference bridge's protocol; through a profile only ws, sse, poll and leak run")
-            }
+        for name in kinds.keys.sorted() {
+            // The kinds were checked against ClientKind when the swarm was read.
+            guard let kind = ClientKind(rawValue: name), let refusal = profile.refusal(for: kind) else { continue }
+            throw field.error("kind \(name): \(refusal)")
         }
     }
 

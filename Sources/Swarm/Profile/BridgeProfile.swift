@@ -111,6 +111,21 @@ public struct BridgeProfile: Sendable, Equatable {
     public var matchesByTime: Bool { tradeFields.time != nil }
 }
 
+extension BridgeProfile {
+    /// Why a client kind cannot run through this profile (nil: it can): ws, sse and poll need
+    /// their route, leak the poll route; the other kinds speak the reference bridge's protocol.
+    public func refusal(for kind: ClientKind) -> String? {
+        switch kind {
+        case .ws, .sse, .poll, .leak:
+            let route = kind == .ws ? "websocket" : (kind == .sse ? "sse" : "poll")
+            let present = kind == .ws ? webSocket != nil : (kind == .sse ? sse != nil : poll != nil)
+            return present ? nil : "the profile \(name) (\(file)) has no \(route) route"
+        default:
+            return "it speaks the reference bridge's protocol; through a profile only ws, sse, poll and leak run"
+        }
+    }
+}
+
 /// A URL of a profile with its placeholders filled.
 public struct URLTemplate: Sendable {
     public static let placeholders = ["host", "port", "symbol", "symbols", "channels", "token"]
