@@ -187,6 +187,7 @@ let package = Package(
         .testTarget(name: "SierraFormatTests", dependencies: ["SierraFormat"], exclude: ["Vectors"]),
         .testTarget(name: "MarketSimTests", dependencies: ["MarketSim", "SierraFormat"]),
         .testTarget(name: "BridgeWireTests", dependencies: ["BridgeWire", "BridgeCore", "SierraFormat"]),
+        .testTarget(name: "BridgeCoreTests", dependencies: ["BridgeCore", "BridgeWire", "SierraFormat"]),
         .testTarget(
             name: "BridgeServerTests",
             dependencies: [

@@ -50,6 +50,19 @@ struct BridgeCommand: AsyncParsableCommand {
     @Option(help: "Require this token on every route but /health (Authorization: Bearer T, or ?token=T). Default: $BRIDGE_TOKEN.")
     var token: String?
 
+    @Option(
+        name: .customLong("allow-origin"),
+        help:
+            "A web origin (http://localhost:3000) whose pages may use /api and /sse (CORS); repeatable. Once any is given, WebSocket upgrades from other origins are refused."
+    )
+    var allowOrigins: [String] = []
+
+    @Option(
+        name: .customLong("bar-grace-ms"),
+        help: "A bar closes this long after its end when no record has come since (a record stamped after the end closes it at once)."
+    )
+    var barGraceMilliseconds = 1_000
+
     @Option(help: "Serve only these roots, comma-separated (e.g. NQ,ES); default every contract in the folder.")
     var symbols: String?
 
@@ -127,6 +140,10 @@ struct BridgeCommand: AsyncParsableCommand {
             throw ValidationError("limits must be positive (and --max-message-bytes at least 256)")
         }
         guard backlog > 0 else { throw ValidationError("--backlog must be positive") }
+        guard barGraceMilliseconds >= 0 else { throw ValidationError("--bar-grace-ms must not be negative") }
+        for origin in allowOrigins where !AllowedOrigins.isOrigin(origin) {
+            throw ValidationError("--allow-origin '\(origin)' is not an origin: give scheme://host[:port], e.g. http://localhost:3000")
+        }
         guard heartbeat > 0, dashboardInterval > 0, idleTimeout > 0, closeAfter >= 0 else {
             throw ValidationError("--heartbeat, --dashboard-interval and --idle-timeout must be positive, --close-after not negative")
         }
@@ -192,6 +209,8 @@ struct BridgeCommand: AsyncParsableCommand {
         configuration.idleCloseSeconds = closeAfter
         configuration.listenBacklog = backlog
         configuration.traceTimestamps = traceTimestamps
+        configuration.allowedOrigins = allowOrigins
+        configuration.barCloseGraceMilliseconds = barGraceMilliseconds
 
         let bridge: BridgeApplication
         do {

@@ -5,7 +5,7 @@ public struct BridgeClientConfiguration: Sendable {
     /// The bridge, e.g. `ws://127.0.0.1:8080` (the client adds `/ws`).
     public var url: String
     public var symbols: [String]
-    public var channels: [MarketChannel] = MarketChannel.allCases
+    public var channels: [MarketChannel] = MarketChannel.standard
     public var token: String?
     /// Reconnection: the first retry after `initialBackoff` seconds, doubling up to `maxBackoff`,
     /// each delay shortened by up to `jitter` (a fraction) so that a crowd does not reconnect in step.

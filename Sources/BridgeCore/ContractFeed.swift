@@ -18,6 +18,17 @@ public struct FeedTrade: Sendable {
     }
 }
 
+/// A bar that closed (or was revised) during a pump, with the channel it goes out on.
+public struct ClosedBar: Sendable {
+    public var channel: MarketChannel
+    public var bar: Bar
+
+    public init(channel: MarketChannel, bar: Bar) {
+        self.channel = channel
+        self.bar = bar
+    }
+}
+
 /// Everything that changed in one contract during one pump (one read of its files).
 public struct FeedChanges: Sendable {
     /// New trades in file order: record index, previous trade's index, and the record (prices scaled).
@@ -29,12 +40,14 @@ public struct FeedChanges: Sendable {
     public var depth: (bids: [DepthLevel], asks: [DepthLevel])?
     /// The depth book started over (a new day's file): send it whole, not as a delta.
     public var depthRestarted = false
+    /// Bars that closed, in the order they did.
+    public var bars: [ClosedBar] = []
     /// The file was rewritten or replaced: state restarted under a new epoch.
     public var reset: String?
     public var recordsRead = 0
 
     public var isEmpty: Bool {
-        trades.isEmpty && quote == nil && !stats.stats && depth == nil && reset == nil
+        trades.isEmpty && quote == nil && !stats.stats && depth == nil && reset == nil && bars.isEmpty
     }
 }
 
@@ -56,6 +69,12 @@ public final class ContractFeed {
     /// The most recent trades, for resumes served from memory.
     public private(set) var recent: Deque<FeedTrade> = []
     public let historyLimit: Int
+    /// One series per bar channel (``MarketChannel/bars``), built from every trade read.
+    public private(set) var bars: [BarSeries]
+    /// The time of the newest record read (Unix µs) and when it was read (monotonic ns): the
+    /// data's clock, which closes a bar when the market goes quiet.
+    public private(set) var lastRecordTime: Int64 = .min
+    public private(set) var lastReadAt: UInt64 = 0
 
     private let folder: DataFolder
     private let tailer: FileTailer<IntradayFormat>
@@ -82,6 +101,7 @@ public final class ContractFeed {
         priceMultiplier: Float = 1,
         depthLevels: Int = 10,
         historyLimit: Int = 50_000,
+        barsKept: Int = 120,
         startAtSession: Bool = true,
         logger: Logger
     ) {
@@ -95,6 +115,7 @@ public final class ContractFeed {
         self.state = MarketState(contract: contract.name, root: contract.root, epoch: Self.emptyEpoch)
         self.tailer = FileTailer(path: folder.intradayPath(contract: contract.name))
         self.depthBuilder = DepthBookBuilder(maxLevels: depthLevels)
+        self.bars = MarketChannel.bars.map { BarSeries(channel: $0, keep: barsKept) }
     }
 
     /// The epoch of a file with no records yet.
@@ -131,7 +152,9 @@ public final class ContractFeed {
     public func pump(checkPath: Bool = true) -> FeedChanges {
         var changes = FeedChanges()
         let before = (bid: state.bid, ask: state.ask)
+        let newest = lastRecordTime
         pumpIntraday(&changes, checkPath: checkPath)
+        if lastRecordTime != newest { lastReadAt = WallClock.monotonicNanoseconds() }
         pumpDepth(&changes, checkPath: checkPath)
         if changes.reset == nil, state.bid != before.bid || state.ask != before.ask {
             changes.quote = (state.bid != before.bid ? state.bid : nil, state.ask != before.ask ? state.ask : nil)
@@ -150,6 +173,9 @@ public final class ContractFeed {
                     if priceMultiplier != 1 { record = scaled(record) }
                     if index == 0 { state.epoch = Self.epoch(of: record) }
                     let change = state.apply(record, seq: index)
+                    let t = record.dateTime.unixMicroseconds
+                    if t > lastRecordTime { lastRecordTime = t }
+                    addToBars(record, t: t, index: index, trade: change.trade, live: index >= historyEnd, &changes)
                     changes.recordsRead += 1
                     changes.stats.open = changes.stats.open || change.open
                     changes.stats.high = changes.stats.high || change.high
@@ -172,6 +198,33 @@ public final class ContractFeed {
         }
     }
 
+    private func addToBars(_ record: IntradayRecord, t: Int64, index: Int, trade: Bool, live: Bool, _ changes: inout FeedChanges) {
+        for i in bars.indices {
+            let finished =
+                trade ? bars[i].add(price: record.close, size: UInt64(record.totalVolume), at: t, seq: index) : bars[i].advance(toDataTime: t)
+            if live, let finished { changes.bars.append(ClosedBar(channel: bars[i].channel, bar: finished)) }
+        }
+    }
+
+    /// Closes the bars the data's clock has passed by `grace` (µs) since the newest record was
+    /// read at ``lastReadAt``: a quiet market's bar closes without waiting for its next record.
+    public func closeBars(now: UInt64, grace: Int64) -> [ClosedBar] {
+        guard lastRecordTime != .min else { return [] }
+        let dataTime = lastRecordTime + Int64(now &- lastReadAt) / 1_000 - grace
+        var closed: [ClosedBar] = []
+        for i in bars.indices {
+            if let bar = bars[i].advance(toDataTime: dataTime) { closed.append(ClosedBar(channel: bars[i].channel, bar: bar)) }
+        }
+        return closed
+    }
+
+    /// When (monotonic ns) ``closeBars(now:grace:)`` next has a bar to close, if one is being built.
+    public func nextBarClose(grace: Int64) -> UInt64? {
+        guard lastRecordTime != .min, let end = bars.compactMap(\.currentEnd).min() else { return nil }
+        let wait = end + grace - lastRecordTime
+        return lastReadAt &+ UInt64(max(0, wait)) &* 1_000
+    }
+
     /// Notes where the file's history ends (what is there now is not reported as new trades), and
     /// unless the whole file is wanted starts the tailer at the current session (the UTC day of
     /// the file's last record), less ``lookbackRecords``: the session's first record is found by
@@ -191,6 +244,9 @@ public final class ContractFeed {
         let sessionStart = reader.firstIndex(count: count) { $0.dateTime.unixMicroseconds / SCDateTime.microsecondsPerDay >= day }
         let start = max(0, sessionStart - Self.lookbackRecords)
         guard start > tailer.nextIndex else { return }
+        // Bars are built from the first record read: one opening before it may be incomplete.
+        let firstTime = reader.record(at: start)?.dateTime.unixMicroseconds ?? .min
+        for i in bars.indices { bars[i].reset(firstIndex: start, firstTime: firstTime) }
         state.epoch = Self.epoch(of: priceMultiplier != 1 ? scaled(first) : first)
         // The trade before the first one read: the `prev` of what follows.
         lastTradeIndex = Self.lastTrade(before: start, in: reader)
@@ -207,6 +263,8 @@ public final class ContractFeed {
             lastTradeIndex = -1
             placeAtSession = true
             recent.removeAll()
+            lastRecordTime = .min
+            for i in bars.indices { bars[i].reset(firstIndex: 0, firstTime: .min) }
             changes.trades.removeAll()
             changes.reset = "rewritten"
         case .invalid(let error):

@@ -161,6 +161,9 @@ public final class BridgeApplication: Sendable {
     func buildRouter() -> Router<BridgeRequestContext> {
         let router = Router(context: BridgeRequestContext.self)
         router.add(middleware: RequestMetricsMiddleware(metrics: metrics))
+        let origins = AllowedOrigins(configuration.allowedOrigins)
+        // Before the token check: a browser's preflight carries no token.
+        if !origins.origins.isEmpty { router.add(middleware: AllowedOrigins.Middleware(allowed: origins)) }
         if let token = configuration.token { router.add(middleware: TokenMiddleware(token: token)) }
 
         router.get("/health") { _, _ in self.health() }
@@ -182,10 +185,19 @@ public final class BridgeApplication: Sendable {
                 return Self.json(bytes)
             }
             let session = WebSocketSession(hub: hub, registry: registry, configuration: configuration, logger: logger)
-            router.ws("/ws") { inbound, outbound, context in
+            // A page on an origin not allowed gets no upgrade (its browser sees the socket fail).
+            let metrics = self.metrics
+            let shouldUpgrade: @Sendable (Request, BridgeRequestContext) async throws -> RouterShouldUpgrade = { request, _ in
+                guard origins.allowsUpgrade(request) else {
+                    metrics.connectionRefused(transport: "ws", reason: "origin")
+                    return .dontUpgrade
+                }
+                return .upgrade([:])
+            }
+            router.ws("/ws", shouldUpgrade: shouldUpgrade) { inbound, outbound, context in
                 await Self.runSession(session, inbound, outbound, context, initialSymbol: nil)
             }
-            router.ws("/ws/live_data/{symbol}") { inbound, outbound, context in
+            router.ws("/ws/live_data/{symbol}", shouldUpgrade: shouldUpgrade) { inbound, outbound, context in
                 let symbol = context.requestContext.parameters.get("symbol") ?? ""
                 await Self.runSession(session, inbound, outbound, context, initialSymbol: symbol)
             }

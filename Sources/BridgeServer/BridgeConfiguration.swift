@@ -21,6 +21,12 @@ public struct BridgeConfiguration: Sendable {
     public var watch = WatchMode.events(safetyPollMilliseconds: 250)
     /// Required on every route but `/health` when set.
     public var token: String?
+    /// Web pages on these origins (`http://localhost:3000`) may read `/api` and `/sse` (CORS).
+    /// Once any is listed, a WebSocket upgrade whose `Origin` is neither listed nor the bridge's
+    /// own is refused; a client that sends no `Origin` (not a browser) is unaffected.
+    public var allowedOrigins: [String] = []
+    /// How long past a bar's end, with no record since, the bar is closed anyway (ms).
+    public var barCloseGraceMilliseconds = 1_000
     /// Concurrent WebSocket and SSE connections; beyond it, 503.
     public var maxConnections = 2_000
     public var maxSubscriptionsPerClient = 64
@@ -69,6 +75,7 @@ public struct BridgeConfiguration: Sendable {
         hub.includeRoots = includeRoots
         hub.idleCloseSeconds = idleCloseSeconds
         hub.traceTimestamps = traceTimestamps
+        hub.barCloseGraceMicroseconds = Int64(barCloseGraceMilliseconds) * 1_000
         return hub
     }
 }

@@ -7,7 +7,7 @@ import NIOCore
 import SierraFormat
 
 /// Server-Sent Events: `/sse?symbols=…` for updates and `/api/stream/dashboard` for the periodic
-/// aggregated view. Every event has an `id:`; `retry:` is sent first; comment lines keep idle
+/// aggregated view. Every event but those before the first position (`subscribed`) has an `id:`; `retry:` is sent first; comment lines keep idle
 /// connections alive.
 ///
 /// An update stream's id lists where the client is in every contract it follows:
@@ -50,11 +50,17 @@ struct SSEStreams {
             var parsed: [MarketChannel] = []
             for name in text.split(separator: ",") {
                 guard let channel = MarketChannel(rawValue: String(name)) else {
-                    throw HTTPError(.badRequest, message: "unknown channel \(name.prefix(32))")
+                    throw HTTPError(.badRequest, message: "unknown channel \(name.prefix(32)) (\(MarketChannel.names))")
                 }
                 parsed.append(channel)
             }
             channels = parsed
+        }
+        let maxRate = try query.get("max_rate").map { text -> Double in
+            switch ClientRequest.parseMaxRate(text) {
+            case .success(let rate): return rate
+            case .failure(let refusal): throw HTTPError(.badRequest, message: refusal.message)
+            }
         }
         let lastEventID = request.headers[.lastEventID] ?? query.get("last_event_id")
         var resume: [String: ClientRequest.ResumePoint] = [:]
@@ -67,7 +73,7 @@ struct SSEStreams {
         guard registry.reserve() else { throw HTTPError(.serviceUnavailable, message: "connection limit reached") }
         let outbox = registry.open(transport: "sse")
         Self.endWhenClosed(outbox, channel: channel)
-        hub.subscribe(outbox, request: ClientRequest(op: .subscribe, symbols: symbols, channels: channels, resume: resume))
+        hub.subscribe(outbox, request: ClientRequest(op: .subscribe, symbols: symbols, channels: channels, resume: resume, maxRate: maxRate))
         let hub = self.hub
         let registry = self.registry
         let resumed = resume
@@ -88,6 +94,8 @@ struct SSEStreams {
                 if let contract = message.contract, let epoch = message.epoch {
                     switch message.event {
                     case "snapshot", "trade": positions[contract] = (epoch, message.seq)
+                    // A bar's seq is its last trade's: it moves the position on, never back.
+                    case "bar": positions[contract] = (epoch, max(message.seq, positions[contract]?.seq ?? -1))
                     case "reset": positions[contract] = nil
                     default: break
                     }
@@ -143,8 +151,10 @@ struct SSEStreams {
     }
 
     /// One SSE event: `id`, `event`, and the shared JSON bytes as `data`.
+    /// An empty `id` is left out: an `id:` line with nothing after it resets the browser's last
+    /// event id, and the reconnect would then resume nothing.
     static func event(id: String, _ message: OutboundMessage) -> ByteBuffer {
-        var buffer = ByteBuffer(string: "id: \(id)\nevent: \(message.event)\ndata: ")
+        var buffer = ByteBuffer(string: id.isEmpty ? "event: \(message.event)\ndata: " : "id: \(id)\nevent: \(message.event)\ndata: ")
         var bytes = message.bytes
         buffer.writeBuffer(&bytes)
         buffer.writeString("\n\n")

@@ -32,16 +32,19 @@ struct WebSocketSession {
     /// Why a WebSocket is closed right after the upgrade. hummingbird-websocket answers every
     /// refused upgrade with a bare 400, so refusals are made here instead, as close codes a client
     /// can read (browsers cannot see an upgrade's HTTP status at all).
-    enum Refusal {
+    enum Refusal: Error {
         case unauthorized
         case connectionLimit
         case unknownSymbol
+        /// A query option the plan's route cannot take (`?max_rate=0`): the sentence says why.
+        case badOption(String)
 
         var code: UInt16 {
             switch self {
             case .unauthorized: return CloseCode.unauthorized
             case .connectionLimit: return CloseCode.tryAgainLater
             case .unknownSymbol: return CloseCode.unknownSymbol
+            case .badOption: return CloseCode.policyViolation
             }
         }
 
@@ -50,8 +53,43 @@ struct WebSocketSession {
             case .unauthorized: return "unauthorized: a valid token is required"
             case .connectionLimit: return "connection limit reached; try again later"
             case .unknownSymbol: return "unknown symbol; see /api/symbols"
+            // A close reason is at most 123 bytes.
+            case .badOption(let sentence): return String(sentence.utf8.prefix(120)) ?? "bad option"
             }
         }
+
+        /// The label of the refusal metric.
+        var label: String {
+            switch self {
+            case .unauthorized: return "unauthorized"
+            case .connectionLimit: return "connectionLimit"
+            case .unknownSymbol: return "unknownSymbol"
+            case .badOption: return "badOption"
+            }
+        }
+    }
+
+    /// What the plan's route takes in its query: `?max_rate=N` and `?channels=trades,bars:1m`.
+    static func initialRequest(_ request: Request, symbol: String) -> Result<ClientRequest, Refusal> {
+        let query = request.uri.queryParameters
+        var subscribe = ClientRequest(op: .subscribe, symbols: [symbol])
+        if let text = query.get("max_rate") {
+            switch ClientRequest.parseMaxRate(text) {
+            case .success(let rate): subscribe.maxRate = rate
+            case .failure(let refusal): return .failure(.badOption(refusal.message))
+            }
+        }
+        if let text = query.get("channels") {
+            var channels: [MarketChannel] = []
+            for name in text.split(separator: ",") {
+                guard let channel = MarketChannel(rawValue: String(name)) else {
+                    return .failure(.badOption("unknown channel \(name.prefix(32)); channels: \(MarketChannel.names)"))
+                }
+                channels.append(channel)
+            }
+            subscribe.channels = channels
+        }
+        return .success(subscribe)
     }
 
     func run(
@@ -62,15 +100,21 @@ struct WebSocketSession {
         initialSymbol: String?
     ) async {
         var refusal: Refusal?
+        var initialRequest: ClientRequest?
         if let token = configuration.token, !TokenMiddleware<BridgeRequestContext>.authorized(request, token: token) {
             refusal = .unauthorized
         } else if let initialSymbol, !SymbolName.isAcceptable(initialSymbol) || hub.resolve(initialSymbol) == nil {
             refusal = .unknownSymbol
+        } else if let initialSymbol, case .failure(let bad) = Self.initialRequest(request, symbol: initialSymbol) {
+            refusal = bad
         } else if !registry.reserve() {
             refusal = .connectionLimit
         }
+        if let initialSymbol, refusal == nil, case .success(let subscribe) = Self.initialRequest(request, symbol: initialSymbol) {
+            initialRequest = subscribe
+        }
         if let refusal {
-            hub.metrics.connectionRefused(transport: "ws", reason: "\(refusal)")
+            hub.metrics.connectionRefused(transport: "ws", reason: refusal.label)
             // The close frame is written as a plain frame, not through `outbound.close`: that also
             // half-closes the socket at once, and a FIN arriving on the heels of the 101 is lost by
             // clients still switching protocols (swift-websocket's among them), which then never
@@ -134,8 +178,8 @@ struct WebSocketSession {
             reason.set("slow_consumer")
             channel.close(promise: nil)
         }
-        if let initialSymbol {
-            hub.subscribe(outbox, request: ClientRequest(op: .subscribe, symbols: [initialSymbol]))
+        if let initialRequest {
+            hub.subscribe(outbox, request: initialRequest)
         }
 
         // The writer decides when the connection ends: the reader and the heartbeat only queue (a

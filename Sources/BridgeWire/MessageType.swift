@@ -1,7 +1,7 @@
 /// The `type` of every message the bridge sends, as the encoder writes it, the server names its
 /// SSE events and a client's scanner reads it: one list, so the three cannot drift apart.
 public enum MessageType: String, Sendable, Equatable, CaseIterable {
-    case hello, snapshot, trade, quote, stats, depth, reset, rollover, heartbeat, pong
+    case hello, snapshot, trade, quote, stats, depth, bar, reset, rollover, heartbeat, pong
     case subscribed, unsubscribed, resumed, error, dashboard
     case notRecovered = "not_recovered"
     /// A type this version does not know: what a reader makes of one (never sent).
@@ -16,6 +16,7 @@ public enum MessageType: String, Sendable, Equatable, CaseIterable {
         case .quote: return "quote"
         case .stats: return "stats"
         case .depth: return "depth"
+        case .bar: return "bar"
         case .reset: return "reset"
         case .rollover: return "rollover"
         case .heartbeat: return "heartbeat"

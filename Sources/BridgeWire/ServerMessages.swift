@@ -148,6 +148,36 @@ public enum ServerMessages {
         return w.bytes
     }
 
+    /// A closed bar: `{"type":"bar","contract":…,"period_s":60,"t":…,"open":…,…,"seq":…}`.
+    public static func bar(_ source: Source, _ bar: Bar) -> [UInt8] {
+        var w = JSONWriter(capacity: 200)
+        updateHeader(&w, .bar, source)
+        w.key("period_s")
+        w.int(Int64(bar.periodSeconds))
+        barFields(&w, bar)
+        w.endObject()
+        return w.bytes
+    }
+
+    private static func barFields(_ w: inout JSONWriter, _ bar: Bar) {
+        w.key("t")
+        w.int(bar.t)
+        w.key("open")
+        w.price(bar.open)
+        w.key("high")
+        w.price(bar.high)
+        w.key("low")
+        w.price(bar.low)
+        w.key("close")
+        w.price(bar.close)
+        w.key("volume")
+        w.int(Int64(bar.volume))
+        w.key("trades")
+        w.int(Int64(bar.trades))
+        w.key("seq")
+        w.int(bar.seq)
+    }
+
     private static func levels(_ w: inout JSONWriter, _ levels: [DepthLevel]) {
         w.beginArray()
         for level in levels {
@@ -161,8 +191,10 @@ public enum ServerMessages {
     }
 
     /// The whole state of a contract: sent on subscribe, after a resume, and as `/api/live_data`.
-    public static func snapshot(_ state: MarketState, type: MessageType = .snapshot) -> [UInt8] {
-        var w = JSONWriter(capacity: 600)
+    /// `bars`: the last closed bars of each bar channel the client follows (`"bars":{"1m":[…]}`,
+    /// oldest first); absent when it follows none.
+    public static func snapshot(_ state: MarketState, type: MessageType = .snapshot, bars: [(MarketChannel, [Bar])] = []) -> [UInt8] {
+        var w = JSONWriter(capacity: 600 + bars.reduce(0) { $0 + 120 * $1.1.count })
         header(&w, type, Source(contract: state.contract, root: state.root, epoch: state.epoch))
         w.key("seq")
         w.int(state.seq)
@@ -207,6 +239,22 @@ public enum ServerMessages {
         w.key("asks")
         levels(&w, state.asks)
         w.endObject()
+        if !bars.isEmpty {
+            w.key("bars")
+            w.beginObject()
+            for (channel, series) in bars {
+                guard let name = channel.barPeriodName else { continue }
+                w.key(name)
+                w.beginArray()
+                for bar in series {
+                    w.beginObject()
+                    barFields(&w, bar)
+                    w.endObject()
+                }
+                w.endArray()
+            }
+            w.endObject()
+        }
         w.endObject()
         return w.bytes
     }
@@ -330,9 +378,14 @@ public enum ServerMessages {
     }
 
     /// A resume succeeded: trades with seq in `from...to` were replayed (none when from > to).
-    public static func resumed(_ source: Source, from: Int, to: Int, replayed: Int, origin: String) -> [UInt8] {
+    /// For a bar channel (`channel` set) `replayed` counts the bars that closed after `from - 1`.
+    public static func resumed(_ source: Source, from: Int, to: Int, replayed: Int, origin: String, channel: MarketChannel? = nil) -> [UInt8] {
         var w = JSONWriter()
         header(&w, .resumed, source)
+        if let channel {
+            w.key("channel")
+            w.string(channel.rawValue)
+        }
         w.key("from")
         w.int(from)
         w.key("to")
@@ -346,9 +399,19 @@ public enum ServerMessages {
     }
 
     /// A resume could not be honoured; a fresh snapshot follows.
-    public static func notRecovered(_ source: Source, reason: String, requestedEpoch: String, requestedSeq: Int) -> [UInt8] {
+    public static func notRecovered(
+        _ source: Source,
+        reason: String,
+        requestedEpoch: String,
+        requestedSeq: Int,
+        channel: MarketChannel? = nil
+    ) -> [UInt8] {
         var w = JSONWriter()
         header(&w, .notRecovered, source)
+        if let channel {
+            w.key("channel")
+            w.string(channel.rawValue)
+        }
         w.key("reason")
         w.string(reason)
         w.key("requested_epoch")

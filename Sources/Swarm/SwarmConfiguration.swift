@@ -37,7 +37,7 @@ public struct SwarmConfiguration: Sendable {
     /// Kinds with weights; clients are assigned in proportion, in a fixed order.
     public var mix: [(kind: ClientKind, weight: Double)] = [(.ws, 1)]
     public var symbols = ["NQ"]
-    public var channels: [MarketChannel] = MarketChannel.allCases
+    public var channels: [MarketChannel] = MarketChannel.standard
     /// Seconds from the first arrival to the end of the run.
     public var duration = 10.0
     /// Open model: clients arrive at this many per second (nil: all at once).
