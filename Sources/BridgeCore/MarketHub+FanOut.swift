@@ -101,7 +101,6 @@ extension MarketHub {
             ServerMessages.depth(
                 feed.source,
                 seq: state.depthSeq,
-                t: state.updatedUnixMicroseconds,
                 file: state.depthFile ?? "",
                 bids: depth.bids,
                 asks: depth.asks,
@@ -131,7 +130,6 @@ extension MarketHub {
                 ServerMessages.depth(
                     source,
                     seq: state.depthSeq,
-                    t: state.updatedUnixMicroseconds,
                     file: state.depthFile ?? "",
                     bids: state.bids,
                     asks: state.asks,

@@ -124,15 +124,15 @@ public enum ServerMessages {
         return w.bytes
     }
 
-    /// Depth levels as `[price, quantity, orders]`; in a delta a quantity of 0 removes the level.
-    /// A full book (after conflation, or the first batch of a new day's file) replaces the client's.
-    public static func depth(_ source: Source, seq: Int, t: Int64, file: String, bids: [DepthLevel], asks: [DepthLevel], full: Bool) -> [UInt8] {
-        var w = JSONWriter(capacity: 128 + 40 * (bids.count + asks.count))
+    /// Depth levels as `[price, quantity, orders]`. A delta carries only the levels that changed,
+    /// and only the sides that did; a removed level is `[price, 0]`. A full book (after
+    /// conflation, or the first batch of a new day's file) replaces the client's. No `t`: the depth
+    /// file's batches are not the `.scid` records whose times the other messages carry.
+    public static func depth(_ source: Source, seq: Int, file: String, bids: [DepthLevel], asks: [DepthLevel], full: Bool) -> [UInt8] {
+        var w = JSONWriter(capacity: 96 + 18 * (bids.count + asks.count))
         updateHeader(&w, .depth, source)
         w.key("seq")
         w.int(seq)
-        w.key("t")
-        w.int(t)
         if full {
             // The day's file the book comes from: a delta always continues the last full book's.
             w.key("full")
@@ -140,10 +140,14 @@ public enum ServerMessages {
             w.key("file")
             w.string(file)
         }
-        w.key("bids")
-        levels(&w, bids)
-        w.key("asks")
-        levels(&w, asks)
+        if full || !bids.isEmpty {
+            w.key("bids")
+            levels(&w, bids)
+        }
+        if full || !asks.isEmpty {
+            w.key("asks")
+            levels(&w, asks)
+        }
         w.endObject()
         return w.bytes
     }
@@ -184,7 +188,7 @@ public enum ServerMessages {
             w.beginArray()
             w.price(level.price)
             w.int(Int64(level.quantity))
-            w.int(Int64(level.numOrders))
+            if level.quantity != 0 { w.int(Int64(level.numOrders)) }
             w.endArray()
         }
         w.endArray()

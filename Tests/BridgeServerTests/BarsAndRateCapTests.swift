@@ -248,8 +248,9 @@ struct Book: Equatable {
 
     static func levels(_ value: Any?) -> [Double: [Double]] {
         var result: [Double: [Double]] = [:]
-        for level in value as? [[NSNumber]] ?? [] where level.count == 3 {
-            result[level[0].doubleValue] = [level[1].doubleValue, level[2].doubleValue]
+        // `[price, quantity, orders]`, or `[price, 0]` for a removed level.
+        for level in value as? [[NSNumber]] ?? [] where level.count >= 2 {
+            result[level[0].doubleValue] = [level[1].doubleValue, level.count > 2 ? level[2].doubleValue : 0]
         }
         return result
     }

@@ -158,6 +158,18 @@ extension BridgeSuites {
                 let now = parseJSON(try await RawHTTP.fetch(port: bridge.port, "/api/live_data/ES").body)
                 #expect(bid == (now["bid"] as? NSNumber)?.floatValue)
                 #expect(ask == (now["ask"] as? NSNumber)?.floatValue)
+                // The depth deltas, compact as they are (removed levels `[price, 0]`, unchanged
+                // sides left out), rebuild the bridge's book.
+                var book = Book(depth)
+                for message in depths { book.apply(message) }
+                #expect(book == Book(now["depth"] as? JSON ?? [:]))
+                #expect(depths.allSatisfy { $0["t"] == nil && ($0["bids"] != nil || $0["asks"] != nil) })
+                var removals: [[NSNumber]] = []
+                for message in depths {
+                    let levels: [[NSNumber]] = ((message["bids"] as? [[NSNumber]]) ?? []) + ((message["asks"] as? [[NSNumber]]) ?? [])
+                    removals += levels.filter { $0.count > 1 && $0[1].intValue == 0 }
+                }
+                #expect(!removals.isEmpty && removals.allSatisfy { $0.count == 2 })
             }
         }
 

@@ -80,7 +80,6 @@ struct JSONWriterTests {
             ServerMessages.depth(
                 source,
                 seq: 3,
-                t: 4,
                 file: "2025-12-01",
                 bids: [DepthLevel(price: 1, quantity: 2, numOrders: 3)],
                 asks: [],
