@@ -28,6 +28,8 @@ public final class BridgeClient: Sendable {
         var views: [String: ContractView] = [:]
         /// Requested symbol → contract (from `subscribed`, updated by `rollover`).
         var resolved: [String: String] = [:]
+        /// Per contract and bar period (`1m`): the seq of the last bar held, where bars resume.
+        var lastBars: [String: [String: Int]] = [:]
         var statistics = ClientStatistics()
         /// Closes the open WebSocket (nil while there is none).
         var closer: (@Sendable (UInt16, String) -> Void)?
@@ -332,7 +334,8 @@ public final class BridgeClient: Sendable {
             var points: [String: ClientRequest.ResumePoint] = [:]
             for symbol in configuration.symbols {
                 guard let contract = s.resolved[symbol], let tracker = s.trackers[contract], !tracker.epoch.isEmpty else { continue }
-                points[symbol] = ClientRequest.ResumePoint(epoch: tracker.epoch, seq: tracker.position)
+                let bars = s.lastBars[contract]
+                points[symbol] = ClientRequest.ResumePoint(epoch: tracker.epoch, seq: tracker.position, bars: bars?.isEmpty == false ? bars : nil)
             }
             return points
         }
@@ -340,7 +343,8 @@ public final class BridgeClient: Sendable {
             op: .subscribe,
             symbols: configuration.symbols,
             channels: configuration.channels,
-            resume: resume.isEmpty ? nil : resume
+            resume: resume.isEmpty ? nil : resume,
+            maxRate: configuration.maxRate
         )
         let data = (try? JSONEncoder().encode(request)) ?? Data()
         return String(decoding: data, as: UTF8.self)
@@ -382,8 +386,16 @@ public final class BridgeClient: Sendable {
                 verdict = s.trackers[contract, default: ContractTracker(contract: contract)].apply(message)
                 if message.kind == .snapshot {
                     s.views[contract] = ContractView(snapshot: message, receivedAt: receivedAt)
+                    // The snapshot's bars are held now: bars resume after its last ones.
+                    if let bars = message.nested["bars"] { s.lastBars[contract, default: [:]].merge(Self.lastBarSeqs(bars)) { max($0, $1) } }
                 } else if message.kind == .trade {
                     s.views[contract]?.apply(last: message.price, at: receivedAt)
+                }
+            case .bar:
+                if let seq = message.seq, let period = message.periodSeconds,
+                    let name = MarketChannel(barPeriodSeconds: period)?.barPeriodName
+                {
+                    s.lastBars[contract, default: [:]][name] = max(seq, s.lastBars[contract]?[name] ?? -1)
                 }
             case .quote:
                 s.views[contract]?.apply(bid: message.bid, ask: message.ask, at: receivedAt)
@@ -430,6 +442,18 @@ public final class BridgeClient: Sendable {
         )
         onMessage?(received)
         return received
+    }
+}
+
+extension BridgeClient {
+    /// The last bar's seq per period in a snapshot's `bars` object (`{"1m":[{…,"seq":41}]}`).
+    static func lastBarSeqs(_ json: Substring) -> [String: Int] {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any] else { return [:] }
+        var seqs: [String: Int] = [:]
+        for (period, bars) in object {
+            if let last = (bars as? [[String: Any]])?.last, let seq = last["seq"] as? Int { seqs[period] = seq }
+        }
+        return seqs
     }
 }
 

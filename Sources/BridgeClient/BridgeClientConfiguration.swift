@@ -6,6 +6,9 @@ public struct BridgeClientConfiguration: Sendable {
     public var url: String
     public var symbols: [String]
     public var channels: [MarketChannel] = MarketChannel.standard
+    /// At most this many messages a second per contract on each state channel (`max_rate`): the
+    /// client wants the latest state that often, not every change. Nil: every update.
+    public var maxRate: Double?
     public var token: String?
     /// Reconnection: the first retry after `initialBackoff` seconds, doubling up to `maxBackoff`,
     /// each delay shortened by up to `jitter` (a fraction) so that a crowd does not reconnect in step.

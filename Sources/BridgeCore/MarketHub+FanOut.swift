@@ -62,8 +62,8 @@ extension MarketHub {
         return true
     }
 
-    /// Queues a state channel's delta for its subscribers: as it is, or, for a rate-capped one, as
-    /// its cap decides (held for the timer, or the full state after updates were held).
+    /// Queues a state channel's delta for its subscribers: as it is, or, for a rate-capped one, the
+    /// channel's full state when its cap lets it through (else the timer sends it later).
     private func fanOutState(_ channel: MarketChannel, _ delta: OutboundMessage, _ feed: ContractFeed, _ targets: [Subscription]) {
         let full = Lazy { self.fullMessage(channel, of: feed) }
         let bit = ChannelSet(channel)
@@ -74,10 +74,10 @@ extension MarketHub {
                 continue
             }
             if now == 0 { now = WallClock.monotonicNanoseconds() }
-            switch cap.admit(contract: feed.contract.name, channel: channel, now: now) {
-            case .send: target.outbox.enqueue(delta, channel: channel, full: full.get)
-            case .sendFull: target.outbox.enqueue(full.get(), channel: channel, full: full.get)
-            case .hold: heldCaps[ObjectIdentifier(cap)] = (cap, target.outbox)
+            if cap.admit(contract: feed.contract.name, channel: channel, now: now) {
+                target.outbox.enqueue(full.get(), channel: channel, full: full.get)
+            } else {
+                heldCaps[ObjectIdentifier(cap)] = (cap, target.outbox)
             }
         }
     }

@@ -1,9 +1,11 @@
 import BridgeWire
 
 /// A subscription's `max_rate`: at most one message per interval per contract on each state
-/// channel (quotes, depth, stats). An update inside the interval is held, not queued; when the
-/// interval ends the hub's timer sends the channel's latest *full* state, so what the client holds
-/// is never older than one interval. Trades and bars are never capped.
+/// channel (quotes, depth, stats). Each message is the channel's latest *full* state (a client
+/// that wants the state N times a second wants it whole, as a poller's answer is); an update
+/// inside the interval is held, not queued, and when the interval ends the hub's timer sends the
+/// latest state, so what the client holds is never older than one interval. Trades and bars are
+/// never capped.
 ///
 /// Not thread-safe: the hub uses it under its lock.
 final class RateCap {
@@ -24,15 +26,6 @@ final class RateCap {
         self.interval = UInt64(1e9 / rate)
     }
 
-    enum Decision: Equatable {
-        /// Send the update as it is (a delta).
-        case send
-        /// Send the full state: updates were held since the last send, a delta would miss them.
-        case sendFull
-        /// Hold it: the timer sends the latest state when the interval ends.
-        case hold
-    }
-
     private static func slot(_ channel: MarketChannel) -> Int {
         switch channel {
         case .quotes: return 0
@@ -41,18 +34,20 @@ final class RateCap {
         }
     }
 
-    /// What to do with an update of `channel` for `contract` at `now` (monotonic ns).
-    func admit(contract: String, channel: MarketChannel, now: UInt64) -> Decision {
+    /// Whether an update of `channel` for `contract` at `now` (monotonic ns) goes out now (as the
+    /// latest state); false: it is held for the timer.
+    func admit(contract: String, channel: MarketChannel, now: UInt64) -> Bool {
         let slot = Self.slot(channel)
         let bit = ChannelSet(channel)
         var slots = contracts[contract] ?? Slots()
         defer { contracts[contract] = slots }
         guard slots.lastSent[slot] == 0 || now &- slots.lastSent[slot] >= interval else {
             slots.held.insert(bit)
-            return .hold
+            return false
         }
         slots.lastSent[slot] = now
-        return slots.held.remove(bit) != nil ? .sendFull : .send
+        slots.held.remove(bit)
+        return true
     }
 
     /// Whether an update is held.

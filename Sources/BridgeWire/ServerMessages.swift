@@ -97,10 +97,14 @@ public enum ServerMessages {
         w.key("t")
         w.int(state.updatedUnixMicroseconds)
         if full {
+            // The whole ticker: with the last trade (as a snapshot gives it), so a client taking
+            // the latest state a few times a second (max_rate) has what a poller's answer has.
             w.key("full")
             w.bool(true)
             w.key("session")
             w.string(state.sessionDate)
+            w.key("last")
+            lastTrade(&w, state.last)
         }
         if full || change.open, let open = state.open {
             w.key("open")
@@ -205,22 +209,7 @@ public enum ServerMessages {
         w.key("t")
         w.int(state.updatedUnixMicroseconds)
         w.key("last")
-        if let last = state.last {
-            w.beginObject()
-            w.key("seq")
-            w.int(last.seq)
-            w.key("t")
-            w.int(last.unixMicroseconds)
-            w.key("price")
-            w.price(last.price)
-            w.key("size")
-            w.int(Int64(last.size))
-            w.key("side")
-            w.string(last.side.rawValue)
-            w.endObject()
-        } else {
-            w.null()
-        }
+        lastTrade(&w, state.last)
         optionalPrice(&w, "bid", state.bid)
         optionalPrice(&w, "ask", state.ask)
         w.key("session")
@@ -261,6 +250,22 @@ public enum ServerMessages {
         }
         w.endObject()
         return w.bytes
+    }
+
+    private static func lastTrade(_ w: inout JSONWriter, _ last: LastTrade?) {
+        guard let last else { return w.null() }
+        w.beginObject()
+        w.key("seq")
+        w.int(last.seq)
+        w.key("t")
+        w.int(last.unixMicroseconds)
+        w.key("price")
+        w.price(last.price)
+        w.key("size")
+        w.int(Int64(last.size))
+        w.key("side")
+        w.string(last.side.rawValue)
+        w.endObject()
     }
 
     private static func optionalPrice(_ w: inout JSONWriter, _ key: StaticString, _ value: Float?) {

@@ -20,6 +20,9 @@ public struct WireScanner {
     public private(set) var bid: Float?
     public private(set) var ask: Float?
     public private(set) var volume: Int64?
+    /// A bar's period (`period_s`) and trade count.
+    public private(set) var periodSeconds: Int?
+    public private(set) var trades: Int64?
     /// `heartbeat_s` of a `hello`.
     public private(set) var heartbeat: Double?
     public private(set) var code: Substring = ""
@@ -219,6 +222,10 @@ public struct WireScanner {
                     heartbeat = number(field)
                 } else if key(name, is: "reason") {
                     reason = substring(field)
+                } else if key(name, is: "period_s") {
+                    periodSeconds = integer(field).map(Int.init)
+                } else if key(name, is: "trades") {
+                    trades = integer(field)
                 } else {
                     other(name, field)
                 }

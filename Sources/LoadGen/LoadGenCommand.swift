@@ -35,8 +35,14 @@ struct LoadGenCommand: AsyncParsableCommand {
     @Option(help: "Comma-separated symbols (contracts or roots).")
     var symbols = "NQ"
 
-    @Option(help: "Comma-separated channels: trades, quotes, depth, stats.")
+    @Option(help: "Comma-separated channels: trades, quotes, depth, stats, bars:1s, bars:5s, bars:1m, bars:5m, bars:1h.")
     var channels = "trades,quotes,depth,stats"
+
+    @Option(
+        name: .customLong("max-rate"),
+        help: "ws and sse clients ask for at most this many messages a second per contract on each state channel (max_rate)."
+    )
+    var maxRate: Double?
 
     @Option(help: "Seconds the run lasts.")
     var duration = 10.0
@@ -105,7 +111,9 @@ struct LoadGenCommand: AsyncParsableCommand {
 
     func parsedChannels() throws -> [MarketChannel] {
         try channels.split(separator: ",").map { name in
-            guard let channel = MarketChannel(rawValue: String(name)) else { throw ValidationError("unknown channel '\(name)'") }
+            guard let channel = MarketChannel(rawValue: String(name)) else {
+                throw ValidationError("unknown channel '\(name)'; channels: \(MarketChannel.names)")
+            }
             return channel
         }
     }
@@ -116,6 +124,10 @@ struct LoadGenCommand: AsyncParsableCommand {
         configuration.mix = try parsedMix()
         configuration.symbols = symbols.split(separator: ",").map(String.init)
         configuration.channels = try parsedChannels()
+        if let maxRate {
+            if case .failure(let refusal) = ClientRequest.parseMaxRate(String(maxRate)) { throw ValidationError("--max-rate: \(refusal.message)") }
+            configuration.maxRate = maxRate
+        }
         configuration.duration = duration
         configuration.arrivalRate = arrivalRate
         configuration.rampDown = rampDown

@@ -5,6 +5,8 @@ import Foundation
 final class FirstFlag: @unchecked Sendable {
     var value = false
     var connectedAt: Int64?
+    /// Per contract: the newest record index any message delivered (see ``Swarm/observe``).
+    var delivered: [String: Int] = [:]
 }
 
 /// An SSE client's state across its reconnections (used by one task at a time).

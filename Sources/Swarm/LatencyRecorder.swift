@@ -12,7 +12,8 @@ public final class LatencyRecorder: Sendable {
     /// `update_sse` apart); `update_slow`: the same for deliberately slow readers, kept apart so
     /// they do not hide the others' latency.
     public static let histogramNames = [
-        "update", "update_ws", "update_sse", "update_slow", "poll_request", "poll_staleness", "poll_delivery", "connect", "subscribe_to_snapshot",
+        "update", "update_ws", "update_sse", "update_slow", "poll_request", "poll_staleness", "poll_delivery", "delivery", "connect",
+        "subscribe_to_snapshot",
         "reconnect", "stage_write_to_wake", "stage_wake_to_queued", "stage_queued_to_decoded",
     ]
 
@@ -128,9 +129,11 @@ public final class LatencyRecorder: Sendable {
 
     /// A poller's answer carried records `after + 1 … seq` for the first time: each was delivered
     /// now, however long ago it was written (a record written just after a poll waits for the next).
-    public func delivery(contract: Substring, after: Int, seq: Int, receivedAt: Int64) {
+    /// `histogram`: `poll_delivery` for pollers, `delivery` for pushed updates (the same measure:
+    /// write → the first message that carried the record, whatever the message).
+    public func delivery(contract: Substring, after: Int, seq: Int, receivedAt: Int64, histogram: String = "poll_delivery") {
         state.withLockedValue {
-            $0.pending.append(Sample(histogram: "poll_delivery", contract: String(contract), seq: seq, receivedAt: receivedAt, after: after))
+            $0.pending.append(Sample(histogram: histogram, contract: String(contract), seq: seq, receivedAt: receivedAt, after: after))
         }
     }
 

@@ -29,6 +29,8 @@ public struct LoadgenSummary: Sendable, Codable, Equatable {
         public var ramp_down_s: Double
         public var poll_rate: Double
         public var cache_reads_per_s: Double
+        /// The ws and sse clients' `max_rate` (absent: every update).
+        public var max_rate: Double?
         public var data_dir: String
     }
 
@@ -61,6 +63,7 @@ public struct LoadgenSummary: Sendable, Codable, Equatable {
         public var quote: Count?
         public var depth: Count?
         public var stats: Count?
+        public var bar: Count?
         public var other: Count?
         public var snapshot_mean_bytes: Double
         public var delta_mean_bytes: Double

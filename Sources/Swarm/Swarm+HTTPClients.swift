@@ -20,7 +20,8 @@ extension Swarm {
         let client = SSEClientState()
         let channels = configuration.channels.map(\.rawValue).joined(separator: ",")
         let path =
-            "/sse?symbols=\(configuration.symbols.joined(separator: ","))&channels=\(channels)" + (configuration.token.map { "&token=\($0)" } ?? "")
+            "/sse?symbols=\(configuration.symbols.joined(separator: ","))&channels=\(channels)"
+            + (configuration.maxRate.map { "&max_rate=\($0)" } ?? "") + (configuration.token.map { "&token=\($0)" } ?? "")
         while WallClock.monotonicNanoseconds() < end {
             do {
                 try await withDeadline(end) {

@@ -27,6 +27,7 @@ extension Swarm {
             var seen = first.value
             var connectedAt = first.connectedAt
             self.observe(message, started: started, firstSnapshot: &seen, histogram: histogram, connectedAt: &connectedAt)
+            self.delivered(message, cursor: first)
             first.value = seen
             first.connectedAt = connectedAt
         }

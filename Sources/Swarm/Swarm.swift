@@ -238,6 +238,7 @@ public final class Swarm: Sendable {
     func clientConfiguration() -> BridgeClientConfiguration {
         var client = BridgeClientConfiguration(url: webSocketURL, symbols: configuration.symbols)
         client.channels = configuration.channels
+        client.maxRate = configuration.maxRate
         client.token = configuration.token
         return client
     }
@@ -273,6 +274,35 @@ public final class Swarm: Sendable {
                 firstSnapshot = true
                 recorder.record("subscribe_to_snapshot", microseconds: message.receivedAt - (connectedAt ?? started))
             }
+        default:
+            break
+        }
+    }
+
+    /// Freshness measured as for a poller: every record is delivered by the first message whose
+    /// seq reaches it (a trade, a quote, stats, a bar, a snapshot after a reconnect), and the time
+    /// from its write to then goes to `delivery` — so a rate-capped or bar client's data is as old
+    /// as it really was, and the arms compare at equal information. The first snapshot delivers
+    /// history, not news: it only places the cursor.
+    func delivered(_ message: ReceivedMessage, cursor: FirstFlag) {
+        guard let seq = message.seq else { return }
+        // Contract names are short: a String of its own, held inline (a Substring key would keep
+        // the whole message alive).
+        let contract = String(message.contract)
+        switch message.kind {
+        case .snapshot:
+            if let after = cursor.delivered[contract] {
+                if seq > after {
+                    recorder.delivery(contract: message.contract, after: after, seq: seq, receivedAt: message.receivedAt, histogram: "delivery")
+                }
+                cursor.delivered[contract] = max(after, seq)
+            } else {
+                cursor.delivered[contract] = seq
+            }
+        case .trade, .quote, .stats, .bar:
+            guard let after = cursor.delivered[contract], seq > after else { return }
+            recorder.delivery(contract: message.contract, after: after, seq: seq, receivedAt: message.receivedAt, histogram: "delivery")
+            cursor.delivered[contract] = seq
         default:
             break
         }

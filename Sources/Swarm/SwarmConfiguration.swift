@@ -38,6 +38,8 @@ public struct SwarmConfiguration: Sendable {
     public var mix: [(kind: ClientKind, weight: Double)] = [(.ws, 1)]
     public var symbols = ["NQ"]
     public var channels: [MarketChannel] = MarketChannel.standard
+    /// `max_rate` of the ws and sse clients' subscriptions (nil: every update).
+    public var maxRate: Double?
     /// Seconds from the first arrival to the end of the run.
     public var duration = 10.0
     /// Open model: clients arrive at this many per second (nil: all at once).

@@ -62,6 +62,7 @@ public struct SwarmSummary: Sendable {
                 ramp_down_s: configuration.rampDown,
                 poll_rate: configuration.pollRate,
                 cache_reads_per_s: configuration.cacheReadsPerSecond,
+                max_rate: configuration.maxRate,
                 data_dir: configuration.dataDirectory ?? ""
             ),
             clients: .init(started: keyed(totals.started, \.rawValue), connected: keyed(totals.connected, \.rawValue)),
@@ -162,6 +163,7 @@ public struct SwarmSummary: Sendable {
             quote: count(.quote),
             depth: count(.depth),
             stats: count(.stats),
+            bar: count(.bar),
             other: count(.other),
             snapshot_mean_bytes: (snapshotMean * 10).rounded() / 10,
             delta_mean_bytes: (deltaMean * 10).rounded() / 10

@@ -101,7 +101,7 @@ final class SwarmTotals: Sendable {
 /// Messages and bytes per message type, without a dictionary lookup per message.
 struct PayloadCounts {
     enum Kind: Int, CaseIterable {
-        case snapshot, trade, quote, depth, stats, other
+        case snapshot, trade, quote, depth, stats, bar, other
 
         init(_ kind: WireScanner.MessageKind) {
             switch kind {
@@ -110,6 +110,7 @@ struct PayloadCounts {
             case .quote: self = .quote
             case .depth: self = .depth
             case .stats: self = .stats
+            case .bar: self = .bar
             default: self = .other
             }
         }

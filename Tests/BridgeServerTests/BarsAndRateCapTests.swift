@@ -178,6 +178,9 @@ extension BridgeSuites {
                 #expect((lastQuote["ask"] as? NSNumber)?.floatValue == (latest["ask"] as? NSNumber)?.floatValue)
                 let lastStats = try #require(received.last { $0["type"] as? String == "stats" })
                 #expect(lastStats["volume"] as? Int == latest["volume"] as? Int)
+                // Each capped message is the channel's whole state; stats carry the last trade, as a snapshot does.
+                #expect(received.filter { ["quote", "depth", "stats"].contains($0["type"] as? String) }.allSatisfy { $0["full"] as? Bool == true })
+                #expect((lastStats["last"] as? JSON)?["seq"] as? Int == (latest["last"] as? JSON)?["seq"] as? Int)
                 var book = Book(snapshot["depth"] as? JSON ?? [:])
                 for depth in received where depth["type"] as? String == "depth" { book.apply(depth) }
                 #expect(book == Book(latest["depth"] as? JSON ?? [:]))

@@ -76,10 +76,44 @@ extension BridgeSuites {
                 // Bytes by message type: snapshots against the deltas after them.
                 #expect(summary.int("payload.snapshot.messages") >= 5 * 2)
                 let deltas = ["trade", "quote", "depth", "stats"].map { summary.int("payload.\($0).messages") }.reduce(0, +)
+                #expect(summary.int("payload.bar.messages") == 0)
                 #expect(deltas + summary.int("payload.snapshot.messages") + summary.int("payload.other.messages") == summary.int("updates.messages"))
                 #expect((summary.at("payload.snapshot_mean_bytes") as? Double ?? 0) > (summary.at("payload.delta_mean_bytes") as? Double ?? 0))
                 // The ws clients' applications read their cache four times a second.
                 #expect(summary.int("cache.hits") + summary.int("cache.misses") >= 3 * 4 * 2)
+            }
+        }
+
+        @Test("clients that want the latest state 4 times a second, or bars: what they got, and each record's delivery, as a poller's")
+        func equalInformationClients() async throws {
+            let folder = try SimulatedFolder(roots: ["NQ"], rate: 800, flushMilliseconds: 50)
+            defer { folder.cleanup() }
+            try await withBridge(folder.path) { bridge in
+                let capped = try await runSwarm(folder, bridge: bridge, seconds: 3) {
+                    $0.clients = 2
+                    $0.channels = [.quotes, .depth, .stats]
+                    $0.maxRate = 4
+                }
+                #expect(capped.at("config.max_rate") as? Double == 4)
+                // At most 4 a second per channel (over a run of about 3 s), and each record
+                // delivered by the first message whose seq reaches it.
+                for channel in ["quote", "depth", "stats"] {
+                    let count = capped.int("payload.\(channel).messages")
+                    #expect(count > 2 && count <= 2 * (4 * 4 + 1), "\(channel): \(count)")
+                }
+                #expect(capped.int("payload.trade.messages") == 0)
+                #expect(capped.int("latency_us.delivery.count") > 1_000)
+                #expect(capped.int("latency_unresolved") == 0)
+                let bars = try await runSwarm(folder, bridge: bridge, seconds: 3) {
+                    $0.clients = 2
+                    $0.channels = [.bars1s]
+                }
+                #expect(bars.int("payload.bar.messages") >= 2 * 2)
+                #expect(bars.int("payload.quote.messages") == 0 && bars.int("payload.trade.messages") == 0)
+                #expect(bars.int("latency_us.delivery.count") > 0)
+                // A bar delivers its trades when it closes: later than a tick-by-tick client gets them.
+                let ticks = try await runSwarm(folder, bridge: bridge, seconds: 3) { $0.clients = 2 }
+                #expect(bars.int("latency_us.delivery.p50") > ticks.int("latency_us.delivery.p50"))
             }
         }
 

@@ -21,17 +21,22 @@ enum Fixtures {
         reconnect: LoadgenReport.Percentiles? = nil,
         hitRate: Double = 0.95,
         snapshotBytes: Double = 650,
-        deltaBytes: Double = 80
+        deltaBytes: Double = 80,
+        config: LoadgenReport.Config? = nil,
+        payload: LoadgenReport.Payload? = nil,
+        extra: [String: LoadgenReport.Percentiles] = [:]
     ) -> LoadgenReport {
         var latency: [String: LoadgenReport.Percentiles] = ["subscribe_to_snapshot": percentiles(p50: 2_000, p99: 9_000, count: 20)]
         latency["update"] = update
         latency["poll_staleness"] = staleness
         latency["poll_delivery"] = delivery
         latency["reconnect"] = reconnect
+        latency.merge(extra) { $1 }
         return LoadgenReport(
             schema: "bridgelab.loadgen.summary/1",
             started_unix_us: start,
             elapsed_s: 30,
+            config: config,
             clients: .init(started: ["ws": 20], connected: ["ws": 20]),
             updates: .init(
                 messages: 100_000,
@@ -43,7 +48,7 @@ enum Fixtures {
                 duplicates: 0,
                 out_of_order: 0
             ),
-            payload: .init(snapshot_mean_bytes: snapshotBytes, delta_mean_bytes: deltaBytes),
+            payload: payload ?? .init(snapshot_mean_bytes: snapshotBytes, delta_mean_bytes: deltaBytes),
             latency_us: latency,
             latency_unresolved: 0,
             http: .init(requests: pollRequests, status: [:]),
@@ -153,8 +158,27 @@ enum Fixtures {
                 update: nil,
                 staleness: percentiles(p50: 5_000, p99: 40_000),
                 delivery: percentiles(p50: 200_000, p99: 900_000),
-                pollRequests: 3200
+                pollRequests: 3200,
+                config: config(kinds: ["poll": 20], channels: ["trades", "quotes", "depth", "stats"])
             )
+        )
+    }
+
+    /// What loadgen writes of its configuration: `clients` of `kinds`, on `channels`.
+    static func config(kinds: [String: Int], channels: [String], maxRate: Double? = nil, pollRate: Double = 4) -> LoadgenReport.Config {
+        .init(
+            url: "ws://127.0.0.1:1",
+            clients: kinds.values.reduce(0, +),
+            kinds: kinds,
+            symbols: ["NQ"],
+            channels: channels,
+            duration_s: 30,
+            arrival_rate: 0,
+            ramp_down_s: 0,
+            poll_rate: pollRate,
+            cache_reads_per_s: 4,
+            max_rate: maxRate,
+            data_dir: "/tmp"
         )
     }
 

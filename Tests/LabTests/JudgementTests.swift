@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import Lab
+@testable import Swarm
 
 @Suite("KPI judgement")
 struct JudgementTests {
@@ -150,6 +151,89 @@ struct JudgementTests {
         #expect(comparison.cpuFactor.map { abs($0 - 10) < 1e-9 } == true)
         #expect(comparison.latencyFactor == 300)
         #expect(comparison.sentence.contains("90 % less CPU"))
+    }
+
+    @Test("at equal information: the plan's CPU comparison is judged on the arm whose clients get what the pollers get")
+    func equalInformation() throws {
+        var scenario = self.scenario
+        var arms = Fixtures.naiveAndEventArms
+        var latest = Scenario.Arm(name: "latest")
+        latest.matchesBaseline = true
+        arms.append(latest)
+        scenario.arms = arms
+        let naive = Fixtures.naiveArm()
+        func count(_ messages: Int, _ bytes: Int) -> LoadgenReport.Count { .init(messages: messages, bytes: bytes) }
+        // 20 clients for 30 s: every update, or 4 full states a second on three channels.
+        let everything = Fixtures.arm(
+            cpu: 8,
+            loadgen: Fixtures.loadgen(
+                config: Fixtures.config(kinds: ["ws": 20], channels: ["trades", "quotes", "depth", "stats"]),
+                payload: .init(
+                    snapshot: count(20, 13_000),
+                    trade: count(120_000, 17_000_000),
+                    quote: count(24_000, 2_300_000),
+                    depth: count(24_000, 4_300_000),
+                    stats: count(12_000, 1_200_000),
+                    snapshot_mean_bytes: 650,
+                    delta_mean_bytes: 130
+                ),
+                extra: ["delivery": Fixtures.percentiles(p50: 1_200, p99: 5_000)]
+            )
+        )
+        let state = Fixtures.arm(
+            name: "latest",
+            cpu: 2,
+            loadgen: Fixtures.loadgen(
+                config: Fixtures.config(kinds: ["ws": 20], channels: ["quotes", "depth", "stats"], maxRate: 4),
+                payload: .init(
+                    snapshot: count(20, 13_000),
+                    quote: count(2_400, 250_000),
+                    depth: count(2_400, 800_000),
+                    stats: count(2_400, 400_000),
+                    snapshot_mean_bytes: 650,
+                    delta_mean_bytes: 200
+                ),
+                extra: ["delivery": Fixtures.percentiles(p50: 120_000, p99: 250_000)]
+            )
+        )
+        let summary = Fixtures.summarize(scenario, [naive, everything, state])
+        // Judged where the information is the same: 2 % against the pollers' 40 %.
+        let judged = try #require(kpi(summary, "latest", "cpu_vs_baseline"))
+        #expect(judged.status == .pass && abs((judged.measured ?? 0) - 95) < 1e-9)
+        #expect(judged.note.contains("at equal information"))
+        // Shown, not judged, where the clients get every update.
+        let shown = try #require(kpi(summary, "event", "cpu_vs_baseline"))
+        #expect(
+            shown.status == .notApplicable && shown.note.contains("80.0 % lower against naive")
+                && shown.note.contains("judged at equal information on latest")
+        )
+        // What each arm's clients got, side by side with what it cost.
+        let info = try #require(summary.arms.first { $0.name == "latest" }?.figures.information)
+        #expect(info.wants == "the latest state at most 4 a second (quotes, depth, stats)" && info.matchesBaseline)
+        #expect(abs((info.updatesPerClientSecond ?? 0) - 12) < 1e-9)
+        #expect(info.freshness?.p99 == 250_000 && info.tradesPerClientSecond == 0)
+        let everyUpdate = try #require(summary.arms.first { $0.name == "event" }?.figures.information)
+        #expect(everyUpdate.wants == "every update (trades, quotes, depth, stats)" && abs((everyUpdate.updatesPerClientSecond ?? 0) - 300) < 1e-9)
+        let pollers = try #require(summary.arms.first { $0.name == "naive" }?.figures.information)
+        #expect(pollers.wants == "4 polls a second" && pollers.freshness?.p99 == 900_000)
+        let report = MarkdownReport.render(summary)
+        #expect(report.contains("## At equal information") && report.contains("latest (matches the baselines)"))
+        #expect(report.contains("judged on latest"))
+        // The delta KPI says each channel's size.
+        #expect(kpi(summary, "event", "delta_size")?.note.contains("depth 179 B") == true)
+    }
+
+    @Test("change detection is measured from write → wake when the run carries trace timestamps, else bounded by write → decode")
+    func detectionStage() throws {
+        let traced = Fixtures.arm(loadgen: Fixtures.loadgen(extra: ["stage_write_to_wake": Fixtures.percentiles(p50: 300, p99: 1_500)]))
+        let plain = Fixtures.arm(name: "plain")
+        var scenario = self.scenario
+        scenario.arms = [Scenario.Arm(name: "event"), Scenario.Arm(name: "plain")]
+        let summary = Fixtures.summarize(scenario, [traced, plain])
+        let measured = try #require(kpi(summary, "event", "detection"))
+        #expect(measured.measured == 1.5 && measured.note.hasPrefix("measured: write → wake p99"))
+        let bounded = try #require(kpi(summary, "plain", "detection"))
+        #expect(bounded.measured == 3 && bounded.note.hasPrefix("upper bound: write → decode p99"))
     }
 
     @Test("a scenario can retarget or leave out a KPI")

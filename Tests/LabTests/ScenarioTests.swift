@@ -31,7 +31,7 @@ struct ScenarioTests {
         }
     }
 
-    @Test("every shipped scenario parses, and polling-vs-event compares three modes at equal client count")
+    @Test("every shipped scenario parses, and polling-vs-event compares three modes at equal client count, the event mode at equal information")
     func shippedScenarios() throws {
         let folder = Self.packageRoot + "/scenarios"
         let files = try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasSuffix(".yaml") }
@@ -71,7 +71,11 @@ struct ScenarioTests {
         let (soak, _) = try ScenarioLoader.load("soak", searching: [folder])
         #expect(soak.duration == 600)
         let (comparison, _) = try ScenarioLoader.load("polling-vs-event", searching: [folder])
-        #expect(comparison.arms.map(\.mode) == ["polling-naive", "polling-cached", "event"])
+        #expect(comparison.arms.map(\.mode) == ["polling-naive", "polling-cached", "event", "event", "event"])
+        #expect(comparison.arms.filter(\.matchesBaseline).map(\.name) == ["event-latest"])
+        let latest = comparison.swarm(for: comparison.arms[3])
+        #expect(latest.maxRate == 4 && latest.channels == ["quotes", "depth", "stats"])
+        #expect(comparison.swarm(for: comparison.arms[4]).channels == ["bars:1m"])
         #expect(comparison.arms.filter { $0.role == .baseline }.count == 2)
         let counts = Set(comparison.arms.map { comparison.swarm(for: $0).clients })
         #expect(counts.count == 1)
@@ -190,6 +194,10 @@ struct ScenarioTests {
             ("name: x\narms: [{name: a}]\nswarm:\n  kinds: {ws: 1, robot: 2}\n", 4, "swarm.kinds.robot", "unknown client kind"),
             ("name: x\narms: [{name: a}]\nswarm:\n  kinds: {ws: 0}\n", 4, "swarm.kinds.ws", "between"),
             ("name: x\narms: [{name: a}]\nswarm:\n  channels: [trades, gossip]\n", 4, "swarm.channels[1]", "unknown channel"),
+            ("name: x\narms: [{name: a}]\nswarm:\n  channels: ['bars:2m']\n", 4, "swarm.channels[0]", "bars:1m"),
+            ("name: x\narms: [{name: a}]\nswarm:\n  max_rate: 0\n", 4, "swarm.max_rate", "between"),
+            ("name: x\narms:\n  - {name: a, swarm: {max_rate: fast}}\n", 3, "arms[0].swarm.max_rate", "must be a number"),
+            ("name: x\narms:\n  - {name: b, role: baseline, matches_baseline: true}\n  - {name: a}\n", 3, "arms[0].matches_baseline", "candidate"),
             ("name: x\narms: [{name: a}]\nmarket:\n  symbols: [NQ, XYZ]\n", 4, "market.symbols[1]", "unknown root"),
             ("name: x\narms: [{name: a}]\nmarket:\n  arrivals: random\n", 4, "market.arrivals", "one of bursty, steady"),
             ("name: x\narms: [{name: a}]\nmarket:\n  events: ['explode:3']\n", 4, "market.events[0]", "not a simulator event"),

@@ -83,9 +83,34 @@ public struct ArmFigures: Sendable, Codable, Equatable {
     public var profileProblems: [String] = []
     /// Most processes in the bridge's tree at once (workers, reloaders, helpers).
     public var bridgeMaxProcesses: Int?
+    /// What the arm's clients got: how a figure is read at equal information.
+    public var information: Information?
+    /// Mean bytes of each delta channel's messages, and of a snapshot (what a poller gets each time).
+    public var deltaBytes: [String: Double] = [:]
+    public var snapshotBytes: Double?
     public var healthProbes = 0
     public var healthAnswered = 0
     public var healthP99Milliseconds: Double?
     public var dashboardEvents = 0
     public var dashboardMaxGap: Double?
+}
+
+/// What an arm's clients got, so that two arms are compared at equal information
+/// (docs/SCENARIOS.md): a bridge that sends every change costs more than one that answers four
+/// polls a second, and only arms that deliver the same are judged against each other.
+public struct Information: Sendable, Codable, Equatable {
+    /// What each client asked for, in words: "every update (trades, quotes, depth, stats)",
+    /// "the latest state at most 4 a second (quotes, depth, stats)", "bars:1m", "4 polls a second".
+    public var wants: String
+    /// Market messages (or poll answers) per client per second.
+    public var updatesPerClientSecond: Double?
+    /// Freshness: from each record's write to the first message (or answer) that carried it, µs.
+    public var freshness: LoadgenReport.Percentiles?
+    /// Trades received one by one, and bars, per client per second.
+    public var tradesPerClientSecond: Double?
+    public var barsPerClientSecond: Double?
+
+    /// Whether the clients got the latest state as often as the baselines' pollers: the arm is
+    /// comparable with them (by the scenario's `matches_baseline`).
+    public var matchesBaseline = false
 }

@@ -108,6 +108,13 @@ public struct Judge: Sendable {
                 if let value = loadgen.latency(stage) { f.stages[stage] = value }
             }
             f.loadgenMicrosecondsPerMessage = loadgen.generator.cpu_us_per_message
+            f.information = information(loadgen, arm: arm.record.name)
+            if let payload = loadgen.payload {
+                for (name, count) in [("quote", payload.quote), ("depth", payload.depth), ("stats", payload.stats)] {
+                    if let count, count.messages > 0 { f.deltaBytes[name] = Double(count.bytes) / Double(count.messages) }
+                }
+                if payload.snapshot_mean_bytes > 0 { f.snapshotBytes = payload.snapshot_mean_bytes }
+            }
             // A bridge with no metrics route: what it sent is what the swarm received.
             if f.bridgeMessagesPerSecond == nil, arm.record.foreignBridge != nil, loadgen.updates.messages > 0, loadgen.elapsed_s > 0 {
                 let seconds = loadgen.elapsed_s
@@ -125,6 +132,45 @@ public struct Judge: Sendable {
         f.dashboardEvents = events.count
         if events.count >= 2 { f.dashboardMaxGap = zip(events.dropFirst(), events).map { Double($0 - $1) / 1e6 }.max() }
         return f
+    }
+
+    /// What the arm's clients asked for and got (see ``Information``).
+    func information(_ loadgen: LoadgenReport, arm name: String) -> Information? {
+        guard let config = loadgen.config, loadgen.elapsed_s > 0 else { return nil }
+        let seconds = loadgen.elapsed_s
+        let streaming = config.kinds.filter { Self.streamingKinds.contains($0.key) }.values.reduce(0, +)
+        let pollers = config.kinds["poll"] ?? 0
+        let matches = scenario.expandedArms.first { $0.name == name }?.matchesBaseline ?? false
+        if streaming == 0, pollers > 0 {
+            return Information(
+                wants: "\(Format.plain(config.poll_rate)) polls a second",
+                updatesPerClientSecond: Double(loadgen.http.requests) / Double(pollers) / seconds,
+                freshness: loadgen.latency("poll_delivery"),
+                tradesPerClientSecond: nil,
+                barsPerClientSecond: nil
+            )
+        }
+        guard streaming > 0 else { return nil }
+        let payload = loadgen.payload
+        let market = [payload?.trade, payload?.quote, payload?.depth, payload?.stats, payload?.bar].compactMap { $0?.messages }.reduce(0, +)
+        let channels = config.channels.joined(separator: ", ")
+        let wants: String
+        if config.channels.allSatisfy({ $0.hasPrefix("bars:") }) {
+            wants = config.channels.joined(separator: ", ")
+        } else if let rate = config.max_rate {
+            wants = "the latest state at most \(Format.plain(rate)) a second (\(channels))"
+        } else {
+            wants = "every update (\(channels))"
+        }
+        let perClient = { (count: Int?) -> Double? in payload == nil ? nil : Double(count ?? 0) / Double(streaming) / seconds }
+        return Information(
+            wants: wants,
+            updatesPerClientSecond: Double(market) / Double(streaming) / seconds,
+            freshness: loadgen.latency("delivery"),
+            tradesPerClientSecond: perClient(payload?.trade?.messages),
+            barsPerClientSecond: perClient(payload?.bar?.messages),
+            matchesBaseline: matches
+        )
     }
 
     // MARK: - KPIs
@@ -205,7 +251,15 @@ public struct Judge: Sendable {
             guard record.isEventMode else { return .notApplicable("a polling bridge detects nothing: it reads on request (see staleness)") }
             guard streaming else { return .notApplicable(noClients) }
             let inside = f.detectToSendP99.map { "; inside the bridge, wake → queued p99 ≤ \(Format.number($0)) ms" } ?? ""
-            return .value(ms(loadgen.latency("update")?.p99), "upper bound: write → decode p99\(inside)", else: "no update was measured")
+            // With trace timestamps the bridge says when it woke: detection is measured, not bounded.
+            if let wake = f.stages["stage_write_to_wake"], let p99 = ms(wake.p99) {
+                return .value(p99, "measured: write → wake p99 (trace timestamps) over \(wake.count) updates\(inside)")
+            }
+            return .value(
+                ms(loadgen.latency("update")?.p99),
+                "upper bound: write → decode p99 (no trace timestamps)\(inside)",
+                else: "no update was measured"
+            )
         case .reconnect:
             // Churning clients leave on purpose; only a fault makes clients reconnect.
             guard !scenario.faults.isEmpty else { return .notApplicable("no fault in this scenario") }
@@ -229,9 +283,11 @@ public struct Judge: Sendable {
             guard let payload = loadgen.payload, payload.snapshot_mean_bytes > 0, payload.delta_mean_bytes > 0 else {
                 return .notMeasured("no snapshots or no deltas received")
             }
+            let channels = ["quote", "depth", "stats"].compactMap { name in f.deltaBytes[name].map { "\(name) \(Format.number($0)) B" } }
             return .value(
                 (1 - payload.delta_mean_bytes / payload.snapshot_mean_bytes) * 100,
-                "delta \(Format.number(payload.delta_mean_bytes)) B vs snapshot \(Format.number(payload.snapshot_mean_bytes)) B on average"
+                "delta \(Format.number(payload.delta_mean_bytes)) B vs snapshot \(Format.number(payload.snapshot_mean_bytes)) B on average ("
+                    + channels.joined(separator: ", ") + ")"
             )
         case .sync:
             guard streaming else { return .notApplicable(noClients) }
@@ -282,7 +338,19 @@ public struct Judge: Sendable {
             guard let cpu = f.bridgeCPU else { return .notMeasured(noBridge) }
             let measured = baselines.compactMap { b in b.figures.bridgeCPU.map { (b.name, $0) } }.filter { $0.1 > 0 }
             guard let cheapest = measured.min(by: { $0.1 < $1.1 }) else { return .notMeasured("the baselines have no CPU samples") }
-            return .value((1 - cpu / cheapest.1) * 100, "against \(cheapest.0) (\(Format.number(cheapest.1)) % of a core), the cheapest baseline")
+            let lower = (1 - cpu / cheapest.1) * 100
+            // At equal information: when an arm is marked as getting what the pollers get, the
+            // plan's comparison is that arm's; one sending more (every update) or other (bars)
+            // information is shown, not judged.
+            let matching = scenario.expandedArms.filter { $0.role == .candidate && $0.matchesBaseline }.map(\.name)
+            let against = "against \(cheapest.0) (\(Format.number(cheapest.1)) % of a core), the cheapest baseline"
+            if !matching.isEmpty, f.information?.matchesBaseline != true {
+                return .notApplicable(
+                    "\(Format.number(lower)) % lower \(against), but its clients get \(f.information?.wants ?? "other information"); "
+                        + "judged at equal information on \(matching.joined(separator: ", "))"
+                )
+            }
+            return .value(lower, against + (matching.isEmpty ? "" : ", at equal information (the latest state as often as a poller asks)"))
         case .memory:
             return .value(f.bridgePeakRSSMB, "peak resident memory", else: noBridge)
         case .memoryTrend:

@@ -23,6 +23,12 @@ public enum HTMLReport {
             for comparison in summary.comparisons { html += "<li>\(e(comparison.sentence))</li>" }
             html += "</ul></section>"
         }
+        if let table = MarkdownReport.informationTable(summary) {
+            let parts = table.components(separatedBy: "\n\n")
+            html += "<section><h2>At equal information</h2>" + markdownTableToHTML(parts[0])
+            if parts.count > 1 { html += "<p>\(e(parts[1].trimmingCharacters(in: .whitespacesAndNewlines)))</p>" }
+            html += "</section>"
+        }
         html += "<section><h2>KPIs at a glance</h2>" + matrix(summary) + "</section>"
         html += charts(summary, arms: arms)
         html += "<section><h2>Each arm in detail</h2>"

@@ -25,6 +25,7 @@ public enum MarkdownReport {
             for comparison in summary.comparisons { text += "- \(comparison.sentence)\n" }
             text += "\n"
         }
+        if let table = informationTable(summary) { text += "## At equal information\n\n" + table + "\n" }
         for arm in summary.arms { text += armSection(arm) }
         text += "## Files\n\n`summary.json` (this report's numbers), `report.html`, and per arm in `arms/NAME/`: `samples.csv` (bridge, generator, "
         text += "simulator and machine every 100 ms), `health.csv`, `metrics/*.prom` (every /metrics scrape), `loadgen/summary.json`, "
@@ -53,6 +54,31 @@ public enum MarkdownReport {
                 "| \(kpi.title) | \(kpi.target(kpi.plan)) | \(measured) | \(mark(kpi.status)) | \(kpi.target(kpi.lab)) | \(labStatus) | \(kpi.note) |\n"
         }
         text += "\n" + figuresTable(arm.figures) + "\n"
+        return text
+    }
+
+    /// What each arm's clients got beside what it cost: a CPU ratio means something only between
+    /// arms that deliver the same (docs/SCENARIOS.md). Nil with fewer than two arms to set side by side.
+    static func informationTable(_ summary: RunSummary) -> String? {
+        let arms = summary.arms.filter { $0.figures.information != nil }
+        guard arms.count >= 2 else { return nil }
+        func value(_ number: Double?, _ unit: String = "") -> String { number.map { "\(Format.number($0))\(unit)" } ?? "—" }
+        var text = "| arm | clients want | updates per client per second | freshness p50 / p99 (write → first message carrying it) "
+        text += "| trades per client per second | bars per client per second | bridge CPU | CPU per client |\n|---|---|---|---|---|---|---|---|\n"
+        for arm in arms {
+            guard let info = arm.figures.information else { continue }
+            let fresh =
+                info.freshness.map { "\(value($0.p50.map { Double($0) / 1000 }, " ms")) / \(value($0.p99.map { Double($0) / 1000 }, " ms"))" } ?? "—"
+            let perClient = arm.figures.bridgeCPU.map { $0 / Double(max(1, arm.clients)) }
+            let name = arm.name + (info.matchesBaseline ? " (matches the baselines)" : "")
+            text += "| \(name) | \(info.wants) | \(value(info.updatesPerClientSecond)) | \(fresh) | \(value(info.tradesPerClientSecond)) | "
+            text += "\(value(info.barsPerClientSecond)) | \(value(arm.figures.bridgeCPU, " % of a core")) | \(value(perClient, " %")) |\n"
+        }
+        if let matching = arms.first(where: { $0.figures.information?.matchesBaseline == true }) {
+            text +=
+                "\nThe plan's CPU comparison is judged on \(matching.name): its clients get the latest state as often as the pollers ask. "
+                + "An arm that sends every update or bars delivers other information; its CPU is shown, not judged against the pollers.\n"
+        }
         return text
     }
 
@@ -121,6 +147,15 @@ public enum MarkdownReport {
             (
                 "  memory against connections closed, after warm-up (slope ± 95 %)",
                 f.memoryPerClosedTrend.map { String(format: "%.3f ± %.3f KB per closed connection", $0.slope * 1024, $0.slopeMargin * 1024) } ?? "—"
+            ),
+            (
+                "clients want · updates per client per second",
+                "\(f.information?.wants ?? "—") · \(value(f.information?.updatesPerClientSecond, "/s"))"
+            ),
+            ("freshness: write → first message carrying it p50 / p99 / p99.9 / max", spread(f.information?.freshness)),
+            (
+                "message bytes: snapshot · quote · depth · stats deltas",
+                "\(value(f.snapshotBytes, "B")) · \(value(f.deltaBytes["quote"], "B")) · \(value(f.deltaBytes["depth"], "B")) · \(value(f.deltaBytes["stats"], "B"))"
             ),
             ("poll request (from intended send) p50 / p99 / p99.9 / max", spread(f.pollRequest)),
             ("poll delivery (write → first answer carrying it) p50 / p99 / p99.9 / max", spread(f.pollDelivery)),

@@ -68,6 +68,7 @@ extension ArmRunner {
             "--data-dir", data, "--out", directory + "/" + ArmData.loadgenFolder, "--no-progress",
         ]
         if let rate = plan.arrivalRate { arguments += ["--arrival-rate", Format.plain(rate)] }
+        if let rate = plan.maxRate { arguments += ["--max-rate", Format.plain(rate)] }
         // Kill faults are the runner's (it owns the bridge process); the proxy applies the rest.
         for fault in scenario.faults where fault.needsProxy { arguments += ["--fault", fault.description] }
         return arguments

@@ -97,6 +97,8 @@ public struct Scenario: Sendable, Codable, Equatable {
         public var pollRate: Double = 4
         public var cacheReads: Double = 4
         public var slowDelayMilliseconds = 20
+        /// The clients' `max_rate` on state channels (nil: every update).
+        public var maxRate: Double?
         public init() {}
     }
 
@@ -131,6 +133,10 @@ public struct Scenario: Sendable, Codable, Equatable {
         public var profile: String?
         /// A bridge BridgeLab did not build, started by its own command (nil: the reference bridge).
         public var bridge: ForeignBridge?
+        /// This candidate's clients get the information the baselines' clients get (the latest
+        /// state, as often as a poller asks): the plan's CPU comparison is judged on it, and on no
+        /// arm that delivers more (every update) or other (bars) information.
+        public var matchesBaseline = false
 
         public init(name: String, mode: String = "event") {
             self.name = name
@@ -147,6 +153,7 @@ public struct Scenario: Sendable, Codable, Equatable {
         public var clients: Int?
         public var kinds: [String: Double]?
         public var channels: [String]?
+        public var maxRate: Double?
         public init() {}
     }
 
@@ -200,6 +207,7 @@ public struct Scenario: Sendable, Codable, Equatable {
             if let clients = override.clients { plan.clients = clients }
             if let kinds = override.kinds { plan.kinds = kinds }
             if let channels = override.channels { plan.channels = channels }
+            if let rate = override.maxRate { plan.maxRate = rate }
         }
         if plan.symbols == nil { plan.symbols = market.symbols }
         return plan

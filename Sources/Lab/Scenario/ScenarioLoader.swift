@@ -235,7 +235,7 @@ public enum ScenarioLoader {
 
     static func swarm(_ field: YAMLField, duration: Double) throws(ScenarioError) -> Scenario.SwarmPlan {
         let fields = try field.mapping(known: [
-            "clients", "kinds", "symbols", "channels", "arrival_rate", "ramp_down", "poll_rate", "cache_reads", "slow_delay_ms",
+            "clients", "kinds", "symbols", "channels", "arrival_rate", "ramp_down", "poll_rate", "cache_reads", "slow_delay_ms", "max_rate",
         ])
         var swarm = Scenario.SwarmPlan()
         if let field = fields["clients"] { swarm.clients = try field.integer(1...100_000) }
@@ -250,6 +250,7 @@ public enum ScenarioLoader {
         if let field = fields["poll_rate"] { swarm.pollRate = try field.number(0.001...1_000, unit: "requests per second") }
         if let field = fields["cache_reads"] { swarm.cacheReads = try field.number(0...1_000, unit: "reads per second") }
         if let field = fields["slow_delay_ms"] { swarm.slowDelayMilliseconds = try field.integer(0...60_000) }
+        if let field = fields["max_rate"] { swarm.maxRate = try maxRate(field) }
         return swarm
     }
 
@@ -265,12 +266,16 @@ public enum ScenarioLoader {
         return kinds
     }
 
+    static func maxRate(_ field: YAMLField) throws(ScenarioError) -> Double {
+        try field.number(0.001...ClientRequest.maxRateLimit, unit: "messages per second per contract and channel")
+    }
+
     static func channels(_ field: YAMLField) throws(ScenarioError) -> [String] {
         let channels = try field.strings()
         guard !channels.isEmpty else { throw field.error("needs at least one channel") }
         for (index, channel) in channels.enumerated() where MarketChannel(rawValue: channel) == nil {
             throw try field.list()[index].error(
-                "unknown channel '\(channel)'; channels: \(MarketChannel.allCases.map(\.rawValue).joined(separator: ", "))"
+                "unknown channel '\(channel)'; channels: \(MarketChannel.names)"
             )
         }
         return channels
@@ -279,6 +284,7 @@ public enum ScenarioLoader {
     static func arm(_ field: YAMLField, package: String) throws(ScenarioError) -> Scenario.Arm {
         let fields = try field.mapping(known: [
             "name", "mode", "role", "flags", "swarm", "descriptor_limit", "allocator", "replay_speed", "expired", "profile", "bridge",
+            "matches_baseline",
         ])
         guard let nameField = fields["name"] else { throw field.error("an arm needs a name") }
         let name = try nameField.string()
@@ -299,11 +305,12 @@ public enum ScenarioLoader {
         if let field = fields["expired"] { arm.expired = try expired(field) }
         if let speed = fields["replay_speed"] { arm.replaySpeed = try speed.number(0...10_000, unit: "times real time; 0 = as fast as it can") }
         if let swarmField = fields["swarm"] {
-            let swarm = try swarmField.mapping(known: ["clients", "kinds", "channels"])
+            let swarm = try swarmField.mapping(known: ["clients", "kinds", "channels", "max_rate"])
             var override = Scenario.SwarmOverride()
             if let field = swarm["clients"] { override.clients = try field.integer(1...100_000) }
             if let field = swarm["kinds"] { override.kinds = try kinds(field) }
             if let field = swarm["channels"] { override.channels = try channels(field) }
+            if let field = swarm["max_rate"] { override.maxRate = try maxRate(field) }
             arm.swarm = override
         }
         if let field = fields["bridge"] {
@@ -313,6 +320,10 @@ public enum ScenarioLoader {
             if let flags = fields["flags"] {
                 throw flags.error("are the reference bridge's; a bridge with its own command takes its options in bridge.command")
             }
+        }
+        if let field = fields["matches_baseline"] {
+            arm.matchesBaseline = try field.bool()
+            guard arm.role == .candidate || !arm.matchesBaseline else { throw field.error("is for a candidate arm: a baseline is what it matches") }
         }
         if let field = fields["profile"] {
             guard arm.bridge == nil else { throw field.error("a bridge with its own command names its profile in bridge.profile") }
