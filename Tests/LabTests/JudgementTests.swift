@@ -207,6 +207,12 @@ struct JudgementTests {
             shown.status == .notApplicable && shown.note.contains("80.0 % lower against naive")
                 && shown.note.contains("judged at equal information on latest")
         )
+        // The latency KPIs are about every update: n/a where updates are held on purpose, with the freshness.
+        for id in ["latency_e2e", "detection", "staleness", "delta_size"] {
+            let result = kpi(summary, "latest", id)
+            #expect(result?.status == .notApplicable && result?.note.contains("held on purpose; its data's freshness p99 is 250 ms") == true, "\(id)")
+            #expect(kpi(summary, "event", id)?.status == .pass, "\(id)")
+        }
         // What each arm's clients got, side by side with what it cost.
         let info = try #require(summary.arms.first { $0.name == "latest" }?.figures.information)
         #expect(info.wants == "the latest state at most 4 a second (quotes, depth, stats)" && info.matchesBaseline)

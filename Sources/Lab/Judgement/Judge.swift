@@ -232,6 +232,20 @@ public struct Judge: Sendable {
         if let measurement = bridgeSide(id, arm, f, baselines) { return measurement }
         guard let loadgen = arm.loadgen else { return .notMeasured("loadgen wrote no summary") }
         func ms(_ value: Int?) -> Double? { value.map { Double($0) / 1000 } }
+        // Clients that asked for less than every update (the latest state a few times a second, or
+        // bars) hold their data back on purpose: the latency, detection, staleness and delta KPIs
+        // are about every update and are judged on arms that take them; here the freshness is shown.
+        if streaming, !pollers, [.latencyE2E, .detection, .staleness, .deltaSize].contains(id), let config = loadgen.config {
+            let freshness = ms(loadgen.latency("delivery")?.p99).map { "; its data's freshness p99 is \(Format.number($0)) ms" } ?? ""
+            if config.channels.allSatisfy({ $0.hasPrefix("bars:") }) {
+                return .notApplicable("its clients take bars (\(config.channels.joined(separator: ", "))), not every update\(freshness)")
+            }
+            if let rate = config.max_rate {
+                return .notApplicable(
+                    "its clients take the latest full state at most \(Format.plain(rate)) a second (max_rate): updates are held on purpose\(freshness)"
+                )
+            }
+        }
         switch id {
         case .latencyE2E:
             if streaming {
@@ -293,7 +307,9 @@ public struct Judge: Sendable {
             guard streaming else { return .notApplicable(noClients) }
             return .value(ms(loadgen.latency("subscribe_to_snapshot")?.p99), "connected → first snapshot", else: "no snapshot was received")
         case .cacheHit:
-            guard kinds.contains("ws"), scenario.swarm.cacheReads > 0 else { return .notApplicable("no ws client reads a cache") }
+            guard kinds.contains("ws"), (loadgen.config?.cache_reads_per_s ?? scenario.swarm.cacheReads) > 0 else {
+                return .notApplicable("no ws client reads a cache")
+            }
             guard record.profile == nil else { return .notApplicable("the clients talk through a profile: they keep no local cache of their own") }
             let lookups = loadgen.cache.hits + loadgen.cache.misses
             guard lookups > 0 else { return .notMeasured("no cache reads") }

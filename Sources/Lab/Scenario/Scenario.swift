@@ -154,6 +154,7 @@ public struct Scenario: Sendable, Codable, Equatable {
         public var kinds: [String: Double]?
         public var channels: [String]?
         public var maxRate: Double?
+        public var cacheReads: Double?
         public init() {}
     }
 
@@ -208,6 +209,7 @@ public struct Scenario: Sendable, Codable, Equatable {
             if let kinds = override.kinds { plan.kinds = kinds }
             if let channels = override.channels { plan.channels = channels }
             if let rate = override.maxRate { plan.maxRate = rate }
+            if let reads = override.cacheReads { plan.cacheReads = reads }
         }
         if plan.symbols == nil { plan.symbols = market.symbols }
         return plan

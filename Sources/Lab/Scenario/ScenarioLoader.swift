@@ -305,12 +305,13 @@ public enum ScenarioLoader {
         if let field = fields["expired"] { arm.expired = try expired(field) }
         if let speed = fields["replay_speed"] { arm.replaySpeed = try speed.number(0...10_000, unit: "times real time; 0 = as fast as it can") }
         if let swarmField = fields["swarm"] {
-            let swarm = try swarmField.mapping(known: ["clients", "kinds", "channels", "max_rate"])
+            let swarm = try swarmField.mapping(known: ["clients", "kinds", "channels", "max_rate", "cache_reads"])
             var override = Scenario.SwarmOverride()
             if let field = swarm["clients"] { override.clients = try field.integer(1...100_000) }
             if let field = swarm["kinds"] { override.kinds = try kinds(field) }
             if let field = swarm["channels"] { override.channels = try channels(field) }
             if let field = swarm["max_rate"] { override.maxRate = try maxRate(field) }
+            if let field = swarm["cache_reads"] { override.cacheReads = try field.number(0...1_000, unit: "reads per second") }
             arm.swarm = override
         }
         if let field = fields["bridge"] {
