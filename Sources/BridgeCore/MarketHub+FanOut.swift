@@ -24,7 +24,7 @@ extension MarketHub {
             return true
         }
 
-        for trade in changes.trades {
+        for trade in changes.trades where targets.contains(where: { $0.channels.contains(.trades) }) {
             let message = market(
                 ServerMessages.trade(source, seq: trade.seq, prev: trade.prev, record: trade.record),
                 event: .trade,
@@ -37,23 +37,26 @@ extension MarketHub {
         }
         if let quote = changes.quote {
             let state = feed.state
-            let delta = market(
-                ServerMessages.quote(source, seq: state.seq, t: state.updatedUnixMicroseconds, bid: quote.bid, ask: quote.ask, full: false),
-                event: .quote,
-                source,
-                seq: state.seq
-            )
-            fanOutState(.quotes, delta, feed, targets)
+            fanOutState(.quotes, feed, targets) {
+                self.market(
+                    ServerMessages.quote(source, seq: state.seq, t: state.updatedUnixMicroseconds, bid: quote.bid, ask: quote.ask, full: false),
+                    event: .quote,
+                    source,
+                    seq: state.seq
+                )
+            }
         }
         if changes.stats.stats {
             let state = feed.state
-            let delta = market(ServerMessages.stats(source, state: state, change: changes.stats, full: false), event: .stats, source, seq: state.seq)
-            fanOutState(.stats, delta, feed, targets)
+            let change = changes.stats
+            fanOutState(.stats, feed, targets) {
+                self.market(ServerMessages.stats(source, state: state, change: change, full: false), event: .stats, source, seq: state.seq)
+            }
         }
         if let depth = changes.depth {
             // The first book of a new day's file replaces the client's: it goes out whole.
-            let delta = changes.depthRestarted ? fullMessage(.depth, of: feed) : depthDelta(feed, depth)
-            fanOutState(.depth, delta, feed, targets)
+            let restarted = changes.depthRestarted
+            fanOutState(.depth, feed, targets) { restarted ? self.fullMessage(.depth, of: feed) : self.depthDelta(feed, depth) }
         }
         for closed in changes.bars {
             slow += fanOutBar(closed, feed, targets)
@@ -62,23 +65,22 @@ extension MarketHub {
         return true
     }
 
-    /// Queues a state channel's delta for its subscribers: as it is, or, for a rate-capped one, the
-    /// channel's full state when its cap lets it through (else the timer sends it later).
-    private func fanOutState(_ channel: MarketChannel, _ delta: OutboundMessage, _ feed: ContractFeed, _ targets: [Subscription]) {
-        let full = Lazy { self.fullMessage(channel, of: feed) }
+    /// Queues a state channel's delta for its subscribers; a rate-capped one's update is held
+    /// for its cap's next tick (the timer sends the latest full state then).
+    private func fanOutState(_ channel: MarketChannel, _ feed: ContractFeed, _ targets: [Subscription], delta: @escaping () -> OutboundMessage) {
         let bit = ChannelSet(channel)
+        // Nothing is encoded for a channel no subscriber wants uncapped.
+        let message = Lazy(delta)
+        let full = Lazy { self.fullMessage(channel, of: feed) }
         var now: UInt64 = 0
         for target in targets where target.channels.contains(bit) {
             guard let cap = target.cap else {
-                target.outbox.enqueue(delta, channel: channel, full: full.get)
+                target.outbox.enqueue(message.get(), channel: channel, full: full.get)
                 continue
             }
             if now == 0 { now = WallClock.monotonicNanoseconds() }
-            if cap.admit(contract: feed.contract.name, channel: channel, now: now) {
-                target.outbox.enqueue(full.get(), channel: channel, full: full.get)
-            } else {
-                heldCaps[ObjectIdentifier(cap)] = (cap, target.outbox)
-            }
+            cap.hold(contract: feed.contract.name, channel: channel, now: now)
+            heldCaps[ObjectIdentifier(cap)] = (cap, target.outbox)
         }
     }
 

@@ -22,10 +22,17 @@ extension MarketHub {
     /// the data's clock has passed.
     public func fireTimers(now: UInt64 = WallClock.monotonicNanoseconds()) {
         lock.withLock {
+            // Caps of one rate tick together: each contract's channel is encoded once for all.
+            var encoded: [String: [OutboundMessage?]] = [:]
             for (id, held) in heldCaps {
                 for (contract, channel) in held.cap.takeDue(now: now) {
                     guard let feed = feeds[contract] else { continue }
-                    held.outbox.enqueue(fullMessage(channel, of: feed), channel: channel)
+                    let slot = channel == .quotes ? 0 : channel == .depth ? 1 : 2
+                    var messages = encoded[contract] ?? [nil, nil, nil]
+                    let message = messages[slot] ?? fullMessage(channel, of: feed)
+                    messages[slot] = message
+                    encoded[contract] = messages
+                    held.outbox.enqueue(message, channel: channel)
                 }
                 if !held.cap.isHolding { heldCaps[id] = nil }
             }

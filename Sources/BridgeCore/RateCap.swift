@@ -1,84 +1,58 @@
 import BridgeWire
 
-/// A subscription's `max_rate`: at most one message per interval per contract on each state
-/// channel (quotes, depth, stats). Each message is the channel's latest *full* state (a client
-/// that wants the state N times a second wants it whole, as a poller's answer is); an update
-/// inside the interval is held, not queued, and when the interval ends the hub's timer sends the
-/// latest state, so what the client holds is never older than one interval. Trades and bars are
-/// never capped.
+/// A subscription's `max_rate` N: its state channels (quotes, depth, stats) are sampled on a
+/// shared clock, N times a second. An update is held, and at the next tick of the clock (a
+/// multiple of 1/N s) the channel's latest *full* state goes out: a client that wants the state N
+/// times a second gets it whole, as a poller's answer is, never older than 1/N s, and never two
+/// messages of a channel within 1/N s. Every subscription with the same rate ticks together, so
+/// one wake-up and one encoding per contract and channel serve them all. Trades and bars are never
+/// capped.
 ///
 /// Not thread-safe: the hub uses it under its lock.
 final class RateCap {
     let rate: Double
-    /// Nanoseconds between two messages of one channel.
+    /// Nanoseconds between two ticks.
     let interval: UInt64
 
-    /// One contract's state channels: when each last sent, and which hold an update not sent.
-    private struct Slots {
-        var lastSent: [UInt64] = [0, 0, 0]
-        var held = ChannelSet()
-    }
-
-    private var contracts: [String: Slots] = [:]
+    /// Per contract: the state channels holding an update, and the tick they wait for.
+    private var held: [String: (channels: ChannelSet, due: UInt64)] = [:]
 
     init(rate: Double) {
         self.rate = rate
-        self.interval = UInt64(1e9 / rate)
+        self.interval = max(1, UInt64(1e9 / rate))
     }
 
-    private static func slot(_ channel: MarketChannel) -> Int {
-        switch channel {
-        case .quotes: return 0
-        case .depth: return 1
-        default: return 2
-        }
-    }
+    /// The first tick after `now` (monotonic ns): ticks are multiples of the interval, the same
+    /// for every cap of this rate.
+    func tick(after now: UInt64) -> UInt64 { (now / interval + 1) * interval }
 
-    /// Whether an update of `channel` for `contract` at `now` (monotonic ns) goes out now (as the
-    /// latest state); false: it is held for the timer.
-    func admit(contract: String, channel: MarketChannel, now: UInt64) -> Bool {
-        let slot = Self.slot(channel)
-        let bit = ChannelSet(channel)
-        var slots = contracts[contract] ?? Slots()
-        defer { contracts[contract] = slots }
-        guard slots.lastSent[slot] == 0 || now &- slots.lastSent[slot] >= interval else {
-            slots.held.insert(bit)
-            return false
+    /// Holds an update of `channel` for `contract`, noticed at `now` (monotonic ns): it goes out
+    /// at the next tick.
+    func hold(contract: String, channel: MarketChannel, now: UInt64) {
+        if var entry = held[contract] {
+            entry.channels.insert(ChannelSet(channel))
+            held[contract] = entry
+        } else {
+            held[contract] = (ChannelSet(channel), tick(after: now))
         }
-        slots.lastSent[slot] = now
-        slots.held.remove(bit)
-        return true
     }
 
     /// Whether an update is held.
-    var isHolding: Bool { contracts.values.contains { !$0.held.isEmpty } }
+    var isHolding: Bool { !held.isEmpty }
 
-    /// When (monotonic ns) the first held update is due.
-    var nextDue: UInt64? {
-        var due: UInt64?
-        for slots in contracts.values where !slots.held.isEmpty {
-            for channel in slots.held.channels {
-                let at = slots.lastSent[Self.slot(channel)] &+ interval
-                due = min(due ?? at, at)
-            }
-        }
-        return due
-    }
+    /// When (monotonic ns) the held updates are due.
+    var nextDue: UInt64? { held.values.map(\.due).min() }
 
-    /// The held updates due at `now`, marked sent: the caller sends each one's full state.
+    /// The held updates due at `now`, forgotten: the caller sends each one's full state.
     func takeDue(now: UInt64) -> [(contract: String, channel: MarketChannel)] {
         var due: [(String, MarketChannel)] = []
-        for (contract, var slots) in contracts where !slots.held.isEmpty {
-            for channel in slots.held.channels where now &- slots.lastSent[Self.slot(channel)] >= interval {
-                slots.held.remove(ChannelSet(channel))
-                slots.lastSent[Self.slot(channel)] = now
-                due.append((contract, channel))
-            }
-            contracts[contract] = slots
+        for (contract, entry) in held where entry.due <= now {
+            for channel in entry.channels.channels { due.append((contract, channel)) }
+            held[contract] = nil
         }
         return due
     }
 
     /// Forgets a contract (a rollover moved the subscription on).
-    func forget(_ contract: String) { contracts[contract] = nil }
+    func forget(_ contract: String) { held[contract] = nil }
 }

@@ -5,45 +5,53 @@ import Testing
 
 @Suite("Rate cap")
 struct RateCapTests {
-    @Test("at most one message per interval per contract and channel; a held update is due when it ends")
-    func capsAndHolds() {
-        let cap = RateCap(rate: 4)
+    @Test("updates are held for the next tick of a shared clock; caps of one rate tick together")
+    func ticks() {
         let ms: UInt64 = 1_000_000
-        let start: UInt64 = 1_000 * ms
+        let cap = RateCap(rate: 4)
+        let other = RateCap(rate: 4)
         #expect(cap.interval == 250 * ms)
-        #expect(cap.admit(contract: "NQ", channel: .quotes, now: start) == true)
-        // Inside the interval: held; another contract and another channel are not.
-        #expect(cap.admit(contract: "NQ", channel: .quotes, now: start + 10 * ms) == false)
-        #expect(cap.admit(contract: "NQ", channel: .quotes, now: start + 20 * ms) == false)
-        #expect(cap.admit(contract: "ES", channel: .quotes, now: start + 20 * ms) == true)
-        #expect(cap.admit(contract: "NQ", channel: .depth, now: start + 20 * ms) == true)
-        #expect(cap.isHolding)
-        #expect(cap.nextDue == start + 250 * ms)
-        #expect(cap.takeDue(now: start + 249 * ms).isEmpty)
-        let due = cap.takeDue(now: start + 251 * ms)
-        #expect(due.count == 1 && due.first?.contract == "NQ" && due.first?.channel == .quotes)
         #expect(!cap.isHolding && cap.nextDue == nil)
-        // The timer's send starts a new interval.
-        #expect(cap.admit(contract: "NQ", channel: .quotes, now: start + 300 * ms) == false)
-        // An update after the interval goes out, and takes the held one with it (it is the latest state).
-        #expect(cap.admit(contract: "NQ", channel: .quotes, now: start + 552 * ms) == true)
-        #expect(!cap.isHolding && cap.takeDue(now: start + 900 * ms).isEmpty)
-        #expect(cap.admit(contract: "NQ", channel: .quotes, now: start + 810 * ms) == true)
+        cap.hold(contract: "NQ", channel: .quotes, now: 1_010 * ms)
+        cap.hold(contract: "NQ", channel: .quotes, now: 1_020 * ms)
+        cap.hold(contract: "NQ", channel: .depth, now: 1_100 * ms)
+        other.hold(contract: "NQ", channel: .quotes, now: 1_240 * ms)
+        // The next multiple of 250 ms, whoever held and when.
+        #expect(cap.nextDue == 1_250 * ms && other.nextDue == 1_250 * ms)
+        #expect(cap.takeDue(now: 1_249 * ms).isEmpty)
+        let due = cap.takeDue(now: 1_250 * ms)
+        // Two quotes and a depth held: one latest state of each channel.
+        #expect(due.count == 2 && Set(due.map(\.channel)) == [.quotes, .depth] && due.allSatisfy { $0.contract == "NQ" })
+        #expect(!cap.isHolding && cap.takeDue(now: 2_000 * ms).isEmpty)
+        // Held on a tick: due at the next one.
+        cap.hold(contract: "ES", channel: .stats, now: 1_250 * ms)
+        #expect(cap.nextDue == 1_500 * ms)
+        cap.forget("ES")
+        #expect(!cap.isHolding)
     }
 
-    @Test("over a burst, the messages a channel sends never exceed the rate", arguments: [1.0, 4.0, 10.0])
+    @Test("over a burst, a channel sends at most N a second, 1/N s apart, none held longer than 1/N s", arguments: [1.0, 4.0, 10.0])
     func burst(rate: Double) {
         let cap = RateCap(rate: rate)
-        var sent: [UInt64] = []
         let ms: UInt64 = 1_000_000
+        var sent: [UInt64] = []
+        var waiting: UInt64?
+        var longest: UInt64 = 0
         // An update every 3 ms for 5 s; the timer fires every millisecond.
-        for tick in stride(from: UInt64(0), to: 5_000, by: 1) {
-            let now = (tick + 1) * ms
-            if tick % 3 == 0, cap.admit(contract: "NQ", channel: .stats, now: now) { sent.append(now) }
-            for _ in cap.takeDue(now: now) { sent.append(now) }
+        for tick in stride(from: UInt64(1), through: 5_000, by: 1) {
+            let now = tick * ms
+            if tick % 3 == 0 {
+                cap.hold(contract: "NQ", channel: .stats, now: now)
+                waiting = waiting ?? now
+            }
+            for _ in cap.takeDue(now: now) {
+                sent.append(now)
+                longest = max(longest, now - (waiting ?? now))
+                waiting = nil
+            }
         }
-        #expect(Double(sent.count) <= rate * 5 + 1)
-        #expect(Double(sent.count) >= rate * 5 - 1)
+        #expect(Double(sent.count) <= rate * 5 + 1 && Double(sent.count) >= rate * 5 - 1)
         for (a, b) in zip(sent, sent.dropFirst()) { #expect(b - a >= cap.interval) }
+        #expect(longest <= cap.interval)
     }
 }
