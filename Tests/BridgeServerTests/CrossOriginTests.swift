@@ -26,6 +26,14 @@ extension BridgeSuites {
             """
         }
 
+        /// Opens `page` and tries everything against the bridge on `bridge`; what each got.
+        static func results(_ browser: Browser, page: String, bridge: Int) async throws -> [String: Any] {
+            try await browser.open(page)
+            _ = try await browser.run(tryEverything(port: bridge))
+            try await browser.wait("the requests from \(page)", "window.result.fetch && window.result.sse && window.result.ws")
+            return try #require(try await browser.run("return window.result;") as? [String: Any])
+        }
+
         @Test("--allow-origin: a listed origin's page reads /api (preflight answered), /sse and the WebSocket; another origin's page gets none")
         func allowedAndRefusedOrigins() async throws {
             let folder = try SimulatedFolder(roots: ["NQ"], rate: 200, flushMilliseconds: 100)
@@ -35,27 +43,15 @@ extension BridgeSuites {
                 let listed = "http://127.0.0.1:\(pages.port)"
                 try await withBridge(settings(folder.path) { $0.allowedOrigins = [listed] }) { bridge in
                     try await Browser.session { browser in
-                        let done = "window.result.fetch && window.result.sse && window.result.ws"
-                        try await browser.open(listed + "/dashboard")
-                        _ = try await browser.run(Self.tryEverything(port: bridge.port))
-                        try await browser.wait("the listed origin's requests", done)
-                        let allowed = try #require(try await browser.run("return window.result;") as? [String: Any])
+                        let allowed = try await Self.results(browser, page: listed + "/dashboard", bridge: bridge.port)
                         #expect(allowed["fetch"] as? String == "snapshot" && allowed["sse"] as? String == "snapshot", "\(allowed)")
                         #expect(allowed["ws"] as? String == "snapshot", "\(allowed)")
-
                         // The same page on another origin (localhost is not 127.0.0.1 to a browser).
-                        try await browser.open("http://localhost:\(pages.port)/dashboard")
-                        _ = try await browser.run(Self.tryEverything(port: bridge.port))
-                        try await browser.wait("the other origin's requests", done)
-                        let refused = try #require(try await browser.run("return window.result;") as? [String: Any])
+                        let refused = try await Self.results(browser, page: "http://localhost:\(pages.port)/dashboard", bridge: bridge.port)
                         #expect(refused["fetch"] as? String == "error" && refused["sse"] as? String == "error", "\(refused)")
                         #expect(refused["ws"] as? String == "closed 1006", "\(refused)")
-
                         // The bridge's own page is its own origin: its WebSocket is let in.
-                        try await browser.open("http://127.0.0.1:\(bridge.port)/dashboard")
-                        _ = try await browser.run(Self.tryEverything(port: bridge.port))
-                        try await browser.wait("the bridge's own page", done)
-                        let own = try #require(try await browser.run("return window.result;") as? [String: Any])
+                        let own = try await Self.results(browser, page: "http://127.0.0.1:\(bridge.port)/dashboard", bridge: bridge.port)
                         #expect(own["ws"] as? String == "snapshot" && own["fetch"] as? String == "snapshot", "\(own)")
                     }
                 }
