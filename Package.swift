@@ -234,6 +234,7 @@ package.targets += [
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOEmbedded", package: "swift-nio"),
             .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Logging", package: "swift-log"),
         ],
         path: "Benchmarks/BridgeBenchmarks",
         plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]

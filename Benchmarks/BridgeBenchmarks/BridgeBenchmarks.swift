@@ -2,6 +2,8 @@ import Benchmark
 import BridgeCore
 import BridgeWire
 import CoreMetrics
+import Foundation
+import Logging
 import NIOCore
 import NIOEmbedded
 import SierraFormat
@@ -54,6 +56,58 @@ let benchmarks: @Sendable () -> Void = {
     let snapshotState = state
     Benchmark("encode snapshot with 10-level book (updates)") { benchmark in
         for _ in benchmark.scaledIterations { blackHole(ServerMessages.snapshot(snapshotState)) }
+    }
+
+    // The fixed cost of one update, before any client's share: a trade appended to the `.scid`
+    // file (one `write`, the simulator's part), then what the watcher thread does on waking — the
+    // tailer's read, the state, the encoding, the fan-out — until the bytes sit in one client's
+    // outbox. An iteration is 1,000 updates, each read on its own (flushed every record).
+    Benchmark("file change → bytes queued for one client (updates)") { benchmark in
+        let folder = NSTemporaryDirectory() + "bridgelab-bench-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        var bytes: [UInt8] = []
+        IntradayFormat.encodeHeader(into: &bytes)
+        for record in records.prefix(100) { IntradayFormat.encodeRecord(record, into: &bytes) }
+        let path = folder + "/NQZ25-CME.scid"
+        FileManager.default.createFile(atPath: path, contents: Data(bytes))
+        let file = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        defer { try? file.close() }
+        _ = try file.seekToEnd()
+        var logger = Logger(label: "bench")
+        logger.logLevel = .critical
+        let hub = MarketHub(
+            configuration: HubConfiguration(dataDirectory: folder),
+            metrics: BridgeMetrics(factory: NOOPMetricsHandler.instance),
+            logger: logger
+        )
+        hub.refresh()
+        let outbox = ClientOutbox(id: 1, maxBacklog: 1_000_000)
+        hub.subscribe(outbox, request: ClientRequest(op: .subscribe, symbols: ["NQ"], channels: [.trades]))
+        var items: [OutboxItem] = []
+        outbox.drain(into: &items)
+        let contracts: Set<String> = ["NQZ25-CME"]
+        // Every record as its own write, encoded beforehand (the simulator's encoding is not the bridge's).
+        let writes: [Data] = (0..<(updates * 2)).map { i in
+            var record = records[i % records.count]
+            record.dateTime = SCDateTime(unixMicroseconds: 1_764_599_500_000_000 + Int64(i) * 1000)
+            var encoded: [UInt8] = []
+            IntradayFormat.encodeRecord(record, into: &encoded)
+            return Data(encoded)
+        }
+        var next = 0
+        func update() {
+            file.write(writes[next % writes.count])
+            next += 1
+            hub.pump(contracts, detectedAt: nil, checkPaths: false)
+            items.removeAll(keepingCapacity: true)
+            outbox.drain(into: &items)
+            blackHole(items.count)
+        }
+        for _ in 0..<100 { update() }
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations { update() }
+        benchmark.stopMeasurement()
     }
 
     // Fan-out as the bridge does it: each update, encoded and framed once, queued for every

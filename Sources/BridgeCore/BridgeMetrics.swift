@@ -23,7 +23,17 @@ public final class BridgeMetrics: Sendable {
             )
         }
         self.sentCounters = sentCounters
+        fileEventCounters = Dictionary(
+            uniqueKeysWithValues: Self.fileEventSources.map {
+                ($0, Counter(label: "bridge_file_events_total", dimensions: [("source", $0)], factory: factory))
+            }
+        )
     }
+
+    /// What wakes the watcher: an inotify event, the safety check, or (poll mode) the only check.
+    static let fileEventSources = ["inotify", "safety_poll", "poll"]
+    /// Resolved once: the watcher counts every wake-up, hundreds a second.
+    private let fileEventCounters: [String: Counter]
 
     private let sentCounters: [String: (messages: Counter, bytes: Counter)]
     /// The same activity, for the bridge's own dashboard.
@@ -43,7 +53,11 @@ public final class BridgeMetrics: Sendable {
     public let conflated: Counter
 
     public func fileEvent(_ source: String) {
-        Counter(label: "bridge_file_events_total", dimensions: [("source", source)], factory: factory).increment()
+        if let counter = fileEventCounters[source] {
+            counter.increment()
+        } else {
+            Counter(label: "bridge_file_events_total", dimensions: [("source", source)], factory: factory).increment()
+        }
     }
 
     public func connectionOpened(_ transport: String) {

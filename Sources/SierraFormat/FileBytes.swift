@@ -9,7 +9,7 @@ import Darwin
 public enum FileBytes {
     /// Reads a file from `offset` (default: all of it). The file is opened read-only and never locked.
     public static func readAll(path: String, from offset: Int = 0) throws(SierraFormatError) -> [UInt8] {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        let fd = ReadingDescriptor.open(path)
         guard fd >= 0 else { throw SierraFormatError(file: path, reason: .io(operation: "open", errno: errno)) }
         defer { close(fd) }
         if offset > 0, lseek(fd, off_t(offset), SEEK_SET) < 0 {

@@ -206,7 +206,7 @@ public final class FileTailer<Format: SierraFileFormat> {
             close()  // replaced: the next open checks it against what was read
         }
         if fd < 0 {
-            let opened = open(path, O_RDONLY | O_CLOEXEC)
+            let opened = ReadingDescriptor.open(path)
             guard opened >= 0 else { return false }
             fd = opened
             var info = stat()

@@ -23,7 +23,7 @@ public final class RecordReader<Format: SierraFileFormat> {
 
     /// Opens `path`, or says why not: it cannot be opened, or its header is not this kind's.
     public init(opening path: String, chunkRecords: Int = 4096) throws(SierraFormatError) {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        let fd = ReadingDescriptor.open(path)
         guard fd >= 0 else { throw SierraFormatError(file: path, reason: .io(operation: "open", errno: errno)) }
         // The header is checked before anything is kept, so a refused file leaves nothing open.
         var header = [UInt8](repeating: 0, count: Format.headerSize)
