@@ -58,6 +58,7 @@ let package = Package(
                 "MarketSim",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),
         // The bridge protocol's messages, encoded once into bytes, decoded by clients.
@@ -180,6 +181,7 @@ let package = Package(
                 "Lab",
                 "Swarm",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),
         .testTarget(name: "LabTests", dependencies: ["Lab", "Swarm", "MarketSim"]),

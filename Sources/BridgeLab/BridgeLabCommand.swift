@@ -3,6 +3,7 @@ import Dispatch
 import Foundation
 import Lab
 import Swarm
+import UnixSignals
 
 #if canImport(Glibc)
 import Glibc
@@ -82,17 +83,15 @@ struct Run: AsyncParsableCommand {
         }
         let directory = out ?? "\(reports)/\(Runner.timestamp().replacingOccurrences(of: ":", with: ""))-\(loaded.name)"
         let interruption = Interruption()
-        let signals = [SIGINT, SIGTERM].map { number -> DispatchSourceSignal in
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number)
-            source.setEventHandler {
+        // SIGINT and SIGTERM stop the run, which still writes its (partial) report.
+        let signals = await UnixSignalsSequence(trapping: .sigint, .sigterm)
+        let stopping = Task {
+            for await _ in signals {
                 interruption.set()
                 console.say("bridgelab: stopping (the report will be partial)…")
             }
-            source.resume()
-            return source
         }
-        defer { for source in signals { source.cancel() } }
+        defer { stopping.cancel() }
 
         console.say(
             "bridgelab: \(loaded.name) — \(loaded.expandedArms.count) arm(s) × \(Int(loaded.duration)) s, \(executables.configuration) build, writing \(directory)"

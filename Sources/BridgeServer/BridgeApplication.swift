@@ -71,7 +71,9 @@ public final class BridgeApplication: Sendable {
 
     /// Serves until shut down. `onRunning` gets the bound port (useful with port 0).
     public func run(handleSignals: Bool = true, onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
-        watcher?.start()
+        // The folder is listed before the server answers (its first /health already knows the
+        // contracts); the watcher's service then keeps it current.
+        hub?.refresh()
         let router = buildRouter()
         var server: HTTPServerBuilder
         switch configuration.mode {
@@ -134,13 +136,15 @@ public final class BridgeApplication: Sendable {
             },
             logger: logger
         )
-        let lifecycle = ShutdownService(registry: registry, watcher: watcher)
+        let lifecycle = ShutdownService(registry: registry)
+        let watching: [any Service] = watcher.map { [FileWatcherService(watcher: $0)] } ?? []
         let heartbeats: [any Service] =
             configuration.mode == .event
             ? [SSEHeartbeatService(registry: registry, period: .milliseconds(Int64(configuration.heartbeatSeconds * 1000)))] : []
         let group = ServiceGroup(
             configuration: .init(
-                services: [.init(service: app)] + (extraServices + (dashboardSampler.map { [$0] } ?? []) + heartbeats).map { .init(service: $0) }
+                services: [.init(service: app)]
+                    + (watching + extraServices + (dashboardSampler.map { [$0] } ?? []) + heartbeats).map { .init(service: $0) }
                     + [.init(service: lifecycle)],
                 gracefulShutdownSignals: handleSignals ? [.sigterm, .sigint] : [],
                 logger: logger
@@ -337,14 +341,24 @@ public final class BridgeApplication: Sendable {
     }
 }
 
-/// On graceful shutdown: close every client with "going away", then stop watching.
+/// On graceful shutdown: close every client with "going away".
 struct ShutdownService: Service {
     let registry: ConnectionRegistry
-    let watcher: FileWatcher?
 
     func run() async throws {
         try? await gracefulShutdown()
         registry.closeAll(code: CloseCode.goingAway, reason: "bridge shutting down")
-        watcher?.stop()
+    }
+}
+
+/// The file watcher as a service of the bridge's group: its thread watches from the group's start
+/// to its graceful shutdown.
+struct FileWatcherService: Service {
+    let watcher: FileWatcher
+
+    func run() async throws {
+        watcher.start()
+        try? await gracefulShutdown()
+        watcher.stop()
     }
 }

@@ -3,6 +3,7 @@ import Dispatch
 import MarketSim
 import SierraFormat
 import Synchronization
+import UnixSignals
 
 #if canImport(Glibc)
 import Glibc
@@ -301,15 +302,18 @@ struct Inspect: ParsableCommand {
     }
 }
 
-/// Turns SIGINT and SIGTERM into a stop request; the sources must stay alive for the run.
-func installStopSignals() -> [DispatchSourceSignal] {
-    [SIGINT, SIGTERM].map { signalNumber in
-        signal(signalNumber, SIG_IGN)
-        let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
-        source.setEventHandler { stopRequested.store(true, ordering: .relaxed) }
-        source.resume()
-        return source
+/// Turns SIGINT and SIGTERM into a stop request (swift-service-lifecycle's UnixSignals); returns
+/// once they are trapped, so that a signal from then on stops the run instead of killing it. The
+/// task must stay alive for the run.
+func installStopSignals() -> Task<Void, Never> {
+    let trapped = DispatchSemaphore(value: 0)
+    let task = Task {
+        let signals = await UnixSignalsSequence(trapping: .sigint, .sigterm)
+        trapped.signal()
+        for await _ in signals { stopRequested.store(true, ordering: .relaxed) }
     }
+    trapped.wait()
+    return task
 }
 
 @inline(__always)
