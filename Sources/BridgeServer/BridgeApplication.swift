@@ -359,6 +359,14 @@ struct FileWatcherService: Service {
     func run() async throws {
         watcher.start()
         try? await gracefulShutdown()
-        watcher.stop()
+        // Stopping waits for the thread to leave its `poll`: done on a thread of its own, so the
+        // shutdown's other work (closing the clients, the server's drain) keeps the pool's threads.
+        let watcher = self.watcher
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            DispatchQueue.global().async {
+                watcher.stop()
+                done.resume()
+            }
+        }
     }
 }
