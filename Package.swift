@@ -38,6 +38,8 @@ let package = Package(
         .package(url: "https://github.com/ordo-one/benchmark.git", from: "1.38.1", traits: ["MallocInterposer"]),
     ],
     targets: [
+        // The wall clock and a monotonic one, for latency across processes and for scheduling.
+        .target(name: "Clocks"),
         // The Sierra Chart file formats: records, SCDateTime, tailers, the depth book. Imports nothing of ours.
         .target(name: "SierraFormat"),
         // Strict reading of configuration files (scenarios, profiles, suites): every error names its line.
@@ -46,6 +48,7 @@ let package = Package(
         .target(
             name: "MarketSim",
             dependencies: [
+                "Clocks",
                 "SierraFormat",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
@@ -54,6 +57,7 @@ let package = Package(
         .executableTarget(
             name: "Simulator",
             dependencies: [
+                "Clocks",
                 "SierraFormat",
                 "MarketSim",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -67,6 +71,7 @@ let package = Package(
         .target(
             name: "BridgeCore",
             dependencies: [
+                "Clocks",
                 "SierraFormat",
                 "BridgeWire",
                 .product(name: "Logging", package: "swift-log"),
@@ -82,6 +87,7 @@ let package = Package(
         .target(
             name: "BridgeServer",
             dependencies: [
+                "Clocks",
                 "SierraFormat",
                 "BridgeWire",
                 "BridgeCore",
@@ -120,6 +126,7 @@ let package = Package(
         .target(
             name: "BridgeClient",
             dependencies: [
+                "Clocks",
                 "BridgeWire",
                 "SierraFormat",
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
@@ -136,6 +143,7 @@ let package = Package(
         .target(
             name: "Swarm",
             dependencies: [
+                "Clocks",
                 "BridgeClient",
                 "ConfigFile",
                 "BridgeWire",
@@ -162,6 +170,7 @@ let package = Package(
         .target(
             name: "Lab",
             dependencies: [
+                "Clocks",
                 "ConfigFile",
                 "Swarm",
                 "BridgeClient",

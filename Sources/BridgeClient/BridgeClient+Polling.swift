@@ -1,4 +1,5 @@
 import BridgeWire
+import Clocks
 import Foundation
 import NIOCore
 import SierraFormat

@@ -1,4 +1,5 @@
 import BridgeWire
+import Clocks
 import DequeModule
 import Logging
 import SierraFormat

@@ -1,4 +1,5 @@
 import BridgeWire
+import Clocks
 import NIOConcurrencyHelpers
 import NIOCore
 import SierraFormat

@@ -1,4 +1,5 @@
 import BridgeWire
+import Clocks
 import SierraFormat
 
 extension MarketHub {

@@ -1,3 +1,4 @@
+import Clocks
 import NIOConcurrencyHelpers
 import NIOCore
 import SierraFormat

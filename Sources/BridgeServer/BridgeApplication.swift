@@ -1,5 +1,6 @@
 import BridgeCore
 import BridgeWire
+import Clocks
 import Foundation
 import Hummingbird
 import HummingbirdCore

@@ -1,4 +1,5 @@
 import BridgeCore
+import Clocks
 import Foundation
 import NIOConcurrencyHelpers
 import ServiceLifecycle

@@ -1,5 +1,6 @@
 import BridgeCore
 import BridgeWire
+import Clocks
 import HTTPTypes
 import Hummingbird
 import Logging

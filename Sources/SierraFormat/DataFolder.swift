@@ -45,7 +45,7 @@ public struct DataFolder: Sendable {
 
     /// The current UTC year: what one-digit contract years (`ESU5`) are read against.
     public static var currentYear: Int {
-        CivilDate.fromDaysSinceUnixEpoch(Int(WallClock.nowMicroseconds() / SCDateTime.microsecondsPerDay)).year
+        CivilDate.fromDaysSinceUnixEpoch(Int(time(nil) / 86_400)).year
     }
 
     /// The `.scid` files, sorted by root then expiry.

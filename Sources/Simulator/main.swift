@@ -1,4 +1,5 @@
 import ArgumentParser
+import Clocks
 import Dispatch
 import MarketSim
 import SierraFormat

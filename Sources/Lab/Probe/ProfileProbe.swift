@@ -1,4 +1,5 @@
 import BridgeClient
+import Clocks
 import Foundation
 import MarketSim
 import NIOConcurrencyHelpers

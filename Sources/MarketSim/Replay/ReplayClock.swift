@@ -1,3 +1,4 @@
+import Clocks
 import SierraFormat
 
 #if canImport(Glibc)

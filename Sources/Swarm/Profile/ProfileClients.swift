@@ -1,5 +1,6 @@
 import BridgeClient
 import BridgeWire
+import Clocks
 import Foundation
 import NIOConcurrencyHelpers
 import NIOCore
