@@ -148,9 +148,11 @@ public final class FileWatcher: @unchecked Sendable {
         ]
         var lastFullCheck = WallClock.monotonicNanoseconds()
         var fullChecks = 0
+        // The hub's next timer (a rate cap's tick, a quiet market's bar), from the last pass.
+        var deadline: UInt64?
         while running {
             let count = inotifyFD >= 0 ? 2 : 1
-            let ready = poll(&fds, nfds_t(count), timeout(lastFullCheck: lastFullCheck))
+            let ready = poll(&fds, nfds_t(count), timeout(lastFullCheck: lastFullCheck, deadline: deadline))
             let woke = WallClock.monotonicNanoseconds()
             guard running else { break }
             if ready > 0, fds[0].revents & Int16(POLLIN) != 0 {
@@ -176,8 +178,6 @@ public final class FileWatcher: @unchecked Sendable {
             // records are checked too, and the folders' modification times say whether a file came
             // or went; the whole folder, which may hold thousands of files, is listed only then
             // (and every few minutes in any case).
-            // Held rate-capped updates and quiet markets' bars: due on the clock, not on a file.
-            if let due = hub.nextDeadline(), due <= WallClock.monotonicNanoseconds() { hub.fireTimers() }
             if woke &- lastFullCheck >= UInt64(intervalMilliseconds) * 1_000_000 {
                 lastFullCheck = woke
                 fullChecks += 1
@@ -195,14 +195,17 @@ public final class FileWatcher: @unchecked Sendable {
                     hub.pump(nil, detectedAt: woke, checkPaths: false)
                 }
             }
+            // Held rate-capped updates and quiet markets' bars: due on the clock, not on a file.
+            // Last in the pass, so what this pass's pumps held or opened is counted in the deadline.
+            deadline = hub.fireTimers()
         }
     }
 
     /// How long to sleep in `poll(2)`: until the next safety check or the hub's next deadline.
-    private func timeout(lastFullCheck: UInt64) -> Int32 {
+    private func timeout(lastFullCheck: UInt64, deadline: UInt64?) -> Int32 {
         let now = WallClock.monotonicNanoseconds()
         var wake = lastFullCheck &+ UInt64(intervalMilliseconds) * 1_000_000
-        if let due = hub.nextDeadline() { wake = min(wake, due) }
+        if let deadline { wake = min(wake, deadline) }
         guard wake > now else { return 0 }
         // Rounded up: waking early would find nothing due and sleep again for 0 ms.
         return Int32(min(Int64(intervalMilliseconds), Int64((wake - now + 999_999) / 1_000_000)))

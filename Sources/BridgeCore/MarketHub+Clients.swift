@@ -133,9 +133,7 @@ extension MarketHub {
             return refuse("too_old")
         }
         let source = feed.source
-        for bar in bars {
-            outbox.enqueue(market(ServerMessages.bar(source, bar), event: .bar, source, seq: bar.seq), channel: channel)
-        }
+        for bar in bars { outbox.enqueue(barMessage(source, bar), channel: channel) }
         metrics.resume("memory")
         outbox.enqueue(
             control(
@@ -152,12 +150,7 @@ extension MarketHub {
         let replay = feed.trades(after: seq, limit: configuration.maxReplay)
         guard case .trades(let trades, let fromMemory) = replay else { return replay }
         let source = feed.source
-        for trade in trades {
-            outbox.enqueue(
-                market(ServerMessages.trade(source, seq: trade.seq, prev: trade.prev, record: trade.record), event: .trade, source, seq: trade.seq),
-                channel: .trades
-            )
-        }
+        for trade in trades { outbox.enqueue(tradeMessage(source, trade), channel: .trades) }
         if announce {
             let origin = fromMemory ? "memory" : "file"
             metrics.resume(origin)

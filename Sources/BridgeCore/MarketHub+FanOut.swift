@@ -25,13 +25,10 @@ extension MarketHub {
             return true
         }
 
-        for trade in changes.trades where targets.contains(where: { $0.channels.contains(.trades) }) {
-            let message = market(
-                ServerMessages.trade(source, seq: trade.seq, prev: trade.prev, record: trade.record),
-                event: .trade,
-                source,
-                seq: trade.seq
-            )
+        // Nothing is encoded for trades nobody follows.
+        let tradeTargets = targets.contains { $0.channels.contains(.trades) } ? changes.trades : []
+        for trade in tradeTargets {
+            let message = tradeMessage(source, trade)
             for target in targets where target.channels.contains(.trades) {
                 if !target.outbox.enqueue(message, channel: .trades) { slow.append(target.outbox) }
             }
@@ -89,8 +86,7 @@ extension MarketHub {
     func fanOutBar(_ closed: ClosedBar, _ feed: ContractFeed, _ targets: [Subscription]) -> [ClientOutbox] {
         let bit = ChannelSet(closed.channel)
         guard targets.contains(where: { $0.channels.contains(bit) }) else { return [] }
-        let source = feed.source
-        let message = market(ServerMessages.bar(source, closed.bar), event: .bar, source, seq: closed.bar.seq)
+        let message = barMessage(feed.source, closed.bar)
         var slow: [ClientOutbox] = []
         for target in targets where target.channels.contains(bit) {
             if !target.outbox.enqueue(message, channel: closed.channel) { slow.append(target.outbox) }
@@ -154,6 +150,16 @@ extension MarketHub {
             return OutboundMessage(json: traced, type: event, contract: source.contract, epoch: source.epoch, seq: seq)
         }
         return OutboundMessage(json: bytes, type: event, contract: source.contract, epoch: source.epoch, seq: seq)
+    }
+
+    /// A trade as every subscriber (and a resume's replay) gets it.
+    func tradeMessage(_ source: ServerMessages.Source, _ trade: FeedTrade) -> OutboundMessage {
+        market(ServerMessages.trade(source, seq: trade.seq, prev: trade.prev, record: trade.record), event: .trade, source, seq: trade.seq)
+    }
+
+    /// A closed bar as every subscriber (and a resume's replay) gets it.
+    func barMessage(_ source: ServerMessages.Source, _ bar: Bar) -> OutboundMessage {
+        market(ServerMessages.bar(source, bar), event: .bar, source, seq: bar.seq)
     }
 
     func control(_ bytes: [UInt8], event: MessageType) -> OutboundMessage {

@@ -46,22 +46,10 @@ struct SSEStreams {
         guard symbols.allSatisfy(SymbolName.isAcceptable) else { throw HTTPError(.badRequest, message: "not a symbol name") }
         let contracts = symbols.map { self.hub.resolve($0) }
         guard contracts.allSatisfy({ $0 != nil }) else { throw HTTPError(.notFound, message: "unknown symbol; see /api/symbols") }
-        var channels: [MarketChannel]?
-        if let text = query.get("channels") {
-            var parsed: [MarketChannel] = []
-            for name in text.split(separator: ",") {
-                guard let channel = MarketChannel(rawValue: String(name)) else {
-                    throw HTTPError(.badRequest, message: "unknown channel \(name.prefix(32)) (\(MarketChannel.names))")
-                }
-                parsed.append(channel)
-            }
-            channels = parsed
-        }
-        let maxRate = try query.get("max_rate").map { text -> Double in
-            switch ClientRequest.parseMaxRate(text) {
-            case .success(let rate): return rate
-            case .failure(let refusal): throw HTTPError(.badRequest, message: refusal.message)
-            }
+        let options: SubscriptionQuery
+        switch SubscriptionQuery.parse(request) {
+        case .success(let parsed): options = parsed
+        case .failure(let refusal): throw HTTPError(.badRequest, message: refusal.message)
         }
         let lastEventID = request.headers[.lastEventID] ?? query.get("last_event_id")
         var resume: [String: ClientRequest.ResumePoint] = [:]
@@ -74,7 +62,10 @@ struct SSEStreams {
         guard registry.reserve() else { throw HTTPError(.serviceUnavailable, message: "connection limit reached") }
         let outbox = registry.open(transport: "sse")
         Self.endWhenClosed(outbox, channel: channel)
-        hub.subscribe(outbox, request: ClientRequest(op: .subscribe, symbols: symbols, channels: channels, resume: resume, maxRate: maxRate))
+        hub.subscribe(
+            outbox,
+            request: ClientRequest(op: .subscribe, symbols: symbols, channels: options.channels, resume: resume, maxRate: options.maxRate)
+        )
         let hub = self.hub
         let registry = self.registry
         let resumed = resume

@@ -72,25 +72,9 @@ struct WebSocketSession {
 
     /// What the plan's route takes in its query: `?max_rate=N` and `?channels=trades,bars:1m`.
     static func initialRequest(_ request: Request, symbol: String) -> Result<ClientRequest, Refusal> {
-        let query = request.uri.queryParameters
-        var subscribe = ClientRequest(op: .subscribe, symbols: [symbol])
-        if let text = query.get("max_rate") {
-            switch ClientRequest.parseMaxRate(text) {
-            case .success(let rate): subscribe.maxRate = rate
-            case .failure(let refusal): return .failure(.badOption(refusal.message))
-            }
-        }
-        if let text = query.get("channels") {
-            var channels: [MarketChannel] = []
-            for name in text.split(separator: ",") {
-                guard let channel = MarketChannel(rawValue: String(name)) else {
-                    return .failure(.badOption("unknown channel \(name.prefix(32)); channels: \(MarketChannel.names)"))
-                }
-                channels.append(channel)
-            }
-            subscribe.channels = channels
-        }
-        return .success(subscribe)
+        SubscriptionQuery.parse(request)
+            .map { ClientRequest(op: .subscribe, symbols: [symbol], channels: $0.channels, maxRate: $0.maxRate) }
+            .mapError { .badOption($0.message) }
     }
 
     func run(
@@ -101,18 +85,15 @@ struct WebSocketSession {
         initialSymbol: String?
     ) async {
         var refusal: Refusal?
-        var initialRequest: ClientRequest?
+        let initial = initialSymbol.map { Self.initialRequest(request, symbol: $0) }
         if let token = configuration.token, !TokenMiddleware<BridgeRequestContext>.authorized(request, token: token) {
             refusal = .unauthorized
         } else if let initialSymbol, !SymbolName.isAcceptable(initialSymbol) || hub.resolve(initialSymbol) == nil {
             refusal = .unknownSymbol
-        } else if let initialSymbol, case .failure(let bad) = Self.initialRequest(request, symbol: initialSymbol) {
+        } else if case .failure(let bad)? = initial {
             refusal = bad
         } else if !registry.reserve() {
             refusal = .connectionLimit
-        }
-        if let initialSymbol, refusal == nil, case .success(let subscribe) = Self.initialRequest(request, symbol: initialSymbol) {
-            initialRequest = subscribe
         }
         if let refusal {
             hub.metrics.connectionRefused(transport: "ws", reason: refusal.label)
@@ -179,8 +160,8 @@ struct WebSocketSession {
             reason.set("slow_consumer")
             channel.close(promise: nil)
         }
-        if let initialRequest {
-            hub.subscribe(outbox, request: initialRequest)
+        if case .success(let subscribe)? = initial {
+            hub.subscribe(outbox, request: subscribe)
         }
 
         // The writer decides when the connection ends: the reader and the heartbeat only queue (a

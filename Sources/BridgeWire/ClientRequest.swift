@@ -69,7 +69,8 @@ public struct ClientRequest: Sendable, Equatable, Codable {
         return checkMaxRate(rate, id: nil)
     }
 
-    static func checkMaxRate(_ rate: Double, id: String?) -> Result<Double, Refusal> {
+    /// Checks a `max_rate` given as a number: above 0 and at most ``maxRateLimit``.
+    public static func checkMaxRate(_ rate: Double, id: String? = nil) -> Result<Double, Refusal> {
         guard rate > 0, rate <= maxRateLimit else {
             return .failure(
                 Refusal(code: .badRequest, message: "max_rate must be above 0 and at most \(Int(maxRateLimit)) messages per second", id: id)
@@ -83,6 +84,12 @@ public struct ClientRequest: Sendable, Equatable, Codable {
         public var code: ErrorCode
         public var message: String
         public var id: String?
+
+        public init(code: ErrorCode, message: String, id: String? = nil) {
+            self.code = code
+            self.message = message
+            self.id = id
+        }
     }
 
     /// Parses a client message, never trapping on any input.

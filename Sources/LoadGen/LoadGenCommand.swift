@@ -125,7 +125,7 @@ struct LoadGenCommand: AsyncParsableCommand {
         configuration.symbols = symbols.split(separator: ",").map(String.init)
         configuration.channels = try parsedChannels()
         if let maxRate {
-            if case .failure(let refusal) = ClientRequest.parseMaxRate(String(maxRate)) { throw ValidationError("--max-rate: \(refusal.message)") }
+            if case .failure(let refusal) = ClientRequest.checkMaxRate(maxRate) { throw ValidationError("--max-rate: \(refusal.message)") }
             configuration.maxRate = maxRate
         }
         configuration.duration = duration

@@ -1,21 +1,9 @@
 import BridgeCore
 import BridgeWire
 import Foundation
+import MarketSim
 import SierraFormat
 import Testing
-
-/// SplitMix64: the same sequence for a seed, so a failure can be run again.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 @Suite("BridgeWire encoding")
 struct JSONWriterTests {
@@ -55,7 +43,7 @@ struct JSONWriterTests {
 
     @Test("random prices round-trip exactly")
     func randomPrices() {
-        var generator = SeededGenerator(seed: 1)
+        var generator = SeededRandom(seed: 1)
         for _ in 0..<20_000 {
             let value =
                 Float(Int.random(in: -4_000_000...4_000_000, using: &generator))
@@ -114,7 +102,7 @@ struct JSONWriterTests {
         }
         #expect(request.op == .subscribe && request.symbols == ["NQ"] && request.channels == [.trades] && request.id == "3")
         #expect(request.resume?["NQ"] == ClientRequest.ResumePoint(epoch: "e", seq: 5))
-        var generator = SeededGenerator(seed: 2)
+        var generator = SeededRandom(seed: 2)
         for _ in 0..<3_000 {
             let bytes = (0..<Int.random(in: 0..<64, using: &generator)).map { _ in UInt8.random(in: 0...255, using: &generator) }
             if case .success = ClientRequest.parse(bytes) { Issue.record("random bytes accepted: \(bytes)") }
@@ -158,7 +146,7 @@ struct WireScannerTests {
 
     @Test("prices read back exactly as the bridge wrote them; a message inside a batch reads the same")
     func pricesAndBatches() {
-        var generator = SeededGenerator(seed: 3)
+        var generator = SeededRandom(seed: 3)
         let source = ServerMessages.Source(contract: "ESZ25-CME", root: "ES", epoch: "e")
         for seq in 0..<20_000 {
             let price = Float(Int.random(in: -4_000_000...4_000_000, using: &generator)) * [0.25, 0.05, 0.01, 0.1, 0.00005, 1][seq % 6]
@@ -186,7 +174,7 @@ struct WireScannerTests {
 
     @Test("garbage never crashes it")
     func garbage() {
-        var generator = SeededGenerator(seed: 4)
+        var generator = SeededRandom(seed: 4)
         let alphabet = Array("{}[]\",:\\ 0123456789abtype".utf8)
         for _ in 0..<20_000 {
             let bytes = (0..<Int.random(in: 0..<80, using: &generator)).map { _ in alphabet.randomElement(using: &generator)! }

@@ -23,10 +23,9 @@ public enum HTMLReport {
             for comparison in summary.comparisons { html += "<li>\(e(comparison.sentence))</li>" }
             html += "</ul></section>"
         }
-        if let table = MarkdownReport.informationTable(summary) {
-            let parts = table.components(separatedBy: "\n\n")
-            html += "<section><h2>At equal information</h2>" + markdownTableToHTML(parts[0])
-            if parts.count > 1 { html += "<p>\(e(parts[1].trimmingCharacters(in: .whitespacesAndNewlines)))</p>" }
+        if let (table, note) = MarkdownReport.informationTable(summary) {
+            html += "<section><h2>At equal information</h2>" + markdownTableToHTML(table)
+            if let note { html += "<p>\(e(note))</p>" }
             html += "</section>"
         }
         html += "<section><h2>KPIs at a glance</h2>" + matrix(summary) + "</section>"

@@ -25,7 +25,9 @@ public enum MarkdownReport {
             for comparison in summary.comparisons { text += "- \(comparison.sentence)\n" }
             text += "\n"
         }
-        if let table = informationTable(summary) { text += "## At equal information\n\n" + table + "\n" }
+        if let (table, note) = informationTable(summary) {
+            text += "## At equal information\n\n" + table + (note.map { "\n" + $0 + "\n" } ?? "") + "\n"
+        }
         for arm in summary.arms { text += armSection(arm) }
         text += "## Files\n\n`summary.json` (this report's numbers), `report.html`, and per arm in `arms/NAME/`: `samples.csv` (bridge, generator, "
         text += "simulator and machine every 100 ms), `health.csv`, `metrics/*.prom` (every /metrics scrape), `loadgen/summary.json`, "
@@ -58,8 +60,9 @@ public enum MarkdownReport {
     }
 
     /// What each arm's clients got beside what it cost: a CPU ratio means something only between
-    /// arms that deliver the same (docs/SCENARIOS.md). Nil with fewer than two arms to set side by side.
-    static func informationTable(_ summary: RunSummary) -> String? {
+    /// arms that deliver the same (docs/SCENARIOS.md). The table, and which arm the CPU KPI is
+    /// judged on; nil with fewer than two arms to set side by side.
+    static func informationTable(_ summary: RunSummary) -> (table: String, note: String?)? {
         let arms = summary.arms.filter { $0.figures.information != nil }
         guard arms.count >= 2 else { return nil }
         func value(_ number: Double?, _ unit: String = "") -> String { number.map { "\(Format.number($0))\(unit)" } ?? "—" }
@@ -74,12 +77,11 @@ public enum MarkdownReport {
             text += "| \(name) | \(info.wants) | \(value(info.updatesPerClientSecond)) | \(fresh) | \(value(info.tradesPerClientSecond)) | "
             text += "\(value(info.barsPerClientSecond)) | \(value(arm.figures.bridgeCPU, " % of a core")) | \(value(perClient, " %")) |\n"
         }
-        if let matching = arms.first(where: { $0.figures.information?.matchesBaseline == true }) {
-            text +=
-                "\nThe plan's CPU comparison is judged on \(matching.name): its clients get the latest state as often as the pollers ask. "
-                + "An arm that sends every update or bars delivers other information; its CPU is shown, not judged against the pollers.\n"
+        let note = arms.first { $0.figures.information?.matchesBaseline == true }.map { matching in
+            "The plan's CPU comparison is judged on \(matching.name): its clients get the latest state as often as the pollers ask. "
+                + "An arm that sends every update or bars delivers other information; its CPU is shown, not judged against the pollers."
         }
-        return text
+        return (text, note)
     }
 
     static func mark(_ status: KPIResult.Status) -> String {
