@@ -139,11 +139,14 @@ let package = Package(
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]
         ),
+        // A child process with its log and how it ended; the kill-and-restart controller of kill faults.
+        .target(name: "Processes", dependencies: [.product(name: "NIOConcurrencyHelpers", package: "swift-nio")]),
         // Client kinds, arrivals, journal-based latency (HdrHistogram), summaries, fault proxy.
         .target(
             name: "Swarm",
             dependencies: [
                 "Clocks",
+                "Processes",
                 "BridgeClient",
                 "ConfigFile",
                 "BridgeWire",
@@ -171,6 +174,7 @@ let package = Package(
             name: "Lab",
             dependencies: [
                 "Clocks",
+                "Processes",
                 "ConfigFile",
                 "Swarm",
                 "BridgeClient",
@@ -193,13 +197,50 @@ let package = Package(
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),
-        .testTarget(name: "LabTests", dependencies: ["Lab", "Swarm", "MarketSim"]),
-        .testTarget(name: "SwarmTests", dependencies: ["Swarm", "ConfigFile", "SierraFormat"]),
-        .testTarget(name: "SierraFormatTests", dependencies: ["SierraFormat"], exclude: ["Vectors"]),
-        .testTarget(name: "MarketSimTests", dependencies: ["MarketSim", "SierraFormat"]),
+        // What the tests share, as Hummingbird ships HummingbirdTesting: a simulated folder, a bridge
+        // in-process on a free loopback port, WebSocket and raw HTTP clients, temporary folders, and
+        // the parent suite that runs every socket-driving suite one after another.
+        .target(
+            name: "BridgeTesting",
+            dependencies: [
+                "BridgeServer",
+                "MarketSim",
+                "SierraFormat",
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(name: "LabTests", dependencies: ["Lab", "Swarm", "MarketSim", "Processes"]),
+        .testTarget(
+            name: "SwarmTests",
+            dependencies: [
+                "Swarm", "BridgeTesting", "BridgeClient", "ConfigFile", "SierraFormat",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]
+        ),
         // MarketSim for its SeededRandom: a failing random case runs again from its seed.
+        .testTarget(name: "SierraFormatTests", dependencies: ["SierraFormat", "BridgeTesting", "MarketSim"], exclude: ["Vectors"]),
+        .testTarget(name: "MarketSimTests", dependencies: ["MarketSim", "SierraFormat", "BridgeTesting"]),
         .testTarget(name: "BridgeWireTests", dependencies: ["BridgeWire", "BridgeCore", "SierraFormat", "MarketSim"]),
         .testTarget(name: "BridgeCoreTests", dependencies: ["BridgeCore", "BridgeWire", "SierraFormat"]),
+        .testTarget(
+            name: "BridgeClientTests",
+            dependencies: [
+                "BridgeClient", "BridgeTesting", "BridgeWire", "Swarm",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+            ]
+        ),
         .testTarget(
             name: "BridgeServerTests",
             dependencies: [
@@ -207,7 +248,7 @@ let package = Package(
                 "BridgeCore",
                 "BridgeWire",
                 "BridgeClient",
-                "Swarm",
+                "BridgeTesting",
                 "MarketSim",
                 "SierraFormat",
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),

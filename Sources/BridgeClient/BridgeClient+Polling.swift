@@ -21,21 +21,19 @@ extension BridgeClient {
                         let text = String(buffer: response.body)
                         let message = WireScanner(text)
                         state.withLockedValue { s in
-                            s.statistics.pollRequests += 1
+                            s.session.statistics.pollRequests += 1
                             guard response.status == 200 else {
-                                s.statistics.errors["http_\(response.status)", default: 0] += 1
+                                s.session.statistics.errors["http_\(response.status)", default: 0] += 1
                                 return
                             }
-                            let contract = String(message.contract)
-                            s.resolved[symbol] = contract
-                            s.views[contract] = ContractView(snapshot: message, receivedAt: receivedAt)
+                            s.session.applyPoll(symbol: symbol, snapshot: message, receivedAt: receivedAt)
                         }
                     }
                     try await Task.sleep(for: .milliseconds(Int64(configuration.pollInterval * 1000)))
                 }
             }
         } catch {
-            state.withLockedValue { $0.statistics.errors["poll_" + ErrorName.of(error), default: 0] += 1 }
+            state.withLockedValue { $0.session.statistics.errors["poll_" + ErrorName.of(error), default: 0] += 1 }
             try? await Task.sleep(for: .milliseconds(Int64(configuration.pollInterval * 1000)))
         }
     }

@@ -25,20 +25,14 @@ public final class BridgeClient: Sendable {
     let onMessage: (@Sendable (ReceivedMessage) -> Void)?
 
     struct State {
-        var trackers: [String: ContractTracker] = [:]
-        var views: [String: ContractView] = [:]
-        /// Requested symbol → contract (from `subscribed`, updated by `rollover`).
-        var resolved: [String: String] = [:]
-        /// Per contract and bar period (`1m`): the seq of the last bar held, where bars resume.
-        var lastBars: [String: [String: Int]] = [:]
-        var statistics = ClientStatistics()
+        /// What the messages said: positions, views, symbols, bars, counts.
+        var session = ClientSession()
         /// Closes the open WebSocket (nil while there is none).
         var closer: (@Sendable (UInt16, String) -> Void)?
         var stopped = false
         var polling = false
         var disconnectedAt: Int64?
-        /// Heartbeat period the bridge announced, and when anything was last heard.
-        var heartbeatSeconds = 15.0
+        /// When anything was last heard.
         var lastHeard: UInt64 = 0
         /// Which connection attempt is current: an abandoned attempt must not touch the next one.
         var attempt = 0
@@ -53,8 +47,10 @@ public final class BridgeClient: Sendable {
         self.updates = BoundedQueue(limit: configuration.queueLimit)
     }
 
-    public var statistics: ClientStatistics { state.withLockedValue { $0.statistics } }
-    public var trackers: [String: ContractTracker] { state.withLockedValue { $0.trackers } }
+    public var statistics: ClientStatistics { state.withLockedValue { $0.session.statistics } }
+    public var trackers: [String: ContractTracker] { state.withLockedValue { $0.session.trackers } }
+    /// Everything the bridge's messages said so far.
+    public var session: ClientSession { state.withLockedValue { $0.session } }
     public var isPolling: Bool { state.withLockedValue { $0.polling } }
 
     /// The contract's latest state if it is younger than the cache TTL (a hit), else nil (a miss).
@@ -62,12 +58,11 @@ public final class BridgeClient: Sendable {
         let now = WallClock.nowMicroseconds()
         let ttl = Int64(configuration.cacheTTL * 1e6)
         return state.withLockedValue { s in
-            let contract = s.resolved[symbol] ?? symbol
-            if let view = s.views[contract], now - view.updatedAt <= ttl {
-                s.statistics.cacheHits += 1
+            if let view = s.session.view(of: symbol), now - view.updatedAt <= ttl {
+                s.session.statistics.cacheHits += 1
                 return view
             }
-            s.statistics.cacheMisses += 1
+            s.session.statistics.cacheMisses += 1
             return nil
         }
     }
@@ -158,7 +153,7 @@ public final class BridgeClient: Sendable {
                     try? await Task.sleep(for: .milliseconds(100))
                     let now = WallClock.monotonicNanoseconds()
                     let (up, lastHeard, period) = self.state.withLockedValue {
-                        ($0.closer != nil && $0.lastHeard > started, $0.lastHeard, $0.heartbeatSeconds)
+                        ($0.closer != nil && $0.lastHeard > started, $0.lastHeard, $0.session.heartbeatSeconds)
                     }
                     if up { wasUp = true }
                     let abandon: (String, ConnectOutcome)?
@@ -172,11 +167,11 @@ public final class BridgeClient: Sendable {
                     }
                     guard let (error, outcome) = abandon else { continue }
                     let closer = self.state.withLockedValue { s -> (@Sendable (UInt16, String) -> Void)? in
-                        s.statistics.errors[error, default: 0] += 1
+                        s.session.statistics.errors[error, default: 0] += 1
                         let closer = s.closer
                         if s.attempt == id {
                             s.attempt += 1  // whatever the abandoned attempt does now is ignored
-                            if closer != nil { s.statistics.disconnects += 1 }
+                            if closer != nil { s.session.statistics.disconnects += 1 }
                             s.closer = nil
                             s.disconnectedAt = s.disconnectedAt ?? WallClock.nowMicroseconds()
                         }
@@ -289,10 +284,10 @@ public final class BridgeClient: Sendable {
         state.withLockedValue { s in
             guard s.attempt == id else { return false }
             s.closer = closer
-            s.statistics.connects += 1
+            s.session.statistics.connects += 1
             s.polling = false
             if let since = s.disconnectedAt {
-                s.statistics.reconnectMicroseconds.append(WallClock.nowMicroseconds() - since)
+                s.session.statistics.reconnectMicroseconds.append(WallClock.nowMicroseconds() - since)
                 s.disconnectedAt = nil
             }
             s.lastHeard = WallClock.monotonicNanoseconds()
@@ -307,9 +302,9 @@ public final class BridgeClient: Sendable {
         state.withLockedValue {
             $0.closer = nil
             $0.disconnectedAt = $0.disconnectedAt ?? WallClock.nowMicroseconds()
-            $0.statistics.disconnects += 1
-            $0.statistics.closeCodes[code, default: 0] += 1
-            if refused { $0.statistics.connectFailures += 1 }
+            $0.session.statistics.disconnects += 1
+            $0.session.statistics.closeCodes[code, default: 0] += 1
+            if refused { $0.session.statistics.connectFailures += 1 }
         }
         return refused ? .refused : .accepted
     }
@@ -321,8 +316,8 @@ public final class BridgeClient: Sendable {
             let had = s.closer != nil
             s.closer = nil
             s.disconnectedAt = s.disconnectedAt ?? WallClock.nowMicroseconds()
-            if had { s.statistics.disconnects += 1 } else { s.statistics.connectFailures += 1 }
-            s.statistics.errors[ErrorName.of(error), default: 0] += 1
+            if had { s.session.statistics.disconnects += 1 } else { s.session.statistics.connectFailures += 1 }
+            s.session.statistics.errors[ErrorName.of(error), default: 0] += 1
             return had
         }
         if wasConnected { return .accepted }

@@ -33,6 +33,8 @@ public enum ErrorName {
             case .closed: return "closed"
             case .unexpected: return "unexpected_response"
             }
+        case let refused as EventSource.Refused:
+            return "refused_\(refused.status)"
         case is MessageTooLarge:
             return "message_too_large"
         default:

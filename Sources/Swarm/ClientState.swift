@@ -11,9 +11,6 @@ final class FirstFlag: @unchecked Sendable {
 
 /// An SSE client's state across its reconnections (used by one task at a time).
 final class SSEClientState: @unchecked Sendable {
-    var trackers: [String: ContractTracker] = [:]
-    var lastEventID: String?
-    var retry = 2.0
     var firstSnapshot = false
     var connected = false
     var connectedAt: Int64?

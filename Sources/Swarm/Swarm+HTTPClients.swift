@@ -15,80 +15,50 @@ import Glibc
 /// The HTTP client kinds: `sse` (an EventSource), `poll` (the old client) and `leak` (a poller
 /// that never closes its connections).
 extension Swarm {
-    /// An EventSource: reconnects after `retry:` with `Last-Event-ID`.
+    /// An EventSource: reconnects after `retry:` with `Last-Event-ID` (``SSEClient``).
     func runSSE(until end: UInt64) async {
         let started = WallClock.nowMicroseconds()
         let client = SSEClientState()
-        let channels = configuration.channels.map(\.rawValue).joined(separator: ",")
-        let path =
-            "/sse?symbols=\(configuration.symbols.joined(separator: ","))&channels=\(channels)"
-            + (configuration.maxRate.map { "&max_rate=\($0)" } ?? "") + (configuration.token.map { "&token=\($0)" } ?? "")
+        let sse = SSEClient(
+            configuration: .init(
+                host: host,
+                port: port,
+                symbols: configuration.symbols,
+                channels: configuration.channels.map(\.rawValue),
+                maxRate: configuration.maxRate,
+                token: configuration.token
+            )
+        )
         while WallClock.monotonicNanoseconds() < end {
             do {
                 try await withDeadline(end) {
-                    try await HTTPConnection.with(host: self.host, port: self.port) { connection in
-                        try await connection.send(path, headers: client.lastEventID.map { [("Last-Event-ID", $0)] } ?? [])
-                        let head = try await connection.head()
-                        self.totals.update { $0.sseStatus[Int(head.status.code), default: 0] += 1 }
-                        guard head.status == .ok else { throw SwarmError("SSE answered \(head.status.code)") }
-                        if !client.connected {
-                            client.connected = true
-                            client.connectedAt = WallClock.nowMicroseconds()
-                            self.recorder.record("connect", microseconds: client.connectedAt! - started)
-                            self.totals.update { $0.connected[.sse, default: 0] += 1 }
+                    try await sse.connect { status in
+                        self.totals.update { $0.sseStatus[status, default: 0] += 1 }
+                        guard status == 200, !client.connected else { return }
+                        client.connected = true
+                        client.connectedAt = WallClock.nowMicroseconds()
+                        self.recorder.record("connect", microseconds: client.connectedAt! - started)
+                        self.totals.update { $0.connected[.sse, default: 0] += 1 }
+                    } onMessage: { received in
+                        switch received.kind {
+                        case .resumed: self.totals.update { $0.resumesRecovered += 1 }
+                        case .notRecovered: self.totals.update { $0.resumesNotRecovered += 1 }
+                        default: break
                         }
-                        var parser = SSEParser()
-                        while let chunk = try await connection.chunk() {
-                            for event in parser.feed(chunk) {
-                                if let id = event.id { client.lastEventID = id }
-                                if let value = event.retry { client.retry = value / 1000 }
-                                guard let data = event.data else { continue }
-                                let receivedAt = WallClock.nowMicroseconds()
-                                let message = WireScanner(data)
-                                let contract = String(message.contract)
-                                var verdict: ContractTracker.TradeVerdict?
-                                switch message.kind {
-                                case .snapshot, .trade, .reset:
-                                    verdict = client.trackers[contract, default: ContractTracker(contract: contract)].apply(message)
-                                case .resumed:
-                                    self.totals.update { $0.resumesRecovered += 1 }
-                                case .notRecovered:
-                                    self.totals.update { $0.resumesNotRecovered += 1 }
-                                default:
-                                    break
-                                }
-                                var first = client.firstSnapshot
-                                // SSE has no hello: the response head was the moment it connected.
-                                var connectedAt: Int64? = client.connectedAt
-                                self.observe(
-                                    ReceivedMessage(
-                                        type: message.type,
-                                        kind: message.kind,
-                                        contract: message.contract,
-                                        seq: message.seq,
-                                        receivedAt: receivedAt,
-                                        bytes: data.utf8.count,
-                                        verdict: verdict,
-                                        wake: message.tw,
-                                        queued: message.tq
-                                    ),
-                                    started: started,
-                                    firstSnapshot: &first,
-                                    histogram: "update_sse",
-                                    connectedAt: &connectedAt
-                                )
-                                client.firstSnapshot = first
-                            }
-                        }
+                        var first = client.firstSnapshot
+                        // SSE has no hello: the response head was the moment it connected.
+                        var connectedAt: Int64? = client.connectedAt
+                        self.observe(received, started: started, firstSnapshot: &first, histogram: "update_sse", connectedAt: &connectedAt)
+                        client.firstSnapshot = first
                     }
                 }
             } catch {
                 if WallClock.monotonicNanoseconds() < end { totals.error("sse_" + ErrorName.of(error)) }
             }
             guard WallClock.monotonicNanoseconds() < end else { break }
-            try? await Task.sleep(for: .milliseconds(Int64(client.retry * 1000)))
+            try? await Task.sleep(for: .milliseconds(Int64(sse.retrySeconds * 1000)))
         }
-        totals.add(trackers: client.trackers)
+        totals.add(trackers: sse.session.trackers)
     }
 
     /// The old client: a fixed request rate, latency from the *intended* send time (no coordinated

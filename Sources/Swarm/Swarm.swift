@@ -7,6 +7,7 @@ import HummingbirdWSClient
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
+import Processes
 import SierraFormat
 
 #if canImport(Glibc)
@@ -22,7 +23,8 @@ public final class Swarm: Sendable {
     /// Where clients connect: the bridge, or the fault proxy in front of it.
     private let target = NIOLockedValueBox<(host: String, port: Int)>(("127.0.0.1", 0))
     public let faultProxy: FaultProxy?
-    let bridgeProcess: BridgeProcessController?
+    /// The bridge loadgen started itself (`--bridge-command`), to kill and restart it.
+    let bridgeProcess: RestartableProcess?
     /// A bridge described by a profile: its messages are read through it and its trades matched
     /// to their records (nil: the reference bridge's protocol).
     let profileReader: MessageReader?
@@ -40,7 +42,7 @@ public final class Swarm: Sendable {
         self.recorder = LatencyRecorder(journal: journal)
         self.profileReader = configuration.profile.map(MessageReader.init)
         self.tradeMatcher = configuration.profile == nil ? nil : configuration.dataDirectory.map { TradeMatcher(dataDirectory: $0) }
-        self.bridgeProcess = configuration.bridgeCommand.map(BridgeProcessController.init)
+        self.bridgeProcess = configuration.bridgeCommand.map { RestartableProcess(Self.bridge($0)) }
         self.faultProxy =
             configuration.proxy || configuration.faults.contains(where: \.needsProxy)
             ? FaultProxy(upstreamHost: configuration.host == "localhost" ? "127.0.0.1" : configuration.host, upstreamPort: configuration.port) : nil
@@ -49,11 +51,29 @@ public final class Swarm: Sendable {
 
     /// Runs the swarm for the configured duration and returns its summary.
     public func run() async throws -> SwarmSummary {
-        if let bridgeProcess {
+        guard let bridgeProcess else { return try await runClients() }
+        do {
             try bridgeProcess.start()
-            try await waitUntilHealthy(seconds: 15)
+        } catch {
+            throw SwarmError("cannot start the bridge (\(configuration.bridgeCommand?.first ?? "")): \(error)")
         }
-        defer { bridgeProcess?.stop() }
+        do {
+            try await waitUntilHealthy(seconds: 15)
+            let summary = try await runClients()
+            await bridgeProcess.stop()
+            return summary
+        } catch {
+            await bridgeProcess.stop()
+            throw error
+        }
+    }
+
+    /// The bridge of `--bridge-command`, its output discarded.
+    static func bridge(_ command: [String]) -> ChildProcess {
+        ChildProcess(name: "bridge", executable: command.first ?? "", arguments: Array(command.dropFirst()), logPath: nil)
+    }
+
+    private func runClients() async throws -> SwarmSummary {
         try await checkReachable()
         if let faultProxy {
             let port = try await faultProxy.start()
@@ -75,10 +95,12 @@ public final class Swarm: Sendable {
                 group.addTask {
                     try? await Self.sleep(until: start + UInt64(fault.at * 1e9))
                     if case .kill(let down) = fault.fault, let bridgeProcess = self.bridgeProcess {
-                        bridgeProcess.kill()
-                        try? await Task.sleep(for: .milliseconds(Int64(down * 1000)))
                         do {
-                            try bridgeProcess.restart()
+                            try await bridgeProcess.killAndRestart(down: .milliseconds(Int64(down * 1000))) {
+                                let fresh = Self.bridge(self.configuration.bridgeCommand ?? [])
+                                try fresh.start()
+                                return fresh
+                            }
                         } catch {
                             self.totals.error("bridge_restart")
                         }

@@ -1,51 +1,11 @@
 import BridgeCore
 import BridgeServer
+import BridgeTesting
 import BridgeWire
 import Foundation
 import NIOConcurrencyHelpers
 import SierraFormat
 import Testing
-
-/// The closed bars of a file, computed the plain way: trades grouped by `floor(t / period)`; a bar
-/// is closed once a record (of any kind) is stamped at or after its end (with `last`, the bar
-/// still open is listed too: the timer closes it when the market has gone quiet).
-func fileBars(_ records: [IntradayRecord], period: Int, last: Bool = false) -> [JSON] {
-    let length = Int64(period) * 1_000_000
-    var bars: [(t: Int64, open: Float, high: Float, low: Float, close: Float, volume: Int, trades: Int, seq: Int)] = []
-    for (index, record) in records.enumerated() where record.isTrade {
-        let t = record.dateTime.unixMicroseconds / length * length
-        if let last = bars.last, last.t == t {
-            bars[bars.count - 1] = (
-                t, last.open, max(last.high, record.close), min(last.low, record.close), record.close, last.volume + Int(record.totalVolume),
-                last.trades + 1, index
-            )
-        } else {
-            bars.append((t, record.close, record.close, record.close, record.close, Int(record.totalVolume), 1, index))
-        }
-    }
-    let newest = records.map(\.dateTime.unixMicroseconds).max() ?? 0
-    return bars.filter { last || $0.t + length <= newest }.map {
-        ["t": $0.t, "open": $0.open, "high": $0.high, "low": $0.low, "close": $0.close, "volume": $0.volume, "trades": $0.trades, "seq": $0.seq]
-    }
-}
-
-/// Checks bar messages (or a snapshot's bars) against the file's bars with the same `t`.
-func expectBars(_ received: [JSON], match expected: [JSON], sourceLocation: SourceLocation = #_sourceLocation) {
-    let byTime = Dictionary(expected.map { (($0["t"] as? Int64) ?? 0, $0) }, uniquingKeysWith: { a, _ in a })
-    for bar in received {
-        let t = (bar["t"] as? NSNumber)?.int64Value ?? -1
-        guard let want = byTime[t] else {
-            Issue.record("bar at \(t) is not a closed bar of the file", sourceLocation: sourceLocation)
-            continue
-        }
-        for field in ["open", "high", "low", "close"] {
-            #expect((bar[field] as? NSNumber)?.floatValue == want[field] as? Float, "\(field) of bar \(t)", sourceLocation: sourceLocation)
-        }
-        for field in ["volume", "trades", "seq"] {
-            #expect(bar[field] as? Int == want[field] as? Int, "\(field) of bar \(t)", sourceLocation: sourceLocation)
-        }
-    }
-}
 
 extension BridgeSuites {
     @Suite("Bars and rate-capped subscriptions")

@@ -1,4 +1,5 @@
 import BridgeServer
+import BridgeTesting
 import Foundation
 import SierraFormat
 import Testing
@@ -78,7 +79,7 @@ extension BridgeSuites {
     @Suite("A real Data folder: hundreds of contracts, tailed only while needed")
     struct DataFolderScaleTests {
         func settings(_ folder: String) -> BridgeConfiguration {
-            BridgeServerTests.settings(folder) { $0.idleCloseSeconds = 0.2 }
+            BridgeTesting.settings(folder) { $0.idleCloseSeconds = 0.2 }
         }
 
         @Test("discovery lists every contract from the folder's listing, without opening one; /api/symbols says what it can cheaply")

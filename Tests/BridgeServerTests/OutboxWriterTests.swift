@@ -1,4 +1,5 @@
 import BridgeCore
+import BridgeTesting
 import BridgeWire
 import CoreMetrics
 import NIOCore

@@ -1,4 +1,5 @@
 import BridgeServer
+import BridgeTesting
 import Foundation
 import Testing
 

@@ -1,5 +1,6 @@
 import BridgeCore
 import BridgeServer
+import BridgeTesting
 import Foundation
 import HummingbirdWSClient
 import Logging

@@ -1,3 +1,5 @@
+import BridgeTesting
+import MarketSim
 import SierraFormat
 import Testing
 
@@ -7,7 +9,7 @@ import Testing
 struct FuzzTests {
     @Test("random and mutated files decode or are refused, never crash", arguments: [UInt64(1), 2, 3, 4])
     func randomFiles(seed: UInt64) {
-        var rng = SeededGenerator(seed: seed)
+        var rng = SeededRandom(seed: seed)
         let valid = IntradayFormat.encodeFile((0..<20).map { tick($0) })
         let validDepth = DepthFormat.encodeFile((0..<20).map(Self.depthRecord))
         for iteration in 0..<2500 {
@@ -47,7 +49,7 @@ struct FuzzTests {
 
     @Test("random depth commands keep both sides sorted and free of zero quantities")
     func randomBooks() {
-        var rng = SeededGenerator(seed: 99)
+        var rng = SeededRandom(seed: 99)
         var builder = DepthBookBuilder(maxLevels: 10)
         for _ in 0..<20_000 {
             let record = DepthRecord(
@@ -68,7 +70,7 @@ struct FuzzTests {
 
     @Test("random names never crash the name parsers")
     func randomNames() {
-        var rng = SeededGenerator(seed: 5)
+        var rng = SeededRandom(seed: 5)
         let alphabet = Array("NQESZH0123456789-._/ \u{0}é.depth.scid")
         for _ in 0..<5000 {
             let name = String((0..<Int.random(in: 0..<24, using: &rng)).map { _ in alphabet.randomElement(using: &rng)! })
@@ -83,7 +85,7 @@ struct FuzzTests {
     func randomTail() throws {
         let folder = try TemporaryFolder()
         defer { folder.cleanup() }
-        var rng = SeededGenerator(seed: 11)
+        var rng = SeededRandom(seed: 11)
         let tailer = FileTailer<IntradayFormat>(path: folder.path + "/F.scid")
         let valid = IntradayFormat.encodeFile((0..<10).map { tick($0) })
         for round in 0..<300 {

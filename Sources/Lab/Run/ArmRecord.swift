@@ -1,4 +1,5 @@
 import MarketSim
+import Processes
 
 /// What the runner saw of one arm, saved as `arm.json` beside the raw samples: everything a
 /// report needs that is not a sample, a scrape or loadgen's summary.

@@ -1,5 +1,6 @@
 import Foundation
 import MarketSim
+import Processes
 import SierraFormat
 import Swarm
 

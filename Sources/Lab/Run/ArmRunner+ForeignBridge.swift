@@ -1,5 +1,6 @@
 import BridgeClient
 import Foundation
+import Processes
 import Swarm
 
 #if canImport(Glibc)
@@ -51,7 +52,7 @@ extension ArmRunner {
         return path
     }
 
-    func startForeignBridge(_ foreign: ForeignBridge, data: String, port: Int, record: inout ArmRecord) throws -> ChildProcess {
+    func makeForeignBridge(_ foreign: ForeignBridge, data: String, port: Int, record: inout ArmRecord) throws -> ChildProcess {
         let values = foreignPlaceholders(data: data, port: port)
         let workingDirectory = URLTemplate.fill(foreign.workingDirectory ?? "{package}", values)
         let words = foreign.command.map { URLTemplate.fill($0, values) }
@@ -76,8 +77,6 @@ extension ArmRunner {
             record.commands["bridge"] = bridge.commandLine
             record.foreignBridge = foreign.command.joined(separator: " ")
         }
-        try start(bridge)
-        pids.withLockedValue { $0.bridge = bridge.pid }
         return bridge
     }
 

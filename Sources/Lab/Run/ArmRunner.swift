@@ -1,6 +1,7 @@
 import Foundation
 import MarketSim
 import NIOConcurrencyHelpers
+import Processes
 import SierraFormat
 import Swarm
 
@@ -32,7 +33,6 @@ final class ArmRunner: Sendable {
     let pids = NIOLockedValueBox(ResourceSampler.Targets())
     /// Everything started, stopped on every way out (an error included).
     private let children = NIOLockedValueBox<[ChildProcess]>([])
-    private let tasks = NIOLockedValueBox<[Task<Void, Never>]>([])
 
     init(
         scenario: Scenario,
@@ -74,7 +74,6 @@ final class ArmRunner: Sendable {
             record.error = "\(error)"
             console.say("  \(arm.name): \(error)")
         }
-        for task in tasks.withLockedValue({ $0 }) { task.cancel() }
         for child in children.withLockedValue({ $0 }) { await child.stop() }
         do {
             let encoder = JSONEncoder()
@@ -112,136 +111,131 @@ final class ArmRunner: Sendable {
         // foreign one on a free port the runner picks and fills into its command.
         let profile = try arm.profile.map { path throws(ScenarioError) in try ProfileLoader.load(path) }
         record.profile = profile.map { "\($0.name) (\($0.file))" }
-        var bridge: ChildProcess
-        if arm.bridge != nil {
-            record.port = try Self.freePort()
-            bridge = try await startBridge(data: data, port: record.port, record: &record)
-        } else {
-            bridge = try await startBridge(data: data, port: 0, record: &record)
-            record.port = try await bridgePort(bridge)
-        }
-        try await waitUntilHealthy(bridge, port: record.port, profile: profile)
+        if arm.bridge != nil { record.port = try Self.freePort() }
+        let bridges = RestartableProcess(try makeBridge(data: data, port: record.port, record: &record))
+        try start(bridges.current)
+        if arm.bridge == nil { record.port = try await bridgePort(bridges.current) }
+        let port = record.port
+        try await waitUntilHealthy(bridges.current, port: port, profile: profile)
         if record.launch.allocator != "system" {
-            record.allocatorLoaded = ProcReader.read("/proc/\(bridge.pid)/maps")?.contains("lib\(record.launch.allocator)") ?? false
+            record.allocatorLoaded = ProcReader.read("/proc/\(bridges.current.pid)/maps")?.contains("lib\(record.launch.allocator)") ?? false
         }
 
-        let ready = readyURL(port: record.port, profile: profile)
+        let ready = readyURL(port: port, profile: profile)
         let probe = BridgeProbe(
-            port: record.port,
+            port: port,
             healthPath: URLTemplate.path(of: profile.map { _ in ready } ?? "/health"),
             metricsPath: arm.bridge == nil ? "/metrics" : profile?.metrics.map { URLTemplate.path(of: $0) }
         )
-        let sampler = ResourceSampler(port: record.port) { [pids] in pids.withLockedValue { $0 } }
-        let bridgeBox = NIOLockedValueBox(bridge)
-        let watchers = [
-            Task { await sampler.run() },
-            Task { await probe.probeHealth(alive: { bridgeBox.withLockedValue { $0.isRunning } }) },
-            Task { await probe.scrapeMetrics(saveTo: self.directory + "/" + ArmData.metricsFolder) },
-        ]
-        // With an idle window the dashboard follower (a client) waits for the swarm.
+        let sampler = ResourceSampler(port: port) { [pids] in pids.withLockedValue { $0 } }
         // The dashboard stream: the reference bridge's, or the one a foreign bridge's profile names.
         let dashboardPath =
             arm.bridge == nil
             ? "/api/stream/dashboard"
-            : profile?.dashboard.map { URLTemplate.path(of: URLTemplate.fill($0, foreignPlaceholders(data: data, port: record.port))) }
+            : profile?.dashboard.map { URLTemplate.path(of: URLTemplate.fill($0, foreignPlaceholders(data: data, port: port))) }
         let follows = arm.mode == "event" && dashboardPath != nil
         record.dashboardFollowed = follows
-        var dashboard = follows && scenario.idle == 0 ? Task { await probe.followDashboard(path: dashboardPath!) } : nil
-        tasks.withLockedValue { $0 = watchers + (dashboard.map { [$0] } ?? []) }
-        try? await Task.sleep(for: .milliseconds(400))
-        record.before = connections(bridge.pid, port: record.port)
 
-        // The swarm, `lead` seconds after the simulator started.
-        if scenario.idle > 0 { record.idleFrom = Self.now() + 500_000 }
-        let wait = Double(simulatorStart - Self.now()) / 1e6 + lead
-        if wait > 0 { try? await Task.sleep(for: .milliseconds(Int64(wait * 1000))) }
-        if scenario.idle > 0 {
-            record.idleTo = Self.now()
-            if follows {
-                let follower = Task { await probe.followDashboard(path: dashboardPath!) }
-                dashboard = follower
-                tasks.withLockedValue { $0.append(follower) }
-                // The leak check's "before" counts the follower and the contracts it keeps tailed.
-                try? await Task.sleep(for: .milliseconds(500))
-                record.before = connections(bridge.pid, port: record.port)
+        // Everything that watches the bridge runs in this group: an error anywhere cancels it
+        // and waits for it; on the normal way out it is cancelled before the bridge stops.
+        var wasRunning = false
+        try await withThrowingTaskGroup(of: Void.self) { watchers in
+            watchers.addTask { await sampler.run() }
+            watchers.addTask { await probe.probeHealth(alive: { bridges.current.isRunning }) }
+            watchers.addTask { await probe.scrapeMetrics(saveTo: self.directory + "/" + ArmData.metricsFolder) }
+            // With an idle window the dashboard follower (a client) waits for the swarm.
+            if follows, scenario.idle == 0 { watchers.addTask { await probe.followDashboard(path: dashboardPath!) } }
+            try? await Task.sleep(for: .milliseconds(400))
+            record.before = connections(bridges.current.pid, port: port)
+
+            // The swarm, `lead` seconds after the simulator started.
+            if scenario.idle > 0 { record.idleFrom = Self.now() + 500_000 }
+            let wait = Double(simulatorStart - Self.now()) / 1e6 + lead
+            if wait > 0 { try? await Task.sleep(for: .milliseconds(Int64(wait * 1000))) }
+            if scenario.idle > 0 {
+                record.idleTo = Self.now()
+                if follows {
+                    watchers.addTask { await probe.followDashboard(path: dashboardPath!) }
+                    // The leak check's "before" counts the follower and the contracts it keeps tailed.
+                    try? await Task.sleep(for: .milliseconds(500))
+                    record.before = connections(bridges.current.pid, port: port)
+                }
             }
+            let loadgen = ChildProcess(
+                name: "loadgen",
+                executable: executables.loadgen,
+                arguments: loadgenArguments(data: data, port: port) + (arm.profile.map { ["--profile", $0] } ?? []),
+                logPath: directory + "/loadgen.log"
+            )
+            record.commands["loadgen"] = loadgen.commandLine
+            try start(loadgen)
+            record.swarmStart = Self.now()
+            pids.withLockedValue { $0.loadgen = loadgen.pid }
+            record.measureFrom = record.swarmStart + Int64(scenario.warmup * 1e6)
+            record.measureTo = record.swarmStart + Int64((scenario.duration - plan.rampDown) * 1e6)
+            addMarkers(&record, simulatorStart: simulatorStart)
+
+            // Kill faults are the runner's: it owns the bridge process.
+            var kills = killFaults()
+            var noticed = 0
+            let deadline = record.swarmStart + Int64((scenario.duration + 60) * 1e6)
+            while loadgen.isRunning {
+                let now = Self.now()
+                if interruption.isSet {
+                    await loadgen.stop(grace: 2)
+                    break
+                }
+                if now > deadline {
+                    await loadgen.stop(grace: 2)
+                    throw RunnerError("loadgen did not finish within 60 s of the run's end: \(loadgen.logTail())")
+                }
+                if let (at, down) = kills.first, now >= record.swarmStart + Int64(at * 1e6) {
+                    kills.removeFirst()
+                    let outage = try await bridges.killAndRestart(down: .milliseconds(Int64(down * 1000))) {
+                        let fresh = try makeBridge(data: data, port: port, record: &record)
+                        try start(fresh)
+                        return fresh
+                    } ready: { fresh in
+                        try await waitUntilHealthy(fresh, port: port, profile: profile)
+                    }
+                    record.markers.append(.init(at: outage.killedAt, kind: .fault, label: "kill (SIGKILL)"))
+                    record.bridgeEndings += outage.ending.map { [$0] } ?? []
+                    record.outages.append(.init(from: outage.killedAt, to: outage.readyAt))
+                    record.markers.append(.init(at: outage.readyAt, kind: .restart, label: "bridge restarted"))
+                }
+                if let ending = bridges.current.ending, !ending.requested, noticed == 0 {
+                    noticed += 1
+                    record.markers.append(.init(at: ending.at, kind: .crash, label: "bridge \(ending.description)"))
+                    console.say(
+                        "  \(arm.name): the bridge \(ending.description) at \(String(format: "%.1f", Double(ending.at - record.swarmStart) / 1e6)) s"
+                    )
+                }
+                status(record: record, sampler: sampler, probe: probe)
+                try? await Task.sleep(for: .milliseconds(200))
+            }
+            record.loadgenStatus = loadgen.ending?.status
+            record.swarmEnd = Self.now()
+            pids.withLockedValue { $0.loadgen = nil }
+
+            // After the clients left: are connections and descriptors back where they were?
+            if !interruption.isSet {
+                console.status("[\(label)] settling \(Int(scenario.settle)) s, then checking for leaked connections")
+                try? await Task.sleep(for: .milliseconds(Int64(scenario.settle * 1000)))
+            }
+            if bridges.current.isRunning { record.after = connections(bridges.current.pid, port: port) }
+            watchers.cancelAll()
+            wasRunning = bridges.current.isRunning
+            // Stopped before the watchers are awaited: a stream they follow ends with the bridge.
+            await bridges.stop()
+            await simulator.stop()
         }
-        let loadgen = ChildProcess(
-            name: "loadgen",
-            executable: executables.loadgen,
-            arguments: loadgenArguments(data: data, port: record.port) + (arm.profile.map { ["--profile", $0] } ?? []),
-            logPath: directory + "/loadgen.log"
-        )
-        record.commands["loadgen"] = loadgen.commandLine
-        try start(loadgen)
-        record.swarmStart = Self.now()
-        pids.withLockedValue { $0.loadgen = loadgen.pid }
-        record.measureFrom = record.swarmStart + Int64(scenario.warmup * 1e6)
-        record.measureTo = record.swarmStart + Int64((scenario.duration - plan.rampDown) * 1e6)
-        addMarkers(&record, simulatorStart: simulatorStart)
-
-        // Kill faults are the runner's: it owns the bridge process.
-        var kills = killFaults()
-        var noticed = 0
-        let deadline = record.swarmStart + Int64((scenario.duration + 60) * 1e6)
-        while loadgen.isRunning {
-            let now = Self.now()
-            if interruption.isSet {
-                await loadgen.stop(grace: 2)
-                break
-            }
-            if now > deadline {
-                await loadgen.stop(grace: 2)
-                throw RunnerError("loadgen did not finish within 60 s of the run's end: \(loadgen.logTail())")
-            }
-            if let (at, down) = kills.first, now >= record.swarmStart + Int64(at * 1e6) {
-                kills.removeFirst()
-                let killedAt = Self.now()
-                await bridge.forceKill()
-                record.markers.append(.init(at: killedAt, kind: .fault, label: "kill (SIGKILL)"))
-                try? await Task.sleep(for: .milliseconds(Int64(down * 1000)))
-                record.bridgeEndings += bridge.ending.map { [$0] } ?? []
-                bridge = try await startBridge(data: data, port: record.port, record: &record)
-                bridgeBox.withLockedValue { $0 = bridge }
-                try await waitUntilHealthy(bridge, port: record.port, profile: profile)
-                record.outages.append(.init(from: killedAt, to: Self.now()))
-                record.markers.append(.init(at: Self.now(), kind: .restart, label: "bridge restarted"))
-            }
-            if let ending = bridge.ending, !ending.requested, noticed == 0 {
-                noticed += 1
-                record.markers.append(.init(at: ending.at, kind: .crash, label: "bridge \(ending.description)"))
-                console.say(
-                    "  \(arm.name): the bridge \(ending.description) at \(String(format: "%.1f", Double(ending.at - record.swarmStart) / 1e6)) s"
-                )
-            }
-            status(record: record, sampler: sampler, probe: probe)
-            try? await Task.sleep(for: .milliseconds(200))
-        }
-        record.loadgenStatus = loadgen.ending?.status
-        record.swarmEnd = Self.now()
-        pids.withLockedValue { $0.loadgen = nil }
-
-        // After the clients left: are connections and descriptors back where they were?
-        if !interruption.isSet {
-            console.status("[\(label)] settling \(Int(scenario.settle)) s, then checking for leaked connections")
-            try? await Task.sleep(for: .milliseconds(Int64(scenario.settle * 1000)))
-        }
-        if bridge.isRunning { record.after = connections(bridge.pid, port: record.port) }
-
-        for watcher in watchers { watcher.cancel() }
-        dashboard?.cancel()
-        let wasRunning = bridge.isRunning
-        await bridge.stop()
-        await simulator.stop()
         if record.replay != nil, let journal = try? WriteJournal.read(path: data + "/" + WriteJournal.defaultFileName) {
             record.replay?.lag = ReplayLag.read(journal: journal)
             record.replay?.records = journal.filter { $0.kind == .scid }.map(\.count).reduce(0, +)
             record.replay?.loops = journal.filter { $0.event == "loop" }.count
         }
-        for watcher in watchers { await watcher.value }
-        await dashboard?.value
 
-        if let ending = bridge.ending { record.bridgeEndings.append(ending) }
+        if let ending = bridges.current.ending { record.bridgeEndings.append(ending) }
         if interruption.isSet {
             // Ctrl-C reaches every child of the terminal: their endings were asked for.
             record.bridgeEndings = record.bridgeEndings.map { ending in
@@ -259,8 +253,10 @@ final class ArmRunner: Sendable {
 
     // MARK: - Processes
 
-    func startBridge(data: String, port: Int, record: inout ArmRecord) async throws -> ChildProcess {
-        if let foreign = arm.bridge { return try startForeignBridge(foreign, data: data, port: port, record: &record) }
+    /// The arm's bridge, not yet started: the reference one (port 0: it picks a free one and writes
+    /// it in its port file), or a foreign one on `port`. A restart's has a log of its own.
+    func makeBridge(data: String, port: Int, record: inout ArmRecord) throws -> ChildProcess {
+        if let foreign = arm.bridge { return try makeForeignBridge(foreign, data: data, port: port, record: &record) }
         try? FileManager.default.removeItem(atPath: portFile)
         let arguments =
             ["--data-dir", data, "--port", String(port), "--port-file", portFile, "--mode", arm.mode, "--log-level", "warning"]
@@ -273,17 +269,17 @@ final class ArmRunner: Sendable {
             name: "bridge",
             executable: executable,
             arguments: launched,
-            logPath: directory + (port == 0 ? "/bridge.log" : "/bridge-restart-\(Self.now()).log")
+            logPath: directory + (record.commands["bridge"] == nil ? "/bridge.log" : "/bridge-restart-\(Self.now()).log")
         )
         if record.commands["bridge"] == nil { record.commands["bridge"] = bridge.commandLine }
-        try start(bridge)
-        pids.withLockedValue { $0.bridge = bridge.pid }
         return bridge
     }
 
+    /// Starts `child`, stopped on every way out; a bridge becomes the one sampled.
     func start(_ child: ChildProcess) throws {
         try child.start()
         children.withLockedValue { $0.append(child) }
+        if child.name == "bridge" { pids.withLockedValue { $0.bridge = child.pid } }
     }
 
     /// Where the bridge writes its port once it listens (`bridge --port-file`, docs/PROTOCOL.md).

@@ -190,43 +190,29 @@ extension Swarm {
     func runProfileSSE(until end: UInt64) async {
         guard let route = profileReader?.profile.sse else { return }
         let state = ProfileClientState(started: WallClock.nowMicroseconds())
-        let stream = SSEClientState()
         let path = URLTemplate.path(of: URLTemplate.fill(route, placeholders(symbol: configuration.symbols.first)))
+        let stream = EventSource(host: placeholders(symbol: nil)["host"]!, port: port, path: path)
         while WallClock.monotonicNanoseconds() < end {
             do {
                 try await withDeadline(end) {
-                    try await HTTPConnection.with(host: self.placeholders(symbol: nil)["host"]!, port: self.port) { connection in
-                        try await connection.send(path, headers: stream.lastEventID.map { [("Last-Event-ID", $0)] } ?? [])
-                        let head = try await connection.head()
-                        self.totals.update { $0.sseStatus[Int(head.status.code), default: 0] += 1 }
-                        guard head.status == .ok else { throw SwarmError("SSE answered \(head.status.code)") }
+                    try await stream.connect { status in
+                        self.totals.update { $0.sseStatus[status, default: 0] += 1 }
+                        guard status == 200 else { return }
                         let now = WallClock.nowMicroseconds()
                         if state.opened(at: now) {
                             self.recorder.record("connect", microseconds: now - state.started)
                             self.totals.update { $0.connected[.sse, default: 0] += 1 }
                         }
-                        var parser = SSEParser()
-                        while let chunk = try await connection.chunk() {
-                            for event in parser.feed(chunk) {
-                                if let id = event.id { stream.lastEventID = id }
-                                if let value = event.retry { stream.retry = value / 1000 }
-                                guard let data = event.data else { continue }
-                                self.observeProfiled(
-                                    data,
-                                    symbol: nil,
-                                    receivedAt: WallClock.nowMicroseconds(),
-                                    histogram: "update_sse",
-                                    state: state
-                                )
-                            }
-                        }
+                    } onEvent: { event in
+                        guard let data = event.data else { return }
+                        self.observeProfiled(data, symbol: nil, receivedAt: WallClock.nowMicroseconds(), histogram: "update_sse", state: state)
                     }
                 }
             } catch {
                 if WallClock.monotonicNanoseconds() < end { totals.error("sse_" + ErrorName.of(error)) }
             }
             guard WallClock.monotonicNanoseconds() < end else { break }
-            try? await Task.sleep(for: .milliseconds(Int64(stream.retry * 1000)))
+            try? await Task.sleep(for: .milliseconds(Int64(stream.retrySeconds * 1000)))
         }
         finishProfiled(state)
     }

@@ -1,4 +1,5 @@
 import BridgeClient
+import BridgeTesting
 import Foundation
 import Logging
 import Swarm

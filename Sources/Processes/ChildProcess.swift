@@ -17,6 +17,13 @@ public final class ChildProcess: Sendable {
         /// Whether the runner asked it to stop (else it ended by itself: a crash or an exit).
         public var requested: Bool
 
+        public init(status: Int32, signal: Bool, at: Int64, requested: Bool) {
+            self.status = status
+            self.signal = signal
+            self.at = at
+            self.requested = requested
+        }
+
         public var description: String {
             signal ? "killed by signal \(status) (\(Self.signalName(status)))" : "exited with status \(status)"
         }
@@ -39,7 +46,8 @@ public final class ChildProcess: Sendable {
     public let name: String
     public let executable: String
     public let arguments: [String]
-    public let logPath: String
+    /// Where its output goes (nil: nowhere).
+    public let logPath: String?
     private let process = Process()
     private struct State {
         var ending: Ending?
@@ -51,7 +59,7 @@ public final class ChildProcess: Sendable {
         name: String,
         executable: String,
         arguments: [String],
-        logPath: String,
+        logPath: String?,
         environment: [String: String] = [:],
         workingDirectory: String? = nil
     ) {
@@ -73,9 +81,14 @@ public final class ChildProcess: Sendable {
     }
 
     public func start() throws {
-        FileManager.default.createFile(atPath: logPath, contents: Data("$ \(commandLine)\n".utf8))
-        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
-        log.seekToEndOfFile()
+        let log: FileHandle
+        if let logPath {
+            _ = FileManager.default.createFile(atPath: logPath, contents: Data("$ \(commandLine)\n".utf8))
+            log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+            log.seekToEndOfFile()
+        } else {
+            log = FileHandle.nullDevice
+        }
         process.standardOutput = log
         process.standardError = log
         process.standardInput = FileHandle.nullDevice
@@ -90,7 +103,7 @@ public final class ChildProcess: Sendable {
                     requested: s.stopRequested
                 )
             }
-            try? log.close()
+            if log !== FileHandle.nullDevice { try? log.close() }
         }
         try process.run()
     }
@@ -129,7 +142,7 @@ public final class ChildProcess: Sendable {
 
     /// The last lines of its log, for an error message.
     public func logTail(lines: Int = 5) -> String {
-        guard let data = FileManager.default.contents(atPath: logPath) else { return "" }
+        guard let logPath, let data = FileManager.default.contents(atPath: logPath) else { return "" }
         return String(decoding: data, as: UTF8.self).split(separator: "\n").suffix(lines).joined(separator: "\n")
     }
 }
