@@ -183,12 +183,13 @@ struct SamplingTests {
             accepted.append(accept(listener, nil, nil))
         }
         defer { for socket in accepted { close(socket) } }
-        let open = SocketStates.read(port: port)
+        // 127.0.0.1 only: under a busy test run another socket may have the same port number elsewhere.
+        let open = SocketStates.read(port: port, address: SocketStates.loopbackIPv4)
         #expect(open["LISTEN"] == 1)
         #expect(open["ESTABLISHED"] == 25)
         for client in clients { close(client) }
         usleep(100_000)
-        let left = SocketStates.read(port: port)
+        let left = SocketStates.read(port: port, address: SocketStates.loopbackIPv4)
         #expect(left["CLOSE_WAIT"] == 25)
         #expect(left["ESTABLISHED"] == 0)
     }

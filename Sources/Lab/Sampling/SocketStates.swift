@@ -12,8 +12,12 @@ public struct SocketStates: Sendable, Equatable, Codable {
 
     public subscript(_ state: String) -> Int { counts[state, default: 0] }
 
-    /// Counts the sockets whose local port is `port` in the tables' text.
-    public static func parse(tables: [String], port: Int) -> SocketStates {
+    /// 127.0.0.1 as `/proc/net/tcp` writes it (little-endian hex).
+    public static let loopbackIPv4 = "0100007F"
+
+    /// Counts the sockets whose local port is `port` (and, if given, whose local address is
+    /// `address`, in the table's hex) in the tables' text.
+    public static func parse(tables: [String], port: Int, address: String? = nil) -> SocketStates {
         var result = SocketStates()
         for table in tables {
             for line in table.split(separator: "\n").dropFirst() {
@@ -21,6 +25,7 @@ public struct SocketStates: Sendable, Equatable, Codable {
                 let fields = line.split(separator: " ", omittingEmptySubsequences: true)
                 guard fields.count > 3, let colon = fields[1].lastIndex(of: ":"),
                     let local = Int(fields[1][fields[1].index(after: colon)...], radix: 16), local == port,
+                    address == nil || fields[1][..<colon] == address ?? "",
                     let state = Int(fields[3], radix: 16), (1...names.count).contains(state)
                 else { continue }
                 result.counts[names[state - 1], default: 0] += 1
@@ -30,7 +35,7 @@ public struct SocketStates: Sendable, Equatable, Codable {
     }
 
     /// The machine's sockets on `port` now.
-    public static func read(port: Int) -> SocketStates {
-        parse(tables: ["/proc/net/tcp", "/proc/net/tcp6"].compactMap(ProcReader.read), port: port)
+    public static func read(port: Int, address: String? = nil) -> SocketStates {
+        parse(tables: ["/proc/net/tcp", "/proc/net/tcp6"].compactMap(ProcReader.read), port: port, address: address)
     }
 }
