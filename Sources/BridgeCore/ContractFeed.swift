@@ -70,7 +70,7 @@ public final class ContractFeed {
     /// The most recent trades, for resumes served from memory.
     public private(set) var recent: Deque<FeedTrade> = []
     public let historyLimit: Int
-    /// One series per bar channel (``MarketChannel/bars``), built from every trade read.
+    /// One series per bar channel (``MarketChannel/bars``, unless told fewer), built from every trade read.
     public private(set) var bars: [BarSeries]
     /// The time of the newest record read (Unix µs) and when it was read (monotonic ns): the
     /// data's clock, which closes a bar when the market goes quiet.
@@ -103,6 +103,7 @@ public final class ContractFeed {
         depthLevels: Int = 10,
         historyLimit: Int = 50_000,
         barsKept: Int = 120,
+        barChannels: [MarketChannel] = MarketChannel.bars,
         startAtSession: Bool = true,
         logger: Logger
     ) {
@@ -116,7 +117,7 @@ public final class ContractFeed {
         self.state = MarketState(contract: contract.name, root: contract.root, epoch: Self.emptyEpoch)
         self.tailer = FileTailer(path: folder.intradayPath(contract: contract.name))
         self.depthBuilder = DepthBookBuilder(maxLevels: depthLevels)
-        self.bars = MarketChannel.bars.map { BarSeries(channel: $0, keep: barsKept) }
+        self.bars = barChannels.map { BarSeries(channel: $0, keep: barsKept) }
     }
 
     /// The epoch of a file with no records yet.

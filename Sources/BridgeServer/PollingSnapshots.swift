@@ -51,6 +51,8 @@ struct DiskSnapshotReader: Sendable {
             priceMultiplier: multiplier,
             depthLevels: configuration.depthLevels,
             historyLimit: 0,
+            // A poll's snapshot has no bars: the re-read of the session builds none.
+            barChannels: [],
             startAtSession: !wholeFile,
             logger: logger
         )
