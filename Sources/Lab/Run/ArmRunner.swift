@@ -145,7 +145,7 @@ final class ArmRunner: Sendable {
             watchers.addTask { await probe.scrapeMetrics(saveTo: self.directory + "/" + ArmData.metricsFolder) }
             // With an idle window the dashboard follower (a client) waits for the swarm.
             if follows, scenario.idle == 0 { watchers.addTask { await probe.followDashboard(path: dashboardPath!) } }
-            try? await Task.sleep(for: .milliseconds(400))
+            await settleFollower(follows && scenario.idle == 0, probe: probe)
             record.before = connections(bridges.current.pid, port: port)
 
             // The swarm, `lead` seconds after the simulator started.
@@ -156,8 +156,7 @@ final class ArmRunner: Sendable {
                 record.idleTo = Self.now()
                 if follows {
                     watchers.addTask { await probe.followDashboard(path: dashboardPath!) }
-                    // The leak check's "before" counts the follower and the contracts it keeps tailed.
-                    try? await Task.sleep(for: .milliseconds(500))
+                    await settleFollower(true, probe: probe)
                     record.before = connections(bridges.current.pid, port: port)
                 }
             }
@@ -280,6 +279,15 @@ final class ArmRunner: Sendable {
         try child.start()
         children.withLockedValue { $0.append(child) }
         if child.name == "bridge" { pids.withLockedValue { $0.bridge = child.pid } }
+    }
+
+    /// Waits until the dashboard follower (when there is one) has its first event, and a moment
+    /// more: the leak check's "before" then counts the follower and the contracts it keeps
+    /// tailed, however long its connection took (at most 5 s; 400 ms without a follower).
+    func settleFollower(_ follows: Bool, probe: BridgeProbe) async {
+        let deadline = Date().addingTimeInterval(follows ? 5 : 0.1)
+        while Date() < deadline, !follows || probe.dashboardEvents.isEmpty { try? await Task.sleep(for: .milliseconds(20)) }
+        try? await Task.sleep(for: .milliseconds(300))
     }
 
     /// Where the bridge writes its port once it listens (`bridge --port-file`, docs/PROTOCOL.md).
