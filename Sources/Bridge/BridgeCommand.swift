@@ -114,6 +114,13 @@ struct BridgeCommand: AsyncParsableCommand {
     @Option(help: "Connections the kernel may queue before they are accepted (listen backlog; the kernel's somaxconn caps it).")
     var backlog = 4_096
 
+    @Option(
+        name: .customLong("event-loops"),
+        help:
+            "Event loops (threads) serving the connections; the files are watched on the first, whose clients get updates with no thread hop. Default: one per core. One suits a handful of clients."
+    )
+    var eventLoops: Int?
+
     @Option(name: .customLong("demo-rate"), help: "With --demo: records per second the simulator writes.")
     var demoRate = 200.0
 
@@ -140,6 +147,7 @@ struct BridgeCommand: AsyncParsableCommand {
             throw ValidationError("limits must be positive (and --max-message-bytes at least 256)")
         }
         guard backlog > 0 else { throw ValidationError("--backlog must be positive") }
+        if let eventLoops, !(1...256).contains(eventLoops) { throw ValidationError("--event-loops must be between 1 and 256") }
         guard barGraceMilliseconds >= 0 else { throw ValidationError("--bar-grace-ms must not be negative") }
         for origin in allowOrigins where !AllowedOrigins.isOrigin(origin) {
             throw ValidationError("--allow-origin '\(origin)' is not an origin: give scheme://host[:port], e.g. http://localhost:3000")
@@ -209,6 +217,7 @@ struct BridgeCommand: AsyncParsableCommand {
         configuration.idleCloseSeconds = closeAfter
         configuration.listenBacklog = backlog
         configuration.traceTimestamps = traceTimestamps
+        configuration.eventLoops = eventLoops
         configuration.allowedOrigins = allowOrigins
         configuration.barCloseGraceMilliseconds = barGraceMilliseconds
 

@@ -8,6 +8,7 @@ import HummingbirdWebSocket
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
+import NIOPosix
 import Prometheus
 import ServiceLifecycle
 import SierraFormat
@@ -30,6 +31,10 @@ public final class BridgeApplication: Sendable {
     public let hub: MarketHub?
     let dashboardSampler: DashboardSampler?
     let watcher: FileWatcher?
+    /// The loops serving the connections; the watcher runs on one of them.
+    let eventLoopGroup: any EventLoopGroup
+    /// Whether the group is the bridge's own (`eventLoops`), shut down when it stops.
+    let ownsEventLoops: Bool
     let registry: ConnectionRegistry
     let logger: Logger
     let startedAt = WallClock.monotonicNanoseconds()
@@ -57,11 +62,18 @@ public final class BridgeApplication: Sendable {
         factory.durationHistogramBuckets["bridge_queued_to_written_seconds"] = stageBuckets
         self.prometheus = prometheus
         self.metrics = BridgeMetrics(factory: factory)
+        if let loops = configuration.eventLoops {
+            self.eventLoopGroup = MultiThreadedEventLoopGroup(numberOfThreads: loops)
+            self.ownsEventLoops = true
+        } else {
+            self.eventLoopGroup = MultiThreadedEventLoopGroup.singleton
+            self.ownsEventLoops = false
+        }
         self.registry = ConnectionRegistry(maxConnections: configuration.maxConnections, backlog: configuration.clientBacklog, metrics: metrics)
         if configuration.mode == .event {
             let hub = MarketHub(configuration: configuration.hubConfiguration, metrics: metrics, logger: logger)
             self.hub = hub
-            self.watcher = FileWatcher(hub: hub, mode: configuration.watch, logger: logger)
+            self.watcher = FileWatcher(hub: hub, mode: configuration.watch, logger: logger, eventLoop: eventLoopGroup.next())
             self.dashboardSampler = DashboardSampler(hub: hub, interval: configuration.dashboardIntervalSeconds)
         } else {
             self.hub = nil
@@ -135,6 +147,7 @@ public final class BridgeApplication: Sendable {
                 )
                 await onRunning(port)
             },
+            eventLoopGroupProvider: .shared(eventLoopGroup),
             logger: logger
         )
         let lifecycle = ShutdownService(registry: registry)
@@ -152,6 +165,9 @@ public final class BridgeApplication: Sendable {
             )
         )
         serviceGroup.withLockedValue { $0 = group }
+        defer {
+            if ownsEventLoops { eventLoopGroup.shutdownGracefully { _ in } }
+        }
         try await group.run()
     }
 
@@ -352,22 +368,14 @@ struct ShutdownService: Service {
     }
 }
 
-/// The file watcher as a service of the bridge's group: its thread watches from the group's start
-/// to its graceful shutdown.
+/// The file watcher as a service of the bridge's group: it watches from the group's start to its
+/// graceful shutdown.
 struct FileWatcherService: Service {
     let watcher: FileWatcher
 
     func run() async throws {
-        watcher.start()
+        try await watcher.start()
         try? await gracefulShutdown()
-        // Stopping waits for the thread to leave its `poll`: done on a thread of its own, so the
-        // shutdown's other work (closing the clients, the server's drain) keeps the pool's threads.
-        let watcher = self.watcher
-        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
-            DispatchQueue.global().async {
-                watcher.stop()
-                done.resume()
-            }
-        }
+        await watcher.stop()
     }
 }

@@ -45,6 +45,9 @@ public struct BridgeConfiguration: Sendable {
     public var httpIdleTimeoutSeconds = 10.0
     /// Market updates carry the bridge's wake-up and queued times (`tw`, `tq`, Unix µs).
     public var traceTimestamps = false
+    /// Event loops serving the connections (nil: NIO's shared group, one per core). The files are
+    /// watched on one of them: its clients get each update on the thread that read it.
+    public var eventLoops: Int? = nil
     /// Connections the kernel may queue before the bridge accepts them: a burst of connects (a
     /// flood, every client reconnecting at once) waits in the queue instead of being dropped.
     public var listenBacklog = 4_096

@@ -14,7 +14,7 @@ extension BridgeSuites {
             for flag in [
                 "--data-dir", "--demo", "--host", "--port", "--mode", "--watch", "--safety-poll-ms", "--poll-ms", "--token", "--symbols",
                 "--price-multiplier", "--depth-levels", "--max-connections", "--max-subscriptions", "--max-message-bytes", "--max-message-rate",
-                "--client-backlog", "--history", "--heartbeat", "--dashboard-interval", "--idle-timeout", "--backlog", "--log-level",
+                "--client-backlog", "--history", "--heartbeat", "--dashboard-interval", "--idle-timeout", "--backlog", "--event-loops", "--log-level",
             ] {
                 #expect(bridge.stdout.contains(flag), "\(flag) is not explained")
             }
@@ -31,6 +31,7 @@ extension BridgeSuites {
                 (["--data-dir", "/tmp", "--price-multiplier", "NQ=abc"], "--price-multiplier takes SYMBOL=FACTOR"),
                 (["--data-dir", "/tmp", "--watch", "magic"], "--watch must be inotify or poll"),
                 (["--data-dir", "/tmp", "--port-file", "/nonexistent/bridgelab/port.json"], "--port-file: no such folder"),
+                (["--data-dir", "/tmp", "--event-loops", "0"], "--event-loops must be between 1 and 256"),
             ]
         )
         func badArguments(arguments: [String], message: String) async throws {

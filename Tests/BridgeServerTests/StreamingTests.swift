@@ -12,11 +12,12 @@ import Testing
 extension BridgeSuites {
     @Suite("Bridge streaming")
     struct StreamingTests {
-        @Test("WebSocket: a snapshot, then every trade in file order with the file's values")
-        func snapshotThenEveryTrade() async throws {
+        /// On NIO's shared loops, on one loop (the watcher's: no hop), and on three of the bridge's own.
+        @Test("WebSocket: a snapshot, then every trade in file order with the file's values", arguments: [nil, 1, 3] as [Int?])
+        func snapshotThenEveryTrade(eventLoops: Int?) async throws {
             let folder = try SimulatedFolder()
             defer { folder.cleanup() }
-            try await withBridge(folder.path) { bridge in
+            try await withBridge(settings(folder.path) { $0.eventLoops = eventLoops }) { bridge in
                 let client = try await TestWSClient(url: bridge.ws + "/ws")
                 defer { Task { await client.close() } }
                 let hello = try #require(try await client.next())
