@@ -228,7 +228,14 @@ let package = Package(
         .testTarget(name: "SierraFormatTests", dependencies: ["SierraFormat", "BridgeTesting", "MarketSim"], exclude: ["Vectors"]),
         .testTarget(name: "MarketSimTests", dependencies: ["MarketSim", "SierraFormat", "BridgeTesting"]),
         .testTarget(name: "BridgeWireTests", dependencies: ["BridgeWire", "BridgeCore", "SierraFormat", "MarketSim"]),
-        .testTarget(name: "BridgeCoreTests", dependencies: ["BridgeCore", "BridgeWire", "SierraFormat"]),
+        .testTarget(
+            name: "BridgeCoreTests",
+            dependencies: [
+                "BridgeCore", "BridgeWire", "BridgeTesting", "SierraFormat",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ]
+        ),
         .testTarget(
             name: "BridgeClientTests",
             dependencies: [
