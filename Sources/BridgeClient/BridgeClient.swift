@@ -19,7 +19,7 @@ import SierraFormat
 /// WebSocket as soon as it can. `latest(_:)` answers from the local view while it is fresh.
 public final class BridgeClient: Sendable {
     public let configuration: BridgeClientConfiguration
-    /// Updates for the application (when `deliverUpdates`): bounded, never dropped.
+    /// Updates for the application (with the `.updates` transport): bounded, never dropped.
     public let updates: BoundedQueue<ReceivedMessage>
     private let logger: Logger
     let onMessage: (@Sendable (ReceivedMessage) -> Void)?
@@ -187,7 +187,7 @@ public final class BridgeClient: Sendable {
     }
 
     private func connectAttempt(_ id: Int) async -> ConnectOutcome {
-        if !configuration.deliverUpdates { return await connectAttemptOnLoop(id) }
+        guard configuration.transport == .updates else { return await connectAttemptOnLoop(id) }
         let url = configuration.url + webSocketPath()
         do {
             // A close handshake over a dead link can never finish: give up on it after a second.
@@ -236,7 +236,7 @@ public final class BridgeClient: Sendable {
                     for message in received { await self.updates.push(message) }
                 }
             }
-            let code = frame.map { Int(UInt16(webSocketErrorCode: $0.closeCode)) } ?? 1006
+            let code = frame.map { Int(UInt16(webSocketErrorCode: $0.closeCode)) } ?? Int(CloseCode.abnormal)
             return ended(id, code: code)
         } catch {
             return failed(id, error, refused: error is WebSocketClientError)
@@ -295,9 +295,9 @@ public final class BridgeClient: Sendable {
         }
     }
 
-    /// The connection of attempt `id` ended with close code `code` (1006: none).
+    /// The connection of attempt `id` ended with close code `code` (``CloseCode/abnormal``: none).
     private func ended(_ id: Int, code: Int) -> ConnectOutcome {
-        let refused = [1013, 4401, 4404].contains(code)
+        let refused = [CloseCode.tryAgainLater, CloseCode.unauthorized, CloseCode.unknownSymbol].contains(UInt16(clamping: code))
         guard state.withLockedValue({ $0.attempt == id }) else { return .accepted }
         state.withLockedValue {
             $0.closer = nil

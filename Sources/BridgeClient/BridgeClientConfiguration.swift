@@ -17,8 +17,18 @@ public struct BridgeClientConfiguration: Sendable {
     public var jitter = 0.5
     /// Updates held for the application before the client stops reading the socket.
     public var queueLimit = 10_000
-    /// Deliver updates to ``BridgeClient/updates`` (off: only statistics, cache and `onMessage`).
-    public var deliverUpdates = false
+    /// How the WebSocket is read, and whether the application gets each update.
+    public enum Transport: Sendable, Equatable {
+        /// On the event loop that reads it (``LoopWebSocket``): the session, the cache and
+        /// `onMessage` only, nothing in ``BridgeClient/updates``. The cheapest: for a client that
+        /// observes (loadgen's), or reads ``BridgeClient/latest(_:)``.
+        case eventLoop
+        /// Every update also goes to ``BridgeClient/updates``, bounded, never dropped (through
+        /// HummingbirdWSClient's async frames): for an application that takes each one.
+        case updates
+    }
+
+    public var transport = Transport.eventLoop
     /// Ask the bridge for newline-batched frames (`?batch=1`): fewer frames in a burst, but the
     /// bridge builds each client's frames apart. Off: one message per frame, the same frame bytes
     /// for every client.

@@ -1,3 +1,4 @@
+import BridgeWire
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
@@ -82,7 +83,7 @@ public enum LoopWebSocket {
             ended.fail(error)
             throw error
         }
-        channel.closeFuture.whenComplete { _ in ended.succeed(1006) }  // no-op once a code is in
+        channel.closeFuture.whenComplete { _ in ended.succeed(CloseCode.abnormal) }  // no-op once a code is in
         return try await withTaskCancellationHandler {
             try await ended.futureResult.get()
         } onCancel: {
@@ -289,7 +290,7 @@ public enum LoopWebSocket {
                 context.writeAndFlush(wrapOutboundOut(pong), promise: nil)
             case .connectionClose:
                 var data = payload
-                let code = data.readInteger(as: UInt16.self) ?? 1005
+                let code = data.readInteger(as: UInt16.self) ?? CloseCode.noStatus
                 ended.succeed(code)
                 // Answer with the same code, then leave closing the socket to the server (it
                 // must); a server that does not is not waited for long.

@@ -4,6 +4,10 @@ public enum CloseCode {
     public static let normal: UInt16 = 1000
     /// Server shutting down, or a client leaving (RFC 6455).
     public static let goingAway: UInt16 = 1001
+    /// A close frame with no status in it (RFC 6455; never sent, only reported).
+    public static let noStatus: UInt16 = 1005
+    /// The connection ended with no close frame at all (RFC 6455; never sent, only reported).
+    public static let abnormal: UInt16 = 1006
     /// Abuse: too many bad or too many messages (RFC 6455 policy violation).
     public static let policyViolation: UInt16 = 1008
     /// A message over the size limit (RFC 6455).

@@ -107,7 +107,7 @@ extension BridgeSuites {
             try await withBridge(folder.path) { bridge in
                 var configuration = BridgeClientConfiguration(url: bridge.ws, symbols: ["NQ"])
                 configuration.channels = [.trades]
-                configuration.deliverUpdates = true
+                configuration.transport = .updates
                 configuration.queueLimit = 16
                 let client = BridgeClient(configuration: configuration, logger: logger())
                 let task = Task { await client.run() }
