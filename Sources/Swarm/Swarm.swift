@@ -30,7 +30,10 @@ public final class Swarm: Sendable {
     let profileReader: MessageReader?
     let tradeMatcher: TradeMatcher?
 
+    /// The host clients connect to: an address (`localhost` is 127.0.0.1), for the raw sockets too.
     var host: String { target.withLockedValue { $0.host } }
+    /// `?token=…` for the bridge's routes, or nothing: built once.
+    let tokenQuery: String
     var port: Int { target.withLockedValue { $0.port } }
     var webSocketURL: String { "ws://\(host):\(port)" }
 
@@ -45,9 +48,13 @@ public final class Swarm: Sendable {
         self.bridgeProcess = configuration.bridgeCommand.map { RestartableProcess(Self.bridge($0)) }
         self.faultProxy =
             configuration.proxy || configuration.faults.contains(where: \.needsProxy)
-            ? FaultProxy(upstreamHost: configuration.host == "localhost" ? "127.0.0.1" : configuration.host, upstreamPort: configuration.port) : nil
-        target.withLockedValue { $0 = (configuration.host, configuration.port) }
+            ? FaultProxy(upstreamHost: Self.address(configuration.host), upstreamPort: configuration.port) : nil
+        self.tokenQuery = configuration.token.map { "?token=\($0)" } ?? ""
+        target.withLockedValue { $0 = (Self.address(configuration.host), configuration.port) }
     }
+
+    /// `localhost` as the address it means here (raw sockets take addresses, not names).
+    static func address(_ host: String) -> String { host == "localhost" ? "127.0.0.1" : host }
 
     /// Runs the swarm for the configured duration and returns its summary.
     public func run() async throws -> SwarmSummary {
@@ -237,25 +244,7 @@ public final class Swarm: Sendable {
     // MARK: - Clients
 
     private func runClient(index: Int, kind: ClientKind, until end: UInt64) async {
-        if profileReader != nil {
-            switch kind {
-            case .ws: await runProfileWebSocket(until: end)
-            case .sse: await runProfileSSE(until: end)
-            case .poll: await runProfilePoller(index: index, until: end)
-            case .leak: await runLeak(until: end)
-            default: break  // refused by validate()
-            }
-            return
-        }
-        switch kind {
-        case .ws, .slow: await runWebSocket(kind: kind, until: end)
-        case .sse: await runSSE(until: end)
-        case .poll: await runPoller(index: index, until: end)
-        case .stuck, .vanish: await runSilent(kind: kind, until: end)
-        case .churn: await runChurn(until: end)
-        case .malformed: await runMalformed(until: end)
-        case .leak: await runLeak(until: end)
-        }
+        await kind.client(for: self, index: index)?.run(until: end)
     }
 
     func clientConfiguration() -> BridgeClientConfiguration {

@@ -15,7 +15,7 @@ extension Swarm {
     /// The values a profile's URL and message templates are filled with.
     func placeholders(symbol: String?) -> [String: String] {
         var values = [
-            "host": host == "localhost" ? "127.0.0.1" : host, "port": String(port),
+            "host": host, "port": String(port),
             "symbols": configuration.symbols.joined(separator: ","), "channels": configuration.channels.map(\.rawValue).joined(separator: ","),
             "token": configuration.token ?? "",
         ]
@@ -191,7 +191,7 @@ extension Swarm {
         guard let route = profileReader?.profile.sse else { return }
         let state = ProfileClientState(started: WallClock.nowMicroseconds())
         let path = URLTemplate.path(of: URLTemplate.fill(route, placeholders(symbol: configuration.symbols.first)))
-        let stream = EventSource(host: placeholders(symbol: nil)["host"]!, port: port, path: path)
+        let stream = EventSource(host: host, port: port, path: path)
         while WallClock.monotonicNanoseconds() < end {
             do {
                 try await withDeadline(end) {
@@ -221,7 +221,7 @@ extension Swarm {
     /// send time, and the staleness of the last trade each answer carried.
     func runProfilePoller(index: Int, until end: UInt64) async {
         guard let route = profileReader?.profile.poll else { return }
-        await poll(index: index, until: end, host: placeholders(symbol: nil)["host"]!) { symbol in
+        await poll(index: index, until: end) { symbol in
             URLTemplate.path(of: URLTemplate.fill(route.url, self.placeholders(symbol: symbol)))
         } observe: { response, symbol, receivedAt, poller in
             self.observePoll(String(buffer: response.body), symbol: symbol, receivedAt: receivedAt, poller: poller)
@@ -297,4 +297,23 @@ final class ProfileClientState: @unchecked Sendable {
     func has(_ file: String, _ index: Int) -> Bool { lock.withLock { _ledgers[file]?.received.contains(index) ?? false } }
 
     var ledgers: [DeliveryLedger] { lock.withLock { Array(_ledgers.values) } }
+}
+
+/// A profile's `ws` kind: ``Swarm/runProfileWebSocket(until:)``.
+struct ProfileWebSocketClient: SwarmClient {
+    let swarm: Swarm
+    func run(until end: UInt64) async { await swarm.runProfileWebSocket(until: end) }
+}
+
+/// A profile's `sse` kind: ``Swarm/runProfileSSE(until:)``.
+struct ProfileSSEClient: SwarmClient {
+    let swarm: Swarm
+    func run(until end: UInt64) async { await swarm.runProfileSSE(until: end) }
+}
+
+/// A profile's `poll` kind: ``Swarm/runProfilePoller(index:until:)``.
+struct ProfilePollClient: SwarmClient {
+    let swarm: Swarm
+    let index: Int
+    func run(until end: UInt64) async { await swarm.runProfilePoller(index: index, until: end) }
 }
