@@ -270,7 +270,7 @@ let package = Package(
             ]
         ),
         // Runs the built executables as processes, as a user would.
-        .testTarget(name: "EndToEndTests", dependencies: ["SierraFormat", "MarketSim"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["SierraFormat", "MarketSim", "BridgeTesting"]),
     ]
 )
 

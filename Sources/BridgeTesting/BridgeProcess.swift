@@ -33,13 +33,8 @@ public final class BridgeProcess: Sendable {
     }
 
     public init(executable: URL, _ arguments: [String]) throws {
-        process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
+        let (process, out, err) = pipedProcess(executable, arguments)
+        self.process = process
         let output = self.output
         let errors = self.errors
         out.fileHandleForReading.readabilityHandler = { handle in

@@ -63,16 +63,22 @@ extension BridgeSuites {
             for mode in [BridgeMode.event, .pollingNaive] {
                 let folder = try SimulatedFolder(roots: ["NQ"])
                 defer { folder.cleanup() }
-                try await withBridge(settings(folder.path) { $0.mode = mode }) { bridge in
+                // A long idle timeout: a connection closed before it was closed for the bad request,
+                // not for idling (a behaviour, not a speed: no tight bound on a loaded machine).
+                try await withBridge(
+                    settings(folder.path) {
+                        $0.mode = mode
+                        $0.httpIdleTimeoutSeconds = 60
+                    }
+                ) { bridge in
                     let answer = try await blocking { () -> (text: String, seconds: Double)? in
                         let connection = try RawConnection(port: bridge.port)
                         defer { connection.close() }
                         connection.send(request)
-                        return connection.readUntilClosed(timeout: 3)
+                        return connection.readUntilClosed(timeout: 20)
                     }
-                    let closed = try #require(answer, "\(name), \(mode): still open after 3 s")
+                    let closed = try #require(answer, "\(name), \(mode): still open after 20 s")
                     #expect(closed.text.hasPrefix("HTTP/1.1 \(status)"), "\(name), \(mode): \(closed.text.prefix(80))")
-                    #expect(closed.seconds < 1, "\(name), \(mode): closed after \(closed.seconds) s")
                     #expect(try await RawHTTP.fetch(port: bridge.port, "/health").status == 200)
                 }
             }
@@ -103,7 +109,8 @@ extension BridgeSuites {
                     return connection.readUntilClosed(timeout: 5)
                 }
                 let closed = try #require(answer, "a half-sent request kept its connection for 5 s")
-                #expect(closed.seconds >= 0.9 && closed.seconds < 3, "closed after \(closed.seconds) s")
+                // Not before the timeout (a lower bound holds however loaded the machine is).
+                #expect(closed.seconds >= 0.9, "closed after \(closed.seconds) s")
             }
         }
 

@@ -1,3 +1,4 @@
+import BridgeTesting
 import Foundation
 import SierraFormat
 import Testing
@@ -17,29 +18,8 @@ struct SimulatorCommandTests {
 
     enum CommandError: Error { case notBuilt(String) }
 
-    struct Result {
-        var status: Int32
-        var stdout: String
-        var stderr: String
-    }
-
-    static func run(_ executable: URL, _ arguments: [String]) throws -> Result {
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Result(
-            status: process.terminationStatus,
-            stdout: String(decoding: outData, as: UTF8.self),
-            stderr: String(decoding: errData, as: UTF8.self)
-        )
+    static func run(_ executable: URL, _ arguments: [String]) throws -> CommandResult {
+        try runCommand(executable, arguments)
     }
 
     func temporaryFolder() throws -> String {

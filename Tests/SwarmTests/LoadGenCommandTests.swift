@@ -5,21 +5,8 @@ import Testing
 extension BridgeSuites {
     @Suite("loadgen executable")
     struct LoadGenProcessTests {
-        static func loadgen(_ arguments: [String]) async throws -> (status: Int32?, out: String, err: String) {
-            let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            let process = Process()
-            process.executableURL = root.appendingPathComponent(".build/debug/loadgen")
-            process.arguments = arguments
-            let out = Pipe()
-            let err = Pipe()
-            process.standardOutput = out
-            process.standardError = err
-            try process.run()
-            let (o, e) = try await blocking {
-                (out.fileHandleForReading.readDataToEndOfFile(), err.fileHandleForReading.readDataToEndOfFile())
-            }
-            process.waitUntilExit()
-            return (process.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+        static func loadgen(_ arguments: [String]) async throws -> CommandResult {
+            try await runCommand(builtExecutable("loadgen"), arguments)
         }
 
         @Test("--help explains every option")
@@ -30,7 +17,7 @@ extension BridgeSuites {
                 "--url", "--clients", "--kind", "--symbols", "--channels", "--duration", "--arrival-rate", "--ramp-down", "--poll-rate", "--data-dir",
                 "--out", "--token", "--proxy", "--fault",
             ] {
-                #expect(result.out.contains(option), "\(option)")
+                #expect(result.stdout.contains(option), "\(option)")
             }
         }
 
@@ -47,7 +34,7 @@ extension BridgeSuites {
         func errors(arguments: [String], message: String) async throws {
             let result = try await Self.loadgen(arguments)
             #expect(result.status != 0)
-            #expect(result.err.contains(message), "\(result.err)")
+            #expect(result.stderr.contains(message), "\(result.stderr)")
         }
     }
 }
