@@ -59,7 +59,7 @@ let benchmarks: @Sendable () -> Void = {
     }
 
     // The fixed cost of one update, before any client's share: a trade appended to the `.scid`
-    // file (one `write`, the simulator's part), then what the watcher thread does on waking — the
+    // file (one `write`, the simulator's part), then what the file watcher does on waking — the
     // tailer's read, the state, the encoding, the fan-out — until the bytes sit in one client's
     // outbox. An iteration is 1,000 updates, each read on its own (flushed every record).
     Benchmark("file change → bytes queued for one client (updates)") { benchmark in

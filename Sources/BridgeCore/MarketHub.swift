@@ -20,7 +20,7 @@ import Glibc
 /// table, no descriptor and no memory; it is closed ``HubConfiguration/idleCloseSeconds`` after its
 /// last use and opened again on demand.
 ///
-/// All state sits behind one lock. The watcher thread calls ``refresh()`` and ``pump(_:)``;
+/// All state sits behind one lock. The file watcher (on its event loop) calls ``refresh()`` and ``pump(_:)``;
 /// connection handlers call ``subscribe(_:request:)`` and friends. A snapshot and the updates after
 /// it are queued under the same lock, so nothing slips between them.
 public final class MarketHub: @unchecked Sendable {
