@@ -46,17 +46,7 @@ extension BridgeClient {
             return .some(s.session.apply(message, text: text, receivedAt: receivedAt))
         }
         guard let verdict else { return nil }
-        let received = ReceivedMessage(
-            type: message.type,
-            kind: message.kind,
-            contract: message.contract,
-            seq: message.seq,
-            receivedAt: receivedAt,
-            bytes: text.utf8.count,
-            verdict: verdict,
-            wake: message.tw,
-            queued: message.tq
-        )
+        let received = ReceivedMessage(message, receivedAt: receivedAt, bytes: text.utf8.count, verdict: verdict)
         onMessage?(received)
         return received
     }

@@ -101,6 +101,24 @@ public struct ReceivedMessage: Sendable {
     }
 }
 
+extension ReceivedMessage {
+    /// The scanned `message` (`bytes` long), received at `receivedAt`, with its tracker's verdict:
+    /// how the WebSocket and the SSE client both hand a message on.
+    init(_ message: WireScanner, receivedAt: Int64, bytes: Int, verdict: ContractTracker.TradeVerdict?) {
+        self.init(
+            type: message.type,
+            kind: message.kind,
+            contract: message.contract,
+            seq: message.seq,
+            receivedAt: receivedAt,
+            bytes: bytes,
+            verdict: verdict,
+            wake: message.tw,
+            queued: message.tq
+        )
+    }
+}
+
 /// A contract's latest state as the client knows it.
 public struct ContractView: Sendable, Equatable {
     public var contract: String

@@ -63,16 +63,6 @@ public final class SSEClient: Sendable {
         let receivedAt = WallClock.nowMicroseconds()
         let message = WireScanner(data)
         let verdict = state.withLockedValue { $0.apply(message, text: data[...], receivedAt: receivedAt) }
-        return ReceivedMessage(
-            type: message.type,
-            kind: message.kind,
-            contract: message.contract,
-            seq: message.seq,
-            receivedAt: receivedAt,
-            bytes: data.utf8.count,
-            verdict: verdict,
-            wake: message.tw,
-            queued: message.tq
-        )
+        return ReceivedMessage(message, receivedAt: receivedAt, bytes: data.utf8.count, verdict: verdict)
     }
 }

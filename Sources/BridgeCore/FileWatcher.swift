@@ -67,9 +67,9 @@ public final class FileWatcher: @unchecked Sendable {
         self.eventLoop = eventLoop
     }
 
-    /// Starts watching (after an initial load of the folder).
+    /// Starts watching. The hub's folder is listed already (``MarketHub/refresh()``, by its owner,
+    /// before the server answers): a second listing here would only repeat it.
     public func start() async throws {
-        hub.refresh()
         if case .events = mode {
             inotifyFD = inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC))
             if inotifyFD < 0 {
@@ -159,6 +159,12 @@ public final class FileWatcher: @unchecked Sendable {
             watchedFiles[wd] = nil
         }
         return added
+    }
+
+    /// The channel closed the inotify descriptor (on the loop): its number may be reused by another
+    /// file from now on, so no watch is added to it again; the safety checks go on alone.
+    func descriptorClosed() {
+        inotifyFD = -1
     }
 
     /// The events of one read of the descriptor (on the loop): gathered until the read is complete.
@@ -296,6 +302,10 @@ final class InotifyReader: ChannelInboundHandler, Sendable {
 
     func channelReadComplete(context: ChannelHandlerContext) {
         watcher.pass()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        watcher.descriptorClosed()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {

@@ -285,8 +285,12 @@ final class ArmRunner: Sendable {
     /// more: the leak check's "before" then counts the follower and the contracts it keeps
     /// tailed, however long its connection took (at most 5 s; 400 ms without a follower).
     func settleFollower(_ follows: Bool, probe: BridgeProbe) async {
-        let deadline = Date().addingTimeInterval(follows ? 5 : 0.1)
-        while Date() < deadline, !follows || probe.dashboardEvents.isEmpty { try? await Task.sleep(for: .milliseconds(20)) }
+        guard follows else {
+            try? await Task.sleep(for: .milliseconds(400))
+            return
+        }
+        let deadline = Date().addingTimeInterval(5)
+        while Date() < deadline, probe.dashboardEvents.isEmpty { try? await Task.sleep(for: .milliseconds(20)) }
         try? await Task.sleep(for: .milliseconds(300))
     }
 
