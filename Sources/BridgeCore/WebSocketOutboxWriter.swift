@@ -14,8 +14,8 @@ import SierraFormat
 /// drains again when the channel becomes writable.
 ///
 /// A close in the outbox ends the writer after everything queued before it was written; the
-/// connection's session then sends the close frame through the WebSocket handler, which runs the
-/// close handshake.
+/// connection's handler (told through ``onEnd``, on the loop) then sends the close frame and runs
+/// the close handshake.
 public final class WebSocketOutboxWriter: ChannelInboundHandler, RemovableChannelHandler, OutboxConsumer, @unchecked Sendable {
     public typealias InboundIn = ByteBuffer
     public typealias InboundOut = ByteBuffer
@@ -75,6 +75,9 @@ public final class WebSocketOutboxWriter: ChannelInboundHandler, RemovableChanne
     private var drainAgain = false
     /// Bytes arrived from the peer since the loop's last ping round (the upgrade counts).
     private var heard = true
+
+    /// Called once, on the loop, when the writer stops (before ``ended()`` returns).
+    public var onEnd: ((End) -> Void)?
 
     private struct Ending {
         var end: End?
@@ -151,6 +154,10 @@ public final class WebSocketOutboxWriter: ChannelInboundHandler, RemovableChanne
             return state.waiter
         }
         waiter?.resume(returning: end)
+        if let onEnd {
+            self.onEnd = nil
+            onEnd(end)
+        }
     }
 
     // MARK: Pings

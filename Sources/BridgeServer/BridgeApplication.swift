@@ -4,7 +4,6 @@ import Clocks
 import Foundation
 import Hummingbird
 import HummingbirdCore
-import HummingbirdWebSocket
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
@@ -91,26 +90,15 @@ public final class BridgeApplication: Sendable {
         var server: HTTPServerBuilder
         switch configuration.mode {
         case .event:
-            let ws = WebSocketServerConfiguration(
-                // Inbound frames over the limit are refused by the frame decoder with close code 1009;
-                // `messages(maxSize:)` then bounds fragmented messages the same way.
-                maxFrameSize: configuration.maxInboundMessageBytes,
-                // Pings are sent by the event loops' heartbeat timers (EventLoopDrainQueue), not by
-                // hummingbird-websocket's loop: that is a sleeping task per connection, and a closed
-                // connection's sleep keeps its memory until it would have woken (a minute).
-                autoPing: .disabled,
-                closeTimeout: .seconds(2)
-            )
+            guard let hub else { preconditionFailure("event mode has a hub") }
             let idle = TimeAmount.milliseconds(Int64(configuration.httpIdleTimeoutSeconds * 1000))
-            let upgrade = HTTP1WebSocketUpgradeChannel.Configuration(
-                http1: .init(additionalChannelHandlers: [MalformedRequestHandler()], idleTimeout: idle),
-                ws: ws
-            )
-            let webSocketResponder = router.buildResponder()
+            let http1 = HTTP1Channel.Configuration(additionalChannelHandlers: [MalformedRequestHandler()], idleTimeout: idle)
+            let session = WebSocketSession(hub: hub, registry: registry, configuration: configuration, logger: logger)
+            let origins = AllowedOrigins(configuration.allowedOrigins)
             // The first request of a connection is guarded from its first byte (see FirstRequestGuard).
             server = HTTPServerBuilder { responder in
                 GuardedChildChannel(
-                    base: HTTP1WebSocketUpgradeChannel(responder: responder, webSocketResponder: webSocketResponder, configuration: upgrade),
+                    base: WebSocketUpgradeChannel(responder: responder, http1: http1, session: session, origins: origins),
                     headTimeout: idle
                 )
             }
@@ -205,22 +193,12 @@ public final class BridgeApplication: Sendable {
                 guard let bytes = hub.snapshotJSON(symbol) else { throw HTTPError(.notFound, message: "unknown symbol; see /api/symbols") }
                 return Self.json(bytes)
             }
-            let session = WebSocketSession(hub: hub, registry: registry, configuration: configuration, logger: logger)
-            // A page on an origin not allowed gets no upgrade (its browser sees the socket fail).
-            let metrics = self.metrics
-            let shouldUpgrade: @Sendable (Request, BridgeRequestContext) async throws -> RouterShouldUpgrade = { request, _ in
-                guard origins.allowsUpgrade(request) else {
-                    metrics.connectionRefused(transport: "ws", reason: "origin")
-                    return .dontUpgrade
+            // The WebSocket routes are upgraded before the router (WebSocketUpgradeChannel); a plain
+            // request to them is told so.
+            for path in ["/ws", "/ws/live_data/{symbol}"] {
+                router.get(RouterPath(path)) { _, _ in
+                    Response(status: .upgradeRequired, headers: [.upgrade: "websocket", .connection: "Upgrade"])
                 }
-                return .upgrade([:])
-            }
-            router.ws("/ws", shouldUpgrade: shouldUpgrade) { inbound, outbound, context in
-                await Self.runSession(session, inbound, outbound, context, initialSymbol: nil)
-            }
-            router.ws("/ws/live_data/{symbol}", shouldUpgrade: shouldUpgrade) { inbound, outbound, context in
-                let symbol = context.requestContext.parameters.get("symbol") ?? ""
-                await Self.runSession(session, inbound, outbound, context, initialSymbol: symbol)
             }
             let sse = SSEStreams(
                 hub: hub,
@@ -263,21 +241,6 @@ public final class BridgeApplication: Sendable {
             }
         }
         return router
-    }
-
-    /// An upgraded connection's session. The upgrade's handler reference is released first (see
-    /// ``BridgeRequestContext/UpgradeSlot``: it would keep the connection alive after it closed).
-    static func runSession(
-        _ session: WebSocketSession,
-        _ inbound: WebSocketInboundStream,
-        _ outbound: WebSocketOutboundWriter,
-        _ context: WebSocketRouterContext<BridgeRequestContext>,
-        initialSymbol: String?
-    ) async {
-        context.requestContext.releaseUpgradeReference()
-        guard let channel = context.requestContext.channel else { return }
-        session.registry.upgraded(channel, upgradeSlot: context.requestContext.upgrade)
-        await session.run(request: context.request, channel: channel, inbound: inbound, outbound: outbound, initialSymbol: initialSymbol)
     }
 
     /// The `{symbol}` path parameter, refused (400) unless it is a plain name.
@@ -365,6 +328,9 @@ struct ShutdownService: Service {
     func run() async throws {
         try? await gracefulShutdown()
         registry.closeAll(code: CloseCode.goingAway, reason: "bridge shutting down")
+        // A WebSocket is no task of the server's, which would wait for it: its close handshake is
+        // waited for here (at most the handshake's timeout), before the event loops stop.
+        await registry.waitUntilClosed(transport: "ws", timeout: .seconds(3))
     }
 }
 

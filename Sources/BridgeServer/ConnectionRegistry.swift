@@ -22,15 +22,15 @@ final class ConnectionRegistry: Sendable {
     private let state = NIOLockedValueBox(State())
     private let upgradeObserver = NIOLockedValueBox<(@Sendable (any Channel, AnyObject) -> Void)?>(nil)
 
-    /// Calls `observer` with the channel and the request context's upgrade slot of every upgraded
-    /// WebSocket connection, refused ones included (tests hold them weakly to check that a closed
-    /// connection is released).
-    func observeUpgrades(_ observer: @escaping @Sendable (_ channel: any Channel, _ upgradeSlot: AnyObject) -> Void) {
+    /// Calls `observer` with the channel and the connection handler of every upgraded WebSocket
+    /// connection, refused ones included (tests hold them weakly to check that a closed connection
+    /// is released).
+    func observeUpgrades(_ observer: @escaping @Sendable (_ channel: any Channel, _ connection: AnyObject) -> Void) {
         upgradeObserver.withLockedValue { $0 = observer }
     }
 
-    func upgraded(_ channel: any Channel, upgradeSlot: AnyObject) {
-        upgradeObserver.withLockedValue { $0 }?(channel, upgradeSlot)
+    func upgraded(_ channel: any Channel, connection: AnyObject) {
+        upgradeObserver.withLockedValue { $0 }?(channel, connection)
     }
 
     init(maxConnections: Int, backlog: Int, metrics: BridgeMetrics) {
@@ -93,6 +93,14 @@ final class ConnectionRegistry: Sendable {
 
     var counts: [String: Int] {
         state.withLockedValue { s in s.byTransport.filter { $0.value > 0 } }
+    }
+
+    /// Waits (polling, at shutdown only) until no connection of `transport` is open, or `timeout`.
+    func waitUntilClosed(transport: String, timeout: Duration) async {
+        let deadline = ContinuousClock.now + timeout
+        while (counts[transport] ?? 0) > 0, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
     }
 
     /// Closes every connection with `code` and refuses new ones.

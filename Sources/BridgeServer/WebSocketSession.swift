@@ -2,17 +2,16 @@ import BridgeCore
 import BridgeWire
 import Clocks
 import Hummingbird
-import HummingbirdWebSocket
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOWebSocket
 import SierraFormat
 
-/// One WebSocket client: a reader handling its requests and a ``WebSocketOutboxWriter`` on the
-/// connection's event loop that writes its outbox (and queues the loop's shared heartbeats). The fan-out
-/// never touches the socket; it only queues, and a client that reads slowly only delays itself.
-struct WebSocketSession {
+/// What every WebSocket connection of the bridge shares, and what it decides: whether an upgraded
+/// connection is let in (token, symbol, options, the connection limit) and what each client
+/// request does. The connection itself is a ``WebSocketConnection`` on its event loop.
+struct WebSocketSession: Sendable {
     let hub: MarketHub
     let registry: ConnectionRegistry
     let configuration: BridgeConfiguration
@@ -77,15 +76,11 @@ struct WebSocketSession {
             .mapError { .badOption($0.message) }
     }
 
-    func run(
-        request: Request,
-        channel: any Channel,
-        inbound: WebSocketInboundStream,
-        outbound: WebSocketOutboundWriter,
-        initialSymbol: String?
-    ) async {
-        var refusal: Refusal?
+    /// Whether an upgraded connection is let in; when it is, its connection slot is reserved
+    /// (``ConnectionRegistry/open(transport:)`` takes it) and the plan route's subscription comes back.
+    func admit(_ request: Request, initialSymbol: String?) -> Result<ClientRequest?, Refusal> {
         let initial = initialSymbol.map { Self.initialRequest(request, symbol: $0) }
+        var refusal: Refusal?
         if let token = configuration.token, !TokenMiddleware<BridgeRequestContext>.authorized(request, token: token) {
             refusal = .unauthorized
         } else if let initialSymbol, !SymbolName.isAcceptable(initialSymbol) || hub.resolve(initialSymbol) == nil {
@@ -97,91 +92,23 @@ struct WebSocketSession {
         }
         if let refusal {
             hub.metrics.connectionRefused(transport: "ws", reason: refusal.label)
-            // The close frame is written as a plain frame, not through `outbound.close`: that also
-            // half-closes the socket at once, and a FIN arriving on the heels of the 101 is lost by
-            // clients still switching protocols (swift-websocket's among them), which then never
-            // see the close and hang. The client's close reply ends the connection instead.
-            var payload = ByteBuffer()
-            payload.writeInteger(refusal.code)
-            payload.writeString(refusal.reason)
-            try? await outbound.write(.custom(WebSocketFrame(fin: true, opcode: .connectionClose, data: payload)))
-            // Read until the client's close reply (at most a second): the close handshake is only
-            // processed while someone reads, and a refused client must see its close promptly. The
-            // reader is not awaited after that: an inbound iteration need not notice cancellation,
-            // and a task group would wait for it forever, holding the connection open. Returning
-            // ends the connection, and with it the reader.
-            let replied = NIOLockedValueBox(false)
-            let reader = Task {
-                do {
-                    for try await _ in inbound.messages(maxSize: configuration.maxInboundMessageBytes) {}
-                } catch {}
-                replied.withLockedValue { $0 = true }
-            }
-            let deadline = WallClock.monotonicNanoseconds() + 1_000_000_000
-            while !replied.withLockedValue({ $0 }), WallClock.monotonicNanoseconds() < deadline {
-                try? await Task.sleep(for: .milliseconds(10))
-            }
-            reader.cancel()
-            return
+            return .failure(refusal)
         }
+        if case .success(let subscribe)? = initial { return .success(subscribe) }
+        return .success(nil)
+    }
 
-        let outbox = registry.open(transport: "ws")
-        let reason = ReasonBox()
-        defer {
-            hub.remove(outbox)
-            registry.release(outbox, reason: reason.value)
-        }
-        // One JSON message per frame, as a browser's JSON.parse(event.data) or Python's
-        // json.loads(message) expects; newline batches only for a client that asks.
-        let batch = Self.wantsBatches(request)
-        let writer = WebSocketOutboxWriter(outbox: outbox, queue: drainQueues.queue(for: channel.eventLoop), batching: batch)
-        do {
-            try await channel.pipeline.addHandler(writer, position: .first).get()
-        } catch {
-            reason.set("closed")
-            return
-        }
-        outbox.enqueue(
-            control(
-                ServerMessages.hello(
-                    heartbeatSeconds: configuration.heartbeatSeconds,
-                    contracts: hub.helloContracts,
-                    roots: hub.activeRoots(),
-                    batch: batch
-                ),
-                .hello
+    /// The `hello` a new connection gets first.
+    func hello(batch: Bool) -> OutboundMessage {
+        control(
+            ServerMessages.hello(
+                heartbeatSeconds: configuration.heartbeatSeconds,
+                contracts: hub.helloContracts,
+                roots: hub.activeRoots(),
+                batch: batch
             ),
-            channel: nil
+            .hello
         )
-        outbox.attach(writer)
-        // A client too slow to take its trades is cut off: its socket is full, so no close frame
-        // could reach it; it reconnects and resumes.
-        outbox.onOverflow {
-            reason.set("slow_consumer")
-            channel.close(promise: nil)
-        }
-        if case .success(let subscribe)? = initial {
-            hub.subscribe(outbox, request: subscribe)
-        }
-
-        // The writer decides when the connection ends: the reader and the heartbeat only queue (a
-        // close, too), so a close frame follows everything queued before it.
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask {
-                await readLoop(inbound, outbox, reason)
-                outbox.close(code: CloseCode.normal, reason: "closed")
-            }
-            switch await writer.ended() {
-            case .close(let code, let text):
-                reason.set(Self.reasonLabel(code))
-                try? await outbound.close(WebSocketErrorCode(codeNumber: Int(code)), reason: text)
-            case .connectionClosed:
-                reason.set("closed")
-            case .pingTimeout:
-                reason.set("ping_timeout")
-            }
-            group.cancelAll()
-        }
     }
 
     /// `?batch=1` (or `true`) on the WebSocket URL.
@@ -190,44 +117,44 @@ struct WebSocketSession {
         return value == "1" || value == "true"
     }
 
-    private func readLoop(_ inbound: WebSocketInboundStream, _ outbox: ClientOutbox, _ reason: ReasonBox) async {
-        var limiter = RateLimiter(perSecond: configuration.inboundMessagesPerSecond)
+    /// A client's refused messages so far, and its inbound rate.
+    struct Conduct {
+        var limiter: RateLimiter
         var violations = 0
+    }
+
+    func conduct() -> Conduct {
+        Conduct(limiter: RateLimiter(perSecond: configuration.inboundMessagesPerSecond))
+    }
+
+    /// One whole message from the client. Returns false when the connection is to be closed (its
+    /// close is then in the outbox).
+    func received(text: Bool, _ bytes: ByteBuffer, outbox: ClientOutbox, conduct: inout Conduct) -> Bool {
         func violation(_ code: ErrorCode, _ message: String, id: String? = nil) -> Bool {
-            violations += 1
-            if violations > configuration.maxClientViolations {
+            conduct.violations += 1
+            if conduct.violations > configuration.maxClientViolations {
                 outbox.close(code: CloseCode.policyViolation, reason: "too many refused messages")
                 return false
             }
             outbox.enqueue(control(ServerMessages.error(code: code, message: message, id: id), .error), channel: nil)
             return true
         }
-        do {
-            for try await message in inbound.messages(maxSize: configuration.maxInboundMessageBytes) {
-                guard limiter.allow(now: WallClock.monotonicNanoseconds()) else {
-                    if !violation(.rateLimited, "more than \(configuration.inboundMessagesPerSecond) messages per second") { return }
-                    continue
-                }
-                guard case .text(let text) = message else {
-                    if !violation(.badRequest, "binary messages are not part of the protocol; send JSON text") { return }
-                    continue
-                }
-                switch ClientRequest.parse(text.utf8) {
-                case .failure(let refusal):
-                    if !violation(refusal.code, refusal.message, id: refusal.id) { return }
-                case .success(let request):
-                    if !handle(request, outbox, violation) { return }
-                }
-            }
-        } catch {
-            // An over-long message ends the stream with an error.
-            reason.set("message_too_large")
-            outbox.close(code: CloseCode.messageTooBig, reason: "message larger than \(configuration.maxInboundMessageBytes) bytes")
+        guard conduct.limiter.allow(now: WallClock.monotonicNanoseconds()) else {
+            return violation(.rateLimited, "more than \(configuration.inboundMessagesPerSecond) messages per second")
+        }
+        guard text else {
+            return violation(.badRequest, "binary messages are not part of the protocol; send JSON text")
+        }
+        switch ClientRequest.parse(bytes.readableBytesView) {
+        case .failure(let refusal):
+            return violation(refusal.code, refusal.message, id: refusal.id)
+        case .success(let request):
+            return handle(request, outbox, violation)
         }
     }
 
     /// Returns false when the connection is to be closed.
-    private func handle(_ request: ClientRequest, _ outbox: ClientOutbox, _ violation: (ErrorCode, String, String?) -> Bool) -> Bool {
+    func handle(_ request: ClientRequest, _ outbox: ClientOutbox, _ violation: (ErrorCode, String, String?) -> Bool) -> Bool {
         switch request.op {
         case .ping:
             outbox.enqueue(control(ServerMessages.simple(.pong, t: WallClock.nowMicroseconds(), id: request.id), .pong), channel: nil)

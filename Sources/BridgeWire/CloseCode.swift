@@ -5,6 +5,8 @@ public enum CloseCode {
     /// Server shutting down, or a client leaving (RFC 6455).
     public static let goingAway: UInt16 = 1001
     /// A close frame with no status in it (RFC 6455; never sent, only reported).
+    /// A frame that breaks the protocol (a continuation with nothing to continue, say).
+    public static let protocolError: UInt16 = 1002
     public static let noStatus: UInt16 = 1005
     /// The connection ended with no close frame at all (RFC 6455; never sent, only reported).
     public static let abnormal: UInt16 = 1006

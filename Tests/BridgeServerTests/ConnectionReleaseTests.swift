@@ -96,11 +96,11 @@ extension BridgeSuites {
             #expect(tables.clients == 0 && tables.subscriptions == 0, "hub tables: \(tables)", sourceLocation: sourceLocation)
         }
 
-        /// Every upgraded channel and its request context's upgrade slot, held weakly.
+        /// Every upgraded channel and its connection handler, held weakly.
         func observeChannels(_ bridge: TestBridge, _ held: HeldObjects) {
-            bridge.app.registry.observeUpgrades { channel, slot in
+            bridge.app.registry.observeUpgrades { channel, connection in
                 held.hold("upgraded channel", channel)
-                held.hold("request context", slot)
+                held.hold("connection handler", connection)
             }
         }
 
@@ -123,7 +123,7 @@ extension BridgeSuites {
                     #expect(try await held.released() == [])
                     try await expectTablesEmpty(bridge)
                 }
-                #expect(held.count == 10)  // outbox, writer, channel, the upgraded channel and its context, twice
+                #expect(held.count == 10)  // outbox, writer, channel, the upgraded channel and its handler, twice
             }
         }
 
