@@ -87,6 +87,12 @@ struct BridgeCommand: AsyncParsableCommand {
     @Option(name: .customLong("client-backlog"), help: "Trade messages a client may fall behind before it is closed as a slow consumer (code 4008).")
     var clientBacklog = 20_000
 
+    @Option(
+        name: .customLong("trim-memory-after"),
+        help: "Hand freed memory back to the system (malloc_trim) once this many connections have closed since the last time (0: never)."
+    )
+    var trimMemoryAfter = 64
+
     @Option(name: .customLong("history"), help: "Trades kept in memory per contract for resumes (older ones are read back from the file).")
     var history = 50_000
 
@@ -147,6 +153,7 @@ struct BridgeCommand: AsyncParsableCommand {
             throw ValidationError("limits must be positive (and --max-message-bytes at least 256)")
         }
         guard backlog > 0 else { throw ValidationError("--backlog must be positive") }
+        guard trimMemoryAfter >= 0 else { throw ValidationError("--trim-memory-after must be 0 (never) or more") }
         if let eventLoops, !(1...256).contains(eventLoops) { throw ValidationError("--event-loops must be between 1 and 256") }
         guard barGraceMilliseconds >= 0 else { throw ValidationError("--bar-grace-ms must not be negative") }
         for origin in allowOrigins where !AllowedOrigins.isOrigin(origin) {
@@ -210,6 +217,7 @@ struct BridgeCommand: AsyncParsableCommand {
         configuration.maxInboundMessageBytes = maxMessageBytes
         configuration.inboundMessagesPerSecond = maxMessageRate
         configuration.clientBacklog = clientBacklog
+        configuration.trimMemoryAfterCloses = trimMemoryAfter
         configuration.historyLimit = history
         configuration.heartbeatSeconds = heartbeat
         configuration.dashboardIntervalSeconds = dashboardInterval

@@ -143,10 +143,11 @@ public final class BridgeApplication: Sendable {
         let heartbeats: [any Service] =
             configuration.mode == .event
             ? [SSEHeartbeatService(registry: registry, period: .milliseconds(Int64(configuration.heartbeatSeconds * 1000)))] : []
+        let trimming = MemoryTrimService(registry: registry, threshold: configuration.trimMemoryAfterCloses, logger: logger)
         let group = ServiceGroup(
             configuration: .init(
                 services: [.init(service: app)]
-                    + (watching + extraServices + (dashboardSampler.map { [$0] } ?? []) + heartbeats).map { .init(service: $0) }
+                    + (watching + extraServices + (dashboardSampler.map { [$0] } ?? []) + heartbeats + [trimming]).map { .init(service: $0) }
                     + [.init(service: lifecycle)],
                 gracefulShutdownSignals: handleSignals ? [.sigterm, .sigint] : [],
                 logger: logger

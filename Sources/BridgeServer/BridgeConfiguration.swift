@@ -51,6 +51,10 @@ public struct BridgeConfiguration: Sendable {
     /// Connections the kernel may queue before the bridge accepts them: a burst of connects (a
     /// flood, every client reconnecting at once) waits in the queue instead of being dropped.
     public var listenBacklog = 4_096
+    /// After this many connections have closed, freed memory is handed back to the system
+    /// (`malloc_trim`), checked once a second: without it, a thousand clients leaving leave the
+    /// resident memory where it was (0: never).
+    public var trimMemoryAfterCloses = 64
     /// Messages a client may fall behind on trades before it is closed as a slow consumer.
     public var clientBacklog = 20_000
     public var depthLevels = 10

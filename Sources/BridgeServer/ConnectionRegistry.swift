@@ -14,6 +14,7 @@ final class ConnectionRegistry: Sendable {
         var byTransport: [String: Int] = [:]
         var reserved = 0
         var shuttingDown = false
+        var closed = 0
     }
 
     let maxConnections: Int
@@ -68,6 +69,7 @@ final class ConnectionRegistry: Sendable {
         let transport = state.withLockedValue { s -> String? in
             guard let transport = s.open.removeValue(forKey: outbox.id)?.transport else { return nil }
             s.byTransport[transport, default: 1] -= 1
+            s.closed += 1
             return transport
         }
         if let transport { metrics.connectionClosed(transport, reason: reason) }
@@ -87,6 +89,9 @@ final class ConnectionRegistry: Sendable {
     var openOutboxes: [ClientOutbox] {
         state.withLockedValue { s in s.open.values.map(\.outbox) }
     }
+
+    /// Connections closed since the start.
+    var closedCount: Int { state.withLockedValue { $0.closed } }
 
     /// Connection slots reserved and not yet opened or given back.
     var reservations: Int { state.withLockedValue { $0.reserved } }
