@@ -16,17 +16,7 @@ public struct SwarmSummary: Sendable {
 
     /// Percentiles of one histogram, in microseconds.
     static func percentiles(_ histogram: Histogram<UInt64>?) -> LoadgenSummary.Percentiles {
-        guard let histogram, histogram.totalCount > 0 else { return .init(count: 0) }
-        return .init(
-            count: Int(histogram.totalCount),
-            min: Int(histogram.min),
-            p50: Int(histogram.valueAtPercentile(50)),
-            p90: Int(histogram.valueAtPercentile(90)),
-            p99: Int(histogram.valueAtPercentile(99)),
-            p99_9: Int(histogram.valueAtPercentile(99.9)),
-            max: Int(histogram.max),
-            mean: (histogram.mean * 10).rounded() / 10
-        )
+        LoadgenSummary.Percentiles(histogram)
     }
 
     static func make(
@@ -181,5 +171,25 @@ public struct SwarmSummary: Sendable {
             histogram.outputPercentileDistribution(to: &text, outputValueUnitScalingRatio: 1)
             try Data(text.utf8).write(to: URL(fileURLWithPath: directory + "/\(name).hgrm"))
         }
+    }
+}
+
+extension LoadgenSummary.Percentiles {
+    /// The percentiles of `histogram` (only `count`, 0, when it is empty or nil).
+    public init(_ histogram: Histogram<UInt64>?) {
+        guard let histogram, histogram.totalCount > 0 else {
+            self.init(count: 0)
+            return
+        }
+        self.init(
+            count: Int(histogram.totalCount),
+            min: Int(histogram.min),
+            p50: Int(histogram.valueAtPercentile(50)),
+            p90: Int(histogram.valueAtPercentile(90)),
+            p99: Int(histogram.valueAtPercentile(99)),
+            p99_9: Int(histogram.valueAtPercentile(99.9)),
+            max: Int(histogram.max),
+            mean: (histogram.mean * 10).rounded() / 10
+        )
     }
 }

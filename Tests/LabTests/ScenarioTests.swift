@@ -165,6 +165,19 @@ struct ScenarioTests {
         #expect(wrong?.field == "market.expired" && wrong?.problem.contains("needs contracts") == true)
     }
 
+    @Test("request_cost keeps the swarm connected for its requests; swarm.descriptor_limit is loadgen's")
+    func requestCost() throws {
+        let scenario = try parse(
+            "name: x\nduration: 30\narms: [{name: a}]\nswarm:\n  descriptor_limit: 16384\nrequest_cost:\n  path: /api/symbols\n  requests: 500\n"
+        )
+        let cost = try #require(scenario.requestCost)
+        #expect(cost.path == "/api/symbols")
+        #expect(cost.requests == 500)
+        #expect(cost.holdSeconds == 4)
+        #expect(scenario.swarm.descriptorLimit == 16384)
+        #expect(try parse("name: x\narms: [{name: a}]\n").requestCost == nil)
+    }
+
     @Test("defaults fill what a scenario leaves out")
     func defaults() throws {
         let scenario = try parse(Self.minimal)
@@ -224,6 +237,10 @@ struct ScenarioTests {
             ("name: x\narms: [{name: a}]\nmarket:\n  history: {days: 3, records: 10}\n", 4, "market.history", "either days or records"),
             ("name: x\narms: [{name: a}]\nmarket:\n  history: {weeks: 3}\n", 4, "market.history.weeks", "unknown field"),
             ("name: x\narms: [{name: a}]\nmarket:\n  history: {days: 0}\n", 4, "market.history.days", "between 1"),
+            ("name: x\narms: [{name: a}]\nrequest_cost:\n  path: health\n", 4, "request_cost.path", "a path on the bridge"),
+            ("name: x\narms: [{name: a}]\nrequest_cost:\n  requests: 3\n", 4, "request_cost.requests", "between 10"),
+            ("name: x\narms: [{name: a}]\nrequest_cost:\n  every: 3\n", 4, "request_cost.every", "unknown field"),
+            ("name: x\narms: [{name: a}]\nswarm:\n  descriptor_limit: 8\n", 4, "swarm.descriptor_limit", "between 64"),
         ]
     )
     func validationErrors(text: String, line: Int, field: String, problem: String) {

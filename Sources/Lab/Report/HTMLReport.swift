@@ -199,6 +199,16 @@ public enum HTMLReport {
             "requests/s",
             ran.map { arm in .init(name: arm.record.name, points: rates(arm, \.clientRequests)) }
         )
+        if ran.contains(where: { $0.record.requestCost != nil }) {
+            var chart = SVGChart(
+                title: "/health answer time against open connections (the runner's probe every 500 ms)",
+                xLabel: "connections open on the bridge's port (ESTABLISHED)",
+                yLabel: "ms (log)",
+                series: ran.map { .init(name: $0.record.name, points: healthAgainstConnections($0)) }
+            )
+            chart.logY = true
+            html += chart.render()
+        }
         for arm in ran {
             html += "<h3>\(SVGChart.escape(arm.record.name))</h3>"
             var chart = SVGChart(
@@ -239,6 +249,21 @@ public enum HTMLReport {
             html += sockets.render()
         }
         return html + "</section>"
+    }
+
+    /// Each answered `/health` probe at the connections open when it was sent (the sample just
+    /// before it), ordered by connections.
+    static func healthAgainstConnections(_ arm: ArmData) -> [(x: Double, y: Double)] {
+        let samples = arm.samples.filter(\.bridgeAlive)
+        guard !samples.isEmpty else { return [] }
+        var index = 0
+        var points: [(x: Double, y: Double)] = []
+        for probe in arm.health.sorted(by: { $0.at < $1.at }) {
+            guard let ms = probe.milliseconds else { continue }
+            while index + 1 < samples.count, samples[index + 1].at <= probe.at { index += 1 }
+            points.append((Double(samples[index].sockets["ESTABLISHED"]), ms))
+        }
+        return points.sorted { $0.x < $1.x }
     }
 
     /// A sampled figure as one-second means on the time axis (thinned for long runs).

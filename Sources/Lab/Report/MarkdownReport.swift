@@ -180,6 +180,15 @@ public enum MarkdownReport {
         if let trend = f.memoryTrend {
             rows.append(("memory trend after warm-up", String(format: "%+.3f ± %.3f MB/min", trend.slope, trend.slopeMargin)))
         }
+        if let cost = f.requestCost {
+            rows.append(
+                (
+                    "GET \(cost.path) ×\(cost.requests) with \(cost.openConnections) connections open (each on a new connection): answer p50 / p99 / p99.9 / max · bridge CPU per request",
+                    "\(spread(cost.answer))\(cost.failures > 0 ? ", \(cost.failures) failed" : "") · \(value(cost.cpuMicrosecondsPerRequest, "µs"))"
+                        + " (background \(value(cost.backgroundPercent, "% of a core")) taken off)"
+                )
+            )
+        }
         if let cpu = f.idleCPU {
             rows.insert(
                 (

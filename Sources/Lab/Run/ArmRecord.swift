@@ -1,5 +1,6 @@
 import MarketSim
 import Processes
+import Swarm
 
 /// What the runner saw of one arm, saved as `arm.json` beside the raw samples: everything a
 /// report needs that is not a sample, a scrape or loadgen's summary.
@@ -101,6 +102,28 @@ public struct ArmRecord: Sendable, Codable, Equatable {
     public func injectedOutage(at: Int64) -> Bool { outages.contains { $0.contains(at) } }
     public var hangs: [Int64] = []
     public var loadgenStatus: Int32?
+    /// What a short request cost with the swarm connected (a scenario's `request_cost`).
+    public var requestCost: RequestCost?
+
+    /// `requests` GETs of `path`, one after another on new connections, after the measured window
+    /// with the swarm still connected (``RequestCostProbe``).
+    public struct RequestCost: Sendable, Codable, Equatable {
+        public var path: String
+        /// Unix µs the measurement began.
+        public var at: Int64
+        /// ESTABLISHED sockets on the bridge's port when it began.
+        public var openConnections: Int
+        public var requests: Int
+        public var failures: Int
+        /// Wall time of the requests.
+        public var seconds: Double
+        /// From the request's send to its whole answer, µs.
+        public var answer: LoadgenReport.Percentiles
+        /// The bridge's CPU in the second before (% of a core), taken off the requests' share.
+        public var backgroundPercent: Double?
+        /// The bridge's CPU per request over the requests, less its background rate.
+        public var cpuMicrosecondsPerRequest: Double?
+    }
     /// The descriptor limit and allocator the bridge ran with, and whether jemalloc was seen mapped
     /// into it (`/proc/PID/maps`).
     public var launch = Launch()

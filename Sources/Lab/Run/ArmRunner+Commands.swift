@@ -59,12 +59,16 @@ extension ArmRunner {
         return arguments
     }
 
+    /// How long the swarm runs: the scenario's duration, and the time a request-cost measurement
+    /// needs after the window, with the clients still connected.
+    var swarmSeconds: Double { scenario.duration + (scenario.requestCost?.holdSeconds ?? 0) }
+
     func loadgenArguments(data: String, port: Int) -> [String] {
         var arguments = [
             "--url", "ws://127.0.0.1:\(port)", "--clients", String(plan.clients),
             "--kind", plan.kinds.sorted { $0.key < $1.key }.map { "\($0.key)=\(Format.plain($0.value))" }.joined(separator: ","),
             "--symbols", (plan.symbols ?? scenario.market.symbols).joined(separator: ","), "--channels", plan.channels.joined(separator: ","),
-            "--duration", Format.plain(scenario.duration), "--ramp-down", Format.plain(plan.rampDown), "--poll-rate", Format.plain(plan.pollRate),
+            "--duration", Format.plain(swarmSeconds), "--ramp-down", Format.plain(plan.rampDown), "--poll-rate", Format.plain(plan.pollRate),
             "--cache-reads", Format.plain(plan.cacheReads), "--slow-delay-ms", String(plan.slowDelayMilliseconds),
             "--data-dir", data, "--out", directory + "/" + ArmData.loadgenFolder, "--no-progress",
         ]

@@ -160,10 +160,16 @@ final class ArmRunner: Sendable {
                     record.before = connections(bridges.current.pid, port: port)
                 }
             }
+            // A descriptor limit is set by `bridgelab launch`, as the bridge's is.
+            let (loadgenExecutable, loadgenArguments) = try Launch(descriptorLimit: plan.descriptorLimit).commandLine(
+                launcher: executables.bridgelab,
+                executable: executables.loadgen,
+                arguments: loadgenArguments(data: data, port: port) + (arm.profile.map { ["--profile", $0] } ?? [])
+            )
             let loadgen = ChildProcess(
                 name: "loadgen",
-                executable: executables.loadgen,
-                arguments: loadgenArguments(data: data, port: port) + (arm.profile.map { ["--profile", $0] } ?? []),
+                executable: loadgenExecutable,
+                arguments: loadgenArguments,
                 logPath: directory + "/loadgen.log"
             )
             record.commands["loadgen"] = loadgen.commandLine
@@ -177,7 +183,7 @@ final class ArmRunner: Sendable {
             // Kill faults are the runner's: it owns the bridge process.
             var kills = killFaults()
             var noticed = 0
-            let deadline = record.swarmStart + Int64((scenario.duration + 60) * 1e6)
+            let deadline = record.swarmStart + Int64((swarmSeconds + 60) * 1e6)
             while loadgen.isRunning {
                 let now = Self.now()
                 if interruption.isSet {
@@ -208,6 +214,13 @@ final class ArmRunner: Sendable {
                     console.say(
                         "  \(arm.name): the bridge \(ending.description) at \(String(format: "%.1f", Double(ending.at - record.swarmStart) / 1e6)) s"
                     )
+                }
+                if let cost = scenario.requestCost, record.requestCost == nil, now >= record.measureTo, bridges.current.isRunning {
+                    console.status("[\(label)] \(cost.requests) requests of \(cost.path) with the clients connected")
+                    let open = SocketStates.read(port: port)["ESTABLISHED"]
+                    record.requestCost = await RequestCostProbe(port: port, path: cost.path, requests: cost.requests)
+                        .measure(pid: bridges.current.pid, openConnections: open)
+                    continue
                 }
                 status(record: record, sampler: sampler, probe: probe)
                 try? await Task.sleep(for: .milliseconds(200))

@@ -25,8 +25,25 @@ public struct Scenario: Sendable, Codable, Equatable {
     public var scale: Scale?
     /// Overrides of the KPI targets, by KPI id.
     public var kpis: [String: KPIOverride] = [:]
+    /// What a short request costs with the swarm connected, measured after the window.
+    public var requestCost: RequestCost?
 
     public init(name: String) { self.name = name }
+
+    /// `request_cost:`: after the measured window, with every client still connected, the runner
+    /// sends `requests` GETs of `path` one after another (each on a new connection) and reads the
+    /// bridge's CPU over them. The swarm stays connected for them (``holdSeconds`` longer).
+    public struct RequestCost: Sendable, Codable, Equatable {
+        public var path = "/health"
+        public var requests = 1000
+
+        public init() {}
+
+        /// How much longer the swarm stays: a second of background reading, and the requests at
+        /// a pessimistic 2 ms each (a slow bridge is cut short by the swarm leaving; the count
+        /// answered says so).
+        public var holdSeconds: Double { 3 + Double(requests) * 0.002 }
+    }
 
     /// The simulated Sierra Chart.
     public struct Market: Sendable, Codable, Equatable {
@@ -87,6 +104,9 @@ public struct Scenario: Sendable, Codable, Equatable {
     /// The clients, as loadgen runs them.
     public struct SwarmPlan: Sendable, Codable, Equatable {
         public var clients = 20
+        /// loadgen's `RLIMIT_NOFILE` (soft and hard), set by `bridgelab launch` before it starts;
+        /// nil: loadgen raises its soft limit to the hard one itself.
+        public var descriptorLimit: Int?
         /// Kind → weight: `{ws: 8, poll: 2}`.
         public var kinds: [String: Double] = ["ws": 1]
         /// Default: the market's symbols.

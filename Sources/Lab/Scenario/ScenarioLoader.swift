@@ -47,6 +47,7 @@ public enum ScenarioLoader {
     static func scenario(_ root: YAMLField) throws(ScenarioError) -> Scenario {
         let fields = try root.mapping(known: [
             "name", "description", "duration", "warmup", "settle", "idle", "market", "swarm", "faults", "bridge", "arms", "scale", "kpis",
+            "request_cost",
         ])
         guard let nameField = fields["name"] else { throw root.error("a scenario needs a name") }
         let name = try nameField.string()
@@ -62,6 +63,7 @@ public enum ScenarioLoader {
         }
         if let field = fields["settle"] { scenario.settle = try field.number(0...600, unit: "seconds") }
         if let field = fields["idle"] { scenario.idle = try field.number(0...3_600, unit: "seconds") }
+        if let field = fields["request_cost"] { scenario.requestCost = try requestCost(field) }
         if let field = fields["market"] { scenario.market = try market(field, duration: scenario.duration) }
         if let field = fields["swarm"] { scenario.swarm = try swarm(field, duration: scenario.duration) }
         if let field = fields["faults"] {
@@ -124,6 +126,19 @@ public enum ScenarioLoader {
             }
         }
         return scenario
+    }
+
+    static func requestCost(_ field: YAMLField) throws(ScenarioError) -> Scenario.RequestCost {
+        let fields = try field.mapping(known: ["path", "requests"])
+        var cost = Scenario.RequestCost()
+        if let field = fields["path"] {
+            cost.path = try field.string()
+            guard cost.path.hasPrefix("/"), !cost.path.contains(where: \.isWhitespace) else {
+                throw field.error("must be a path on the bridge, like /health")
+            }
+        }
+        if let field = fields["requests"] { cost.requests = try field.integer(10...100_000) }
+        return cost
     }
 
     static func market(_ field: YAMLField, duration: Double) throws(ScenarioError) -> Scenario.Market {
@@ -236,9 +251,11 @@ public enum ScenarioLoader {
     static func swarm(_ field: YAMLField, duration: Double) throws(ScenarioError) -> Scenario.SwarmPlan {
         let fields = try field.mapping(known: [
             "clients", "kinds", "symbols", "channels", "arrival_rate", "ramp_down", "poll_rate", "cache_reads", "slow_delay_ms", "max_rate",
+            "descriptor_limit",
         ])
         var swarm = Scenario.SwarmPlan()
         if let field = fields["clients"] { swarm.clients = try field.integer(1...100_000) }
+        if let field = fields["descriptor_limit"] { swarm.descriptorLimit = try field.integer(64...1_048_576) }
         if let field = fields["kinds"] { swarm.kinds = try kinds(field) }
         if let field = fields["symbols"] { swarm.symbols = try roots(field) }
         if let field = fields["channels"] { swarm.channels = try channels(field) }

@@ -1,0 +1,62 @@
+import Foundation
+import Lab
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The request-cost probe against a tiny HTTP server of the test's own (a thread answering each
+/// connection with one 200 and closing it), and against a port nobody listens on.
+@Suite("RequestCostProbe: answer times and CPU per request")
+struct RequestCostProbeTests {
+    /// A loopback listener answering `count` connections, then closing.
+    static func server(answering count: Int) -> (port: Int, thread: Thread) {
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, length) } }
+        listen(listener, 64)
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &length) } }
+        let thread = Thread {
+            let answer = Array("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok".utf8)
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            for _ in 0..<count {
+                let connection = accept(listener, nil, nil)
+                guard connection >= 0 else { break }
+                _ = buffer.withUnsafeMutableBytes { recv(connection, $0.baseAddress, $0.count, 0) }
+                _ = answer.withUnsafeBytes { send(connection, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                close(connection)
+            }
+            close(listener)
+        }
+        thread.start()
+        return (Int(UInt16(bigEndian: address.sin_port)), thread)
+    }
+
+    @Test("every request answered and timed; the CPU read is that of the process named (here, this one)")
+    func answered() async throws {
+        let (port, _) = Self.server(answering: 40)
+        let cost = await RequestCostProbe(port: port, path: "/health", requests: 40).measure(pid: getpid(), openConnections: 7)
+        #expect(cost.requests == 40)
+        #expect(cost.failures == 0)
+        #expect(cost.answer.count == 40)
+        #expect((cost.answer.p50 ?? 0) > 0)
+        #expect(cost.openConnections == 7)
+        #expect(cost.seconds > 0)
+        let cpu = try #require(cost.cpuMicrosecondsPerRequest)
+        #expect(cpu.isFinite && cpu >= 0)
+        #expect(cost.backgroundPercent != nil)
+    }
+
+    @Test("a port nobody listens on: every request counted as failed, none timed")
+    func refused() async throws {
+        let (port, thread) = Self.server(answering: 0)
+        while !thread.isFinished { try await Task.sleep(for: .milliseconds(10)) }
+        let cost = await RequestCostProbe(port: port, path: "/health", requests: 10).measure(pid: getpid(), openConnections: 0)
+        #expect(cost.failures == 10)
+        #expect(cost.answer.count == 0)
+    }
+}
