@@ -5,7 +5,6 @@ import Foundation
 import Logging
 import ServiceLifecycle
 
-@main
 struct BridgeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bridge",
@@ -93,6 +92,13 @@ struct BridgeCommand: AsyncParsableCommand {
     )
     var trimMemoryAfter = 64
 
+    @Option(
+        name: .customLong("swift-tasks"),
+        help:
+            "Where Swift's tasks run: event-loops (the bridge's own threads, no hop between a request's task and its I/O) or pool (Swift's default pool, for comparison)."
+    )
+    var swiftTasks = "event-loops"
+
     @Option(name: .customLong("history"), help: "Trades kept in memory per contract for resumes (older ones are read back from the file).")
     var history = 50_000
 
@@ -153,6 +159,7 @@ struct BridgeCommand: AsyncParsableCommand {
             throw ValidationError("limits must be positive (and --max-message-bytes at least 256)")
         }
         guard backlog > 0 else { throw ValidationError("--backlog must be positive") }
+        guard ["event-loops", "pool"].contains(swiftTasks) else { throw ValidationError("--swift-tasks must be event-loops or pool") }
         guard trimMemoryAfter >= 0 else { throw ValidationError("--trim-memory-after must be 0 (never) or more") }
         if let eventLoops, !(1...256).contains(eventLoops) { throw ValidationError("--event-loops must be between 1 and 256") }
         guard barGraceMilliseconds >= 0 else { throw ValidationError("--bar-grace-ms must not be negative") }
@@ -187,6 +194,12 @@ struct BridgeCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        try await serve()
+    }
+
+    /// What `run` does; `main.swift` calls it by this name (a command's `run()` in an async
+    /// context can resolve to ArgumentParser's synchronous default, which only prints help).
+    func serve() async throws {
         let level = Logger.Level(rawValue: logLevel) ?? .info
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)

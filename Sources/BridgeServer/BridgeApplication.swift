@@ -61,7 +61,9 @@ public final class BridgeApplication: Sendable {
         factory.durationHistogramBuckets["bridge_queued_to_written_seconds"] = stageBuckets
         self.prometheus = prometheus
         self.metrics = BridgeMetrics(factory: factory)
-        if let loops = configuration.eventLoops {
+        // The shared group already has the loops asked for when the bridge's command sized it
+        // (and runs Swift's tasks on them): only a different count needs a group of its own.
+        if let loops = configuration.eventLoops, loops != NIOSingletons.groupLoopCountSuggestion {
             self.eventLoopGroup = MultiThreadedEventLoopGroup(numberOfThreads: loops)
             self.ownsEventLoops = true
         } else {
