@@ -138,34 +138,48 @@ public final class BridgeClient: Sendable {
         let started = WallClock.monotonicNanoseconds()
         return await withCheckedContinuation { continuation in
             let resumed = NIOLockedValueBox(false)
+            let watchdog = NIOLockedValueBox<Task<Void, Never>?>(nil)
             let finish: @Sendable (ConnectOutcome) -> Void = { outcome in
                 let first = resumed.withLockedValue { done -> Bool in
                     defer { done = true }
                     return !done
                 }
-                if first { continuation.resume(returning: outcome) }
+                guard first else { return }
+                watchdog.withLockedValue { $0 }?.cancel()
+                continuation.resume(returning: outcome)
             }
             Task { finish(await attempt.value) }
-            Task {
+            // Once the connection is up, the watchdog sleeps until the next moment its silence
+            // limit could be crossed (the last message heard plus the heartbeats it may miss), not
+            // on a short fixed tick: ten thousand idle clients of one loadgen then wake a few hundred times a
+            // second in all instead of a hundred thousand. It is cancelled when the attempt ends.
+            let task = Task {
                 // Once up, a connection that ends is the attempt's to report, not a connect timeout.
                 var wasUp = false
-                while !resumed.withLockedValue({ $0 }) {
-                    try? await Task.sleep(for: .milliseconds(100))
+                while !resumed.withLockedValue({ $0 }), !Task.isCancelled {
                     let now = WallClock.monotonicNanoseconds()
                     let (up, lastHeard, period) = self.state.withLockedValue {
                         ($0.closer != nil && $0.lastHeard > started, $0.lastHeard, $0.session.heartbeatSeconds)
                     }
                     if up { wasUp = true }
+                    let silenceLimit = UInt64(max(0, period * self.configuration.missedHeartbeats) * 1e9)
+                    let connectLimit = UInt64(max(0, self.configuration.connectTimeout) * 1e9)
                     let abandon: (String, ConnectOutcome)?
-                    if !up, !wasUp, Double(now - started) / 1e9 > self.configuration.connectTimeout {
+                    if !up, !wasUp, now &- started > connectLimit {
                         abandon = ("connect_timeout", .unreachable)
-                    } else if up, lastHeard < now, Double(now - lastHeard) / 1e9 > period * self.configuration.missedHeartbeats {
+                    } else if up, lastHeard < now, now - lastHeard > silenceLimit {
                         // (`lastHeard` may be later than `now`, read before it: a message just came.)
                         abandon = ("heartbeat_timeout", .accepted)
                     } else {
                         abandon = nil
                     }
-                    guard let (error, outcome) = abandon else { continue }
+                    guard let (error, outcome) = abandon else {
+                        // Not up yet (or down again): looked at every 100 ms, a short phase.
+                        let deadline = up ? max(lastHeard, now) &+ silenceLimit : now
+                        let wait = max(Self.watchdogMinimumWait, deadline > now ? deadline - now + 1_000_000 : 0)
+                        try? await Task.sleep(nanoseconds: wait)
+                        continue
+                    }
                     let closer = self.state.withLockedValue { s -> (@Sendable (UInt16, String) -> Void)? in
                         s.session.statistics.errors[error, default: 0] += 1
                         let closer = s.closer
@@ -183,8 +197,14 @@ public final class BridgeClient: Sendable {
                     return
                 }
             }
+            watchdog.withLockedValue { $0 = task }
+            // An attempt that ended before the watchdog was stored: nothing cancelled it.
+            if resumed.withLockedValue({ $0 }) { task.cancel() }
         }
     }
+
+    /// The watchdog's shortest sleep: a limit just crossed is looked at again this soon.
+    static let watchdogMinimumWait: UInt64 = 100_000_000
 
     private func connectAttempt(_ id: Int) async -> ConnectOutcome {
         guard configuration.transport == .updates else { return await connectAttemptOnLoop(id) }
