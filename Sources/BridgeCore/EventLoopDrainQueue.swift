@@ -53,16 +53,30 @@ public final class EventLoopDrainQueue: @unchecked Sendable {
     /// A WebSocket ping frame with no payload (server frames are unmasked: shared by every client).
     static let pingFrame = ByteBuffer(bytes: [0x89, 0x00])
 
+    /// Writers a heartbeat round serves before the loop turns to its sockets again.
+    static let heartbeatSlice = 256
+
     /// One heartbeat, encoded once, queued for every writer of the loop; a ping round every
     /// ``pingEvery`` beats.
     private func beat() {
         beats += 1
         guard !writers.isEmpty else { return }
         let message = OutboundMessage(json: ServerMessages.simple(.heartbeat, t: WallClock.nowMicroseconds()), type: .heartbeat)
-        for writer in writers.values { writer.outbox.enqueue(message, channel: nil) }
-        if beats % Self.pingEvery == 0 {
-            for writer in Array(writers.values) { writer.pingRound(Self.pingFrame) }
+        beatSlice(Array(writers.values), from: 0, message: message, ping: beats % Self.pingEvery == 0)
+    }
+
+    /// One slice of a heartbeat round. The rest runs a millisecond later: NIO runs every task that
+    /// is due before it polls its sockets again, so a round of ten thousand writes done at once
+    /// held back every accept and short request on the loop (a `/health` probe waited for it);
+    /// between slices they are served. A writer stopped meanwhile is skipped.
+    private func beatSlice(_ round: [WebSocketOutboxWriter], from start: Int, message: OutboundMessage, ping: Bool) {
+        let end = min(round.count, start + Self.heartbeatSlice)
+        for writer in round[start..<end] {
+            writer.outbox.enqueue(message, channel: nil)
+            if ping { writer.pingRound(Self.pingFrame) }
         }
+        guard end < round.count else { return }
+        eventLoop.scheduleTask(in: .milliseconds(1)) { self.beatSlice(round, from: end, message: message, ping: ping) }
     }
 
     /// Marks a writer as having items waiting; any thread.
