@@ -38,11 +38,12 @@ struct RequestCostProbeTests {
 
     @Test("every request answered and timed; the CPU read is that of the process named (here, this one)")
     func answered() async throws {
-        let (port, _) = Self.server(answering: 40)
+        let (port, _) = Self.server(answering: 40 * RequestCostProbe.rounds)
         let cost = await RequestCostProbe(port: port, path: "/health", requests: 40).measure(pid: getpid(), openConnections: 7)
-        #expect(cost.requests == 40)
+        #expect(cost.requests == 40 * RequestCostProbe.rounds)
         #expect(cost.failures == 0)
-        #expect(cost.answer.count == 40)
+        #expect(cost.answer.count == 40 * RequestCostProbe.rounds)
+        #expect(cost.rounds.count == RequestCostProbe.rounds)
         #expect((cost.answer.p50 ?? 0) > 0)
         #expect(cost.openConnections == 7)
         #expect(cost.seconds > 0)
@@ -56,7 +57,7 @@ struct RequestCostProbeTests {
         let (port, thread) = Self.server(answering: 0)
         while !thread.isFinished { try await Task.sleep(for: .milliseconds(10)) }
         let cost = await RequestCostProbe(port: port, path: "/health", requests: 10).measure(pid: getpid(), openConnections: 0)
-        #expect(cost.failures == 10)
+        #expect(cost.failures == 10 * RequestCostProbe.rounds)
         #expect(cost.answer.count == 0)
     }
 }

@@ -173,7 +173,7 @@ struct ScenarioTests {
         let cost = try #require(scenario.requestCost)
         #expect(cost.path == "/api/symbols")
         #expect(cost.requests == 500)
-        #expect(cost.holdSeconds == 4)
+        #expect(cost.holdSeconds == 6)
         #expect(scenario.swarm.descriptorLimit == 16384)
         #expect(try parse("name: x\narms: [{name: a}]\n").requestCost == nil)
     }

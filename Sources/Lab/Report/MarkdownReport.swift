@@ -181,11 +181,12 @@ public enum MarkdownReport {
             rows.append(("memory trend after warm-up", String(format: "%+.3f ± %.3f MB/min", trend.slope, trend.slopeMargin)))
         }
         if let cost = f.requestCost {
+            let rounds = cost.rounds.compactMap(\.cpuMicrosecondsPerRequest).map { Format.number($0) }.joined(separator: ", ")
             rows.append(
                 (
-                    "GET \(cost.path) ×\(cost.requests) with \(cost.openConnections) connections open (each on a new connection): answer p50 / p99 / p99.9 / max · bridge CPU per request",
+                    "GET \(cost.path) ×\(cost.requests) with \(cost.openConnections) connections open (each on a new connection): answer p50 / p99 / p99.9 / max · bridge CPU per request (median round; the rounds)",
                     "\(spread(cost.answer))\(cost.failures > 0 ? ", \(cost.failures) failed" : "") · \(value(cost.cpuMicrosecondsPerRequest, "µs"))"
-                        + " (background \(value(cost.backgroundPercent, "% of a core")) taken off)"
+                        + " (\(rounds.isEmpty ? "—" : rounds) µs; background \(value(cost.backgroundPercent, "% of a core")) taken off)"
                 )
             )
         }

@@ -105,7 +105,7 @@ public struct ArmRecord: Sendable, Codable, Equatable {
     /// What a short request cost with the swarm connected (a scenario's `request_cost`).
     public var requestCost: RequestCost?
 
-    /// `requests` GETs of `path`, one after another on new connections, after the measured window
+    /// Rounds of `requests` GETs of `path`, one after another on new connections, after the measured window
     /// with the swarm still connected (``RequestCostProbe``).
     public struct RequestCost: Sendable, Codable, Equatable {
         public var path: String
@@ -119,10 +119,17 @@ public struct ArmRecord: Sendable, Codable, Equatable {
         public var seconds: Double
         /// From the request's send to its whole answer, µs.
         public var answer: LoadgenReport.Percentiles
-        /// The bridge's CPU in the second before (% of a core), taken off the requests' share.
+        /// The bridge's CPU just before (% of a core; the median of three 400 ms windows), taken off the requests' share.
         public var backgroundPercent: Double?
-        /// The bridge's CPU per request over the requests, less its background rate.
+        /// The bridge's CPU per request, less its background rate: the median round's.
         public var cpuMicrosecondsPerRequest: Double?
+        /// Each round: its wall time and CPU per request.
+        public var rounds: [Round] = []
+
+        public struct Round: Sendable, Codable, Equatable {
+            public var seconds: Double
+            public var cpuMicrosecondsPerRequest: Double?
+        }
     }
     /// The descriptor limit and allocator the bridge ran with, and whether jemalloc was seen mapped
     /// into it (`/proc/PID/maps`).

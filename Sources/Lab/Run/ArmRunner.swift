@@ -1,6 +1,9 @@
+import BridgeClient
+import BridgeWire
 import Foundation
 import MarketSim
 import NIOConcurrencyHelpers
+import NIOPosix
 import Processes
 import SierraFormat
 import Swarm
@@ -160,6 +163,7 @@ final class ArmRunner: Sendable {
                     record.before = connections(bridges.current.pid, port: port)
                 }
             }
+            if arm.bridge == nil, arm.mode == "event" { await warmUpWebSocket(port: port) }
             // A descriptor limit is set by `bridgelab launch`, as the bridge's is.
             let (loadgenExecutable, loadgenArguments) = try Launch(descriptorLimit: plan.descriptorLimit).commandLine(
                 launcher: executables.bridgelab,
@@ -285,6 +289,33 @@ final class ArmRunner: Sendable {
         )
         if record.commands["bridge"] == nil { record.commands["bridge"] = bridge.commandLine }
         return bridge
+    }
+
+    /// One WebSocket opened (until its hello) and closed before the swarm. The first connection a
+    /// process ever serves costs it about 1 MB once (the Swift runtime's and NIO's first-use
+    /// allocations: the one-client arms kept that much for their one connection); with it paid
+    /// before the samples the figures read as "before", memory per connection and memory kept
+    /// per closed connection measure what each connection adds.
+    func warmUpWebSocket(port: Int) async {
+        let closer = NIOLockedValueBox<LoopWebSocket.Closer?>(nil)
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                _ = try? await LoopWebSocket.connect(
+                    host: "127.0.0.1",
+                    port: port,
+                    path: "/ws",
+                    on: MultiThreadedEventLoopGroup.singleton.next(),
+                    connectTimeout: .seconds(2),
+                    onOpen: { opened, _ in closer.withLockedValue { $0 = opened } },
+                    onText: { _ in closer.withLockedValue { $0 }?.close(code: CloseCode.normal, reason: "warm-up") }
+                )
+            }
+            group.addTask { try? await Task.sleep(for: .seconds(5)) }
+            _ = await group.next()
+            group.cancelAll()
+        }
+        // A sample after it, before the swarm.
+        try? await Task.sleep(for: .milliseconds(300))
     }
 
     /// Starts `child`, stopped on every way out; a bridge becomes the one sampled.

@@ -31,8 +31,8 @@ public struct Scenario: Sendable, Codable, Equatable {
     public init(name: String) { self.name = name }
 
     /// `request_cost:`: after the measured window, with every client still connected, the runner
-    /// sends `requests` GETs of `path` one after another (each on a new connection) and reads the
-    /// bridge's CPU over them. The swarm stays connected for them (``holdSeconds`` longer).
+    /// sends three rounds of `requests` GETs of `path` one after another (each on a new
+    /// connection) and reads the bridge's CPU over each. The swarm stays connected for them (``holdSeconds`` longer).
     public struct RequestCost: Sendable, Codable, Equatable {
         public var path = "/health"
         public var requests = 1000
@@ -42,7 +42,7 @@ public struct Scenario: Sendable, Codable, Equatable {
         /// How much longer the swarm stays: a second of background reading, and the requests at
         /// a pessimistic 2 ms each (a slow bridge is cut short by the swarm leaving; the count
         /// answered says so).
-        public var holdSeconds: Double { 3 + Double(requests) * 0.002 }
+        public var holdSeconds: Double { 3 + Double(requests * RequestCostProbe.rounds) * 0.002 }
     }
 
     /// The simulated Sierra Chart.
