@@ -65,6 +65,16 @@ public final class RawHTTP: @unchecked Sendable {
         send(text + "\r\n")
     }
 
+    /// A WebSocket upgrade request's headers (with RFC 6455's sample key).
+    public static let webSocketUpgrade = [
+        "Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version": "13",
+    ]
+
+    /// Asks for a WebSocket upgrade of `path`, keeping the connection open.
+    public func requestUpgrade(_ path: String) {
+        request(path, headers: Self.webSocketUpgrade, close: false)
+    }
+
     public enum Fill { case data, end, timeout }
 
     /// One `recv` (which waits at most 100 ms).

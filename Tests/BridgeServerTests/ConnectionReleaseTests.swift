@@ -46,10 +46,7 @@ final class RawWebSocket: @unchecked Sendable {
 
     init(port: Int, path: String = "/ws", receiveBuffer: Int? = nil) throws {
         http = try RawHTTP(port: port, receiveBuffer: receiveBuffer)
-        let headers = [
-            "Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version": "13",
-        ]
-        http.request(path, headers: headers, close: false)
+        http.requestUpgrade(path)
         let (status, _) = try http.head()
         guard status == 101 else { throw Timeout(description: "upgrade answered \(status)") }
     }

@@ -78,14 +78,7 @@ extension BridgeSuites {
                 // Expectations are checked here, not on the blocking thread, so a failure names this test.
                 let wire = try await blocking {
                     let raw = try RawHTTP(port: bridge.port)
-                    raw.request(
-                        "/ws/live_data/NOPE",
-                        headers: [
-                            "Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Version": "13",
-                            "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
-                        ],
-                        close: false
-                    )
+                    raw.requestUpgrade("/ws/live_data/NOPE")
                     let status = try raw.head().status
                     let header = try raw.bytes(2)
                     let payload = try raw.bytes(Int(header[1] & 0x7F))

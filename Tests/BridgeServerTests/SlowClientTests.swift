@@ -73,14 +73,7 @@ extension BridgeSuites {
             try await withBridge(settings(folder.path) { $0.clientBacklog = 5_000 }) { bridge in
                 // Connected with a tiny receive buffer, subscribed, and then never read from again.
                 let stuck = try RawHTTP(port: bridge.port, receiveBuffer: 2048)
-                stuck.request(
-                    "/ws/live_data/NQ",
-                    headers: [
-                        "Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
-                        "Sec-WebSocket-Version": "13",
-                    ],
-                    close: false
-                )
+                stuck.requestUpgrade("/ws/live_data/NQ")
                 #expect(try await blocking { try stuck.head() }.status == 101)
 
                 let good = try await TestWSClient(url: bridge.ws + "/ws")

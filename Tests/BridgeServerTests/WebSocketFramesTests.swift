@@ -49,13 +49,7 @@ extension BridgeSuites {
         /// An upgraded raw connection to `path`, past the 101 and the hello.
         static func upgraded(_ bridge: TestBridge, _ path: String = "/ws") throws -> RawHTTP {
             let socket = try RawHTTP(port: bridge.port)
-            socket.request(
-                path,
-                headers: [
-                    "Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version": "13",
-                ],
-                close: false
-            )
+            socket.requestUpgrade(path)
             let head = try socket.head()
             #expect(head.status == 101)
             let hello = try next(socket)
@@ -139,14 +133,7 @@ extension BridgeSuites {
                     #expect(head.headers["upgrade"]?.lowercased() == "websocket")
                 }
                 let elsewhere = try RawHTTP(port: bridge.port)
-                elsewhere.request(
-                    "/api/symbols",
-                    headers: [
-                        "Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
-                        "Sec-WebSocket-Version": "13",
-                    ],
-                    close: false
-                )
+                elsewhere.requestUpgrade("/api/symbols")
                 #expect(try elsewhere.head().status == 400)
             }
         }

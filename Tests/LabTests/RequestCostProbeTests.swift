@@ -12,14 +12,9 @@ import Glibc
 struct RequestCostProbeTests {
     /// A loopback listener answering `count` connections, then closing.
     static func server(answering count: Int) -> (port: Int, thread: Thread) {
-        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, length) } }
-        listen(listener, 64)
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &length) } }
+        let server = LoopbackListener(backlog: 64)
+        let listener = server.fd
+        let port = server.port
         let thread = Thread {
             let answer = Array("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok".utf8)
             var buffer = [UInt8](repeating: 0, count: 4096)
@@ -33,7 +28,7 @@ struct RequestCostProbeTests {
             close(listener)
         }
         thread.start()
-        return (Int(UInt16(bigEndian: address.sin_port)), thread)
+        return (port, thread)
     }
 
     @Test("every request answered and timed; the CPU read is that of the process named (here, this one)")

@@ -164,23 +164,14 @@ struct SamplingTests {
 
     @Test("live sockets: established connections, then CLOSE_WAIT when clients leave and the server does not close")
     func liveSockets() throws {
-        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(listener) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, length) } }
-        listen(listener, 16)
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &length) } }
-        let port = Int(UInt16(bigEndian: address.sin_port))
+        let listener = LoopbackListener()
+        defer { close(listener.fd) }
+        let port = listener.port
         var clients: [Int32] = []
         var accepted: [Int32] = []
         for _ in 0..<25 {
-            let client = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(client, $0, length) } }
-            clients.append(client)
-            accepted.append(accept(listener, nil, nil))
+            clients.append(listener.connectClient())
+            accepted.append(accept(listener.fd, nil, nil))
         }
         defer { for socket in accepted { close(socket) } }
         // 127.0.0.1 only: under a busy test run another socket may have the same port number elsewhere.
