@@ -160,6 +160,7 @@ struct SamplingTests {
         let states = SocketStates.parse(tables: [table], port: 8080)
         #expect(states.counts == ["LISTEN": 1, "ESTABLISHED": 1, "CLOSE_WAIT": 1, "TIME_WAIT": 1])
         #expect(SocketStates.parse(tables: [table], port: 50000).counts == ["ESTABLISHED": 1])
+        #expect(SocketStates.parse(tables: [table], port: 8080, inodes: ["2", "4"]).counts == ["ESTABLISHED": 1, "CLOSE_WAIT": 1])
     }
 
     @Test("live sockets: established connections, then CLOSE_WAIT when clients leave and the server does not close")
@@ -174,13 +175,15 @@ struct SamplingTests {
             accepted.append(accept(listener.fd, nil, nil))
         }
         defer { for socket in accepted { close(socket) } }
-        // 127.0.0.1 only: under a busy test run another socket may have the same port number elsewhere.
-        let open = SocketStates.read(port: port, address: SocketStates.loopbackIPv4)
+        // This process's own sockets only: under a busy test run another socket may have the
+        // same port number (a client's ephemeral port, another test's connection).
+        let own = SocketStates.inodes(of: getpid())
+        let open = SocketStates.read(port: port, address: SocketStates.loopbackIPv4, inodes: own)
         #expect(open["LISTEN"] == 1)
         #expect(open["ESTABLISHED"] == 25)
         for client in clients { close(client) }
         usleep(100_000)
-        let left = SocketStates.read(port: port, address: SocketStates.loopbackIPv4)
+        let left = SocketStates.read(port: port, address: SocketStates.loopbackIPv4, inodes: SocketStates.inodes(of: getpid()))
         #expect(left["CLOSE_WAIT"] == 25)
         #expect(left["ESTABLISHED"] == 0)
     }
