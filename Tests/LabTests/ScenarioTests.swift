@@ -168,12 +168,12 @@ struct ScenarioTests {
     @Test("request_cost keeps the swarm connected for its requests; swarm.descriptor_limit is loadgen's")
     func requestCost() throws {
         let scenario = try parse(
-            "name: x\nduration: 30\narms: [{name: a}]\nswarm:\n  descriptor_limit: 16384\nrequest_cost:\n  path: /api/symbols\n  requests: 500\n"
+            "name: x\nduration: 30\narms: [{name: a}]\nswarm:\n  descriptor_limit: 16384\nrequest_cost:\n  paths: [/health, /api/live_data/NQ]\n  requests: 500\n"
         )
         let cost = try #require(scenario.requestCost)
-        #expect(cost.path == "/api/symbols")
+        #expect(cost.paths == ["/health", "/api/live_data/NQ"])
         #expect(cost.requests == 500)
-        #expect(cost.holdSeconds == 6)
+        #expect(cost.holdSeconds == 11)
         #expect(scenario.swarm.descriptorLimit == 16384)
         #expect(try parse("name: x\narms: [{name: a}]\n").requestCost == nil)
     }
@@ -237,7 +237,8 @@ struct ScenarioTests {
             ("name: x\narms: [{name: a}]\nmarket:\n  history: {days: 3, records: 10}\n", 4, "market.history", "either days or records"),
             ("name: x\narms: [{name: a}]\nmarket:\n  history: {weeks: 3}\n", 4, "market.history.weeks", "unknown field"),
             ("name: x\narms: [{name: a}]\nmarket:\n  history: {days: 0}\n", 4, "market.history.days", "between 1"),
-            ("name: x\narms: [{name: a}]\nrequest_cost:\n  path: health\n", 4, "request_cost.path", "a path on the bridge"),
+            ("name: x\narms: [{name: a}]\nrequest_cost:\n  paths: [/health, health]\n", 4, "request_cost.paths[1]", "a path on the bridge"),
+            ("name: x\narms: [{name: a}]\nrequest_cost:\n  paths: []\n", 4, "request_cost.paths", "at least one path"),
             ("name: x\narms: [{name: a}]\nrequest_cost:\n  requests: 3\n", 4, "request_cost.requests", "between 10"),
             ("name: x\narms: [{name: a}]\nrequest_cost:\n  every: 3\n", 4, "request_cost.every", "unknown field"),
             ("name: x\narms: [{name: a}]\nswarm:\n  descriptor_limit: 8\n", 4, "swarm.descriptor_limit", "between 64"),

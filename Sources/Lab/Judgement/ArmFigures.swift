@@ -71,8 +71,8 @@ public struct ArmFigures: Sendable, Codable, Equatable {
     public var idleRSSMB: Double?
     public var idleDescriptors: Int?
     public var idleSeconds: Double?
-    /// A short request's cost with the swarm connected (a scenario's `request_cost`).
-    public var requestCost: ArmRecord.RequestCost?
+    /// A short request's cost with the swarm connected (a scenario's `request_cost`), per path.
+    public var requestCosts: [ArmRecord.RequestCost] = []
     /// A replayed market: what, at which speed, and how far behind its schedule it wrote.
     public var replay: ArmRecord.ReplayRun?
     /// A bridge BridgeLab did not build: its command (nil: the reference bridge).

@@ -8,7 +8,7 @@ extension Judge {
         var f = ArmFigures()
         f.dataFiles = arm.record.dataFiles
         f.replay = arm.record.replay
-        f.requestCost = arm.record.requestCost
+        f.requestCosts = arm.record.requestCosts
         f.foreignBridge = arm.record.foreignBridge
         f.profile = arm.record.profile
         if let profile = arm.loadgen?.profile, profile.name != nil {

@@ -199,7 +199,7 @@ public enum HTMLReport {
             "requests/s",
             ran.map { arm in .init(name: arm.record.name, points: rates(arm, \.clientRequests)) }
         )
-        if ran.contains(where: { $0.record.requestCost != nil }) {
+        if ran.contains(where: { !$0.record.requestCosts.isEmpty }) {
             var chart = SVGChart(
                 title: "/health answer time against open connections (the runner's probe every 500 ms)",
                 xLabel: "connections open on the bridge's port (ESTABLISHED)",

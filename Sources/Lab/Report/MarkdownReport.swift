@@ -180,7 +180,7 @@ public enum MarkdownReport {
         if let trend = f.memoryTrend {
             rows.append(("memory trend after warm-up", String(format: "%+.3f ± %.3f MB/min", trend.slope, trend.slopeMargin)))
         }
-        if let cost = f.requestCost {
+        for cost in f.requestCosts {
             let rounds = cost.rounds.compactMap(\.cpuMicrosecondsPerRequest).map { Format.number($0) }.joined(separator: ", ")
             rows.append(
                 (

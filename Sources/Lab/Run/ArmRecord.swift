@@ -102,8 +102,8 @@ public struct ArmRecord: Sendable, Codable, Equatable {
     public func injectedOutage(at: Int64) -> Bool { outages.contains { $0.contains(at) } }
     public var hangs: [Int64] = []
     public var loadgenStatus: Int32?
-    /// What a short request cost with the swarm connected (a scenario's `request_cost`).
-    public var requestCost: RequestCost?
+    /// What a short request cost with the swarm connected (a scenario's `request_cost`), per path.
+    public var requestCosts: [RequestCost] = []
 
     /// Rounds of `requests` GETs of `path`, one after another on new connections, after the measured window
     /// with the swarm still connected (``RequestCostProbe``).

@@ -187,6 +187,7 @@ final class ArmRunner: Sendable {
             // Kill faults are the runner's: it owns the bridge process.
             var kills = killFaults()
             var noticed = 0
+            var measuredRequests = false
             let deadline = record.swarmStart + Int64((swarmSeconds + 60) * 1e6)
             while loadgen.isRunning {
                 let now = Self.now()
@@ -219,11 +220,18 @@ final class ArmRunner: Sendable {
                         "  \(arm.name): the bridge \(ending.description) at \(String(format: "%.1f", Double(ending.at - record.swarmStart) / 1e6)) s"
                     )
                 }
-                if let cost = scenario.requestCost, record.requestCost == nil, now >= record.measureTo, bridges.current.isRunning {
-                    console.status("[\(label)] \(cost.requests) requests of \(cost.path) with the clients connected")
-                    let open = SocketStates.read(port: port)["ESTABLISHED"]
-                    record.requestCost = await RequestCostProbe(port: port, path: cost.path, requests: cost.requests)
-                        .measure(pid: bridges.current.pid, openConnections: open)
+                if let cost = scenario.requestCost, !measuredRequests, now >= record.measureTo, bridges.current.isRunning {
+                    measuredRequests = true
+                    for path in cost.paths {
+                        console.status("[\(label)] \(cost.requests * RequestCostProbe.rounds) requests of \(path) with the clients connected")
+                        let open = SocketStates.read(port: port)["ESTABLISHED"]
+                        record.requestCosts.append(
+                            await RequestCostProbe(port: port, path: path, requests: cost.requests).measure(
+                                pid: bridges.current.pid,
+                                openConnections: open
+                            )
+                        )
+                    }
                     continue
                 }
                 status(record: record, sampler: sampler, probe: probe)

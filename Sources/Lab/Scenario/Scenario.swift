@@ -31,10 +31,11 @@ public struct Scenario: Sendable, Codable, Equatable {
     public init(name: String) { self.name = name }
 
     /// `request_cost:`: after the measured window, with every client still connected, the runner
-    /// sends three rounds of `requests` GETs of `path` one after another (each on a new
-    /// connection) and reads the bridge's CPU over each. The swarm stays connected for them (``holdSeconds`` longer).
+    /// sends, for each of `paths`, three rounds of `requests` GETs one after another (each on a
+    /// new connection) and reads the bridge's CPU over each. The swarm stays connected for them (``holdSeconds`` longer).
     public struct RequestCost: Sendable, Codable, Equatable {
-        public var path = "/health"
+        /// Each measured in turn (`/health`, `/api/live_data/NQ`).
+        public var paths = ["/health"]
         public var requests = 1000
 
         public init() {}
@@ -42,7 +43,7 @@ public struct Scenario: Sendable, Codable, Equatable {
         /// How much longer the swarm stays: a second of background reading, and the requests at
         /// a pessimistic 2 ms each (a slow bridge is cut short by the swarm leaving; the count
         /// answered says so).
-        public var holdSeconds: Double { 3 + Double(requests * RequestCostProbe.rounds) * 0.002 }
+        public var holdSeconds: Double { Double(paths.count) * (2 + Double(requests * RequestCostProbe.rounds) * 0.002) + 1 }
     }
 
     /// The simulated Sierra Chart.

@@ -129,12 +129,18 @@ public enum ScenarioLoader {
     }
 
     static func requestCost(_ field: YAMLField) throws(ScenarioError) -> Scenario.RequestCost {
-        let fields = try field.mapping(known: ["path", "requests"])
+        let fields = try field.mapping(known: ["paths", "requests"])
         var cost = Scenario.RequestCost()
-        if let field = fields["path"] {
-            cost.path = try field.string()
-            guard cost.path.hasPrefix("/"), !cost.path.contains(where: \.isWhitespace) else {
-                throw field.error("must be a path on the bridge, like /health")
+        if let field = fields["paths"] {
+            let items = try field.list()
+            guard !items.isEmpty else { throw field.error("needs at least one path") }
+            cost.paths = []
+            for item in items {
+                let path = try item.string()
+                guard path.hasPrefix("/"), !path.contains(where: \.isWhitespace) else {
+                    throw item.error("must be a path on the bridge, like /health")
+                }
+                cost.paths.append(path)
             }
         }
         if let field = fields["requests"] { cost.requests = try field.integer(10...100_000) }
