@@ -243,9 +243,7 @@ final class WebSocketConnection: ChannelInboundHandler, RemovableChannelHandler 
             reason.set("closed")
             var data = frame.unmaskedData
             let code = data.readInteger(as: UInt16.self) ?? CloseCode.normal
-            var payload = context.channel.allocator.buffer(capacity: 2)
-            payload.writeInteger(code == CloseCode.noStatus ? CloseCode.normal : code)
-            let reply = WebSocketFrame(fin: true, opcode: .connectionClose, data: payload)
+            let reply = Self.closeFrame(code: code == CloseCode.noStatus ? CloseCode.normal : code, reason: "", allocator: context.channel.allocator)
             let channel = context.channel
             context.writeAndFlush(wrapOutboundOut(reply)).whenComplete { _ in channel.close(promise: nil) }
         case .refused, .closing:
@@ -265,12 +263,17 @@ final class WebSocketConnection: ChannelInboundHandler, RemovableChannelHandler 
         if let outbox { outbox.close(code: CloseCode.protocolError, reason: why) } else { context.close(promise: nil) }
     }
 
-    /// Writes a close frame and closes the connection when the client answers it, or at `timeout`.
-    private func sendClose(context: ChannelHandlerContext, code: UInt16, reason: String, timeout: TimeAmount) {
-        var payload = context.channel.allocator.buffer(capacity: 2 + reason.utf8.count)
+    /// A server's close frame (unmasked): the code, then the reason.
+    static func closeFrame(code: UInt16, reason: String, allocator: ByteBufferAllocator) -> WebSocketFrame {
+        var payload = allocator.buffer(capacity: 2 + reason.utf8.count)
         payload.writeInteger(code)
         payload.writeString(reason)
-        context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .connectionClose, data: payload)), promise: nil)
+        return WebSocketFrame(fin: true, opcode: .connectionClose, data: payload)
+    }
+
+    /// Writes a close frame and closes the connection when the client answers it, or at `timeout`.
+    private func sendClose(context: ChannelHandlerContext, code: UInt16, reason: String, timeout: TimeAmount) {
+        context.writeAndFlush(wrapOutboundOut(Self.closeFrame(code: code, reason: reason, allocator: context.channel.allocator)), promise: nil)
         closeTimer?.cancel()
         let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
         closeTimer = context.eventLoop.scheduleTask(in: timeout) { loopBound.value.close(promise: nil) }

@@ -75,6 +75,8 @@ struct WebSocketUpgradeChannel: ServerChildChannel, HTTPChannelHandler {
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         channel.eventLoop.makeCompletedFuture {
             let upgradeAttempted = NIOLoopBoundBox(false, eventLoop: channel.eventLoop)
+            // The route and request read from the head by `shouldUpgrade`, for the pipeline handler.
+            let accepted = NIOLoopBoundBox<(route: Route, request: Request)?>(nil, eventLoop: channel.eventLoop)
             let session = self.session
             let origins = self.origins
             let upgrader = NIOTypedWebSocketServerUpgrader<UpgradeResult>(
@@ -83,7 +85,7 @@ struct WebSocketUpgradeChannel: ServerChildChannel, HTTPChannelHandler {
                 maxFrameSize: session.configuration.maxInboundMessageBytes,
                 shouldUpgrade: { channel, head in
                     upgradeAttempted.value = true
-                    guard head.method == .GET, Route(target: head.uri) != nil, let request = Self.request(head) else {
+                    guard head.method == .GET, let route = Route(target: head.uri), let request = Self.request(head) else {
                         return channel.eventLoop.makeSucceededFuture(nil)
                     }
                     // A page on an origin not allowed gets no upgrade (its browser sees the socket fail).
@@ -91,13 +93,12 @@ struct WebSocketUpgradeChannel: ServerChildChannel, HTTPChannelHandler {
                         session.hub.metrics.connectionRefused(transport: "ws", reason: "origin")
                         return channel.eventLoop.makeSucceededFuture(nil)
                     }
+                    accepted.value = (route, request)
                     return channel.eventLoop.makeSucceededFuture([:])
                 },
-                upgradePipelineHandler: { channel, head in
+                upgradePipelineHandler: { channel, _ in
                     channel.eventLoop.makeCompletedFuture {
-                        guard let route = Route(target: head.uri), let request = Self.request(head) else {
-                            throw NIOWebSocketUpgradeError.unsupportedWebSocketTarget
-                        }
+                        guard let (route, request) = accepted.value else { throw NIOWebSocketUpgradeError.unsupportedWebSocketTarget }
                         let connection = WebSocketConnection(session: session, request: request, initialSymbol: route.initialSymbol)
                         try channel.pipeline.syncOperations.addHandler(connection)
                         session.registry.upgraded(channel, connection: connection)
