@@ -1,4 +1,5 @@
 import BridgeClient
+import Clocks
 import Foundation
 import Histogram
 import Swarm
@@ -6,8 +7,9 @@ import Swarm
 /// What one short HTTP request costs the bridge with its clients connected: `requests` GETs one
 /// after another, each on a new connection (as a monitor's probe comes), timed by HdrHistogram,
 /// and the bridge's CPU over them read from the kernel's per-thread run time (nanoseconds, not
-/// the 10 ms ticks of `/proc/PID/stat`). The bridge's own rate just before (the median of three short windows) is taken off,
-/// so what is left is the requests'. Three rounds of `requests`; the CPU figure is the median's.
+/// the 10 ms ticks of `/proc/PID/stat`). The bridge's own rate just before (the median of three
+/// short windows) is taken off, so what is left is the requests'. Three rounds of `requests`; the
+/// CPU figure is the median's.
 public struct RequestCostProbe: Sendable {
     public let host: String
     public let port: Int
@@ -30,10 +32,10 @@ public struct RequestCostProbe: Sendable {
         // round landing in one of them does not make the requests look free).
         var quiet: [Double] = []
         for _ in 0..<3 {
-            let start = Self.cpuNanoseconds(pid)
-            let clock = ContinuousClock.now
+            let start = ProcReader.runNanoseconds(pid)
+            let clock = WallClock.monotonicNanoseconds()
             try? await Task.sleep(for: .milliseconds(400))
-            if let start, let end = Self.cpuNanoseconds(pid) { quiet.append(Double(end - start) / Self.seconds(since: clock)) }
+            if let start, let end = ProcReader.runNanoseconds(pid) { quiet.append(Double(end - start) / Self.seconds(since: clock)) }
         }
         let background = quiet.isEmpty ? nil : quiet.sorted()[quiet.count / 2]
 
@@ -41,10 +43,10 @@ public struct RequestCostProbe: Sendable {
         var failures = 0
         var rounds: [ArmRecord.RequestCost.Round] = []
         for _ in 0..<Self.rounds {
-            let roundClock = ContinuousClock.now
-            let roundStart = Self.cpuNanoseconds(pid)
+            let roundClock = WallClock.monotonicNanoseconds()
+            let roundStart = ProcReader.runNanoseconds(pid)
             for _ in 0..<requests {
-                let sent = ContinuousClock.now
+                let sent = WallClock.monotonicNanoseconds()
                 let status = try? await HTTPConnection.with(host: host, port: port) { try await $0.get(path).status }
                 if status == 200 {
                     answers.record(UInt64(max(0, Self.seconds(since: sent) * 1e6)))
@@ -52,7 +54,7 @@ public struct RequestCostProbe: Sendable {
                     failures += 1
                 }
             }
-            let roundEnd = Self.cpuNanoseconds(pid)
+            let roundEnd = ProcReader.runNanoseconds(pid)
             var round = ArmRecord.RequestCost.Round(seconds: Self.seconds(since: roundClock))
             if let background, let roundStart, let roundEnd, requests > 0 {
                 let spent = Double(roundEnd - roundStart) - background * round.seconds
@@ -79,22 +81,7 @@ public struct RequestCostProbe: Sendable {
         return cost
     }
 
-    static func seconds(since start: ContinuousClock.Instant) -> Double {
-        let elapsed = ContinuousClock.now - start
-        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-    }
-
-    /// The process's CPU time so far, nanoseconds: the sum of its threads' run time
-    /// (`/proc/PID/task/TID/schedstat`, first field). Nil when it cannot be read.
-    static func cpuNanoseconds(_ pid: Int32) -> UInt64? {
-        guard let threads = try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task") else { return nil }
-        var total: UInt64 = 0
-        for thread in threads {
-            guard let text = try? String(contentsOfFile: "/proc/\(pid)/task/\(thread)/schedstat", encoding: .utf8),
-                let first = text.split(separator: " ").first, let nanoseconds = UInt64(first)
-            else { continue }
-            total += nanoseconds
-        }
-        return total
+    static func seconds(since start: UInt64) -> Double {
+        Double(WallClock.monotonicNanoseconds() &- start) / 1e9
     }
 }
