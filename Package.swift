@@ -17,6 +17,7 @@ let package = Package(
         .executable(name: "loadgen", targets: ["LoadGen"]),
         .executable(name: "simulator", targets: ["Simulator"]),
         .executable(name: "bridge", targets: ["Bridge"]),
+        .executable(name: "floor-bridge", targets: ["FloorBridge"]),
         .library(name: "Lab", targets: ["Lab"]),
         .executable(name: "bridgelab", targets: ["BridgeLab"]),
     ],
@@ -27,6 +28,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
@@ -162,6 +164,18 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]
+        ),
+        // A yardstick beside the bridge: the per-update floor of the machine (no framework, one thread).
+        .target(name: "CFloorShims"),
+        .executableTarget(
+            name: "FloorBridge",
+            dependencies: [
+                "CFloorShims",
+                "SierraFormat",
+                "BridgeWire",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         .executableTarget(

@@ -284,6 +284,39 @@ extension BridgeLabCommandTests {
 }
 
 extension BridgeLabCommandTests {
+    @Test("the floor bridge as a foreign arm from {bin_dir}: its trades matched to the records by seq, none lost, its CPU measured")
+    func floorBridgeArm() async throws {
+        let folder = Self.temporaryFolder()
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let file = folder + "/floor.yaml"
+        let text = """
+            name: floor
+            duration: 4
+            warmup: 1
+            settle: 1
+            market: {symbols: [NQ], rate: 200, arrivals: steady, flush_ms: 0}
+            swarm: {clients: 2, kinds: {ws: 1}}
+            arms:
+              - name: floor
+                bridge:
+                  command: ["{bin_dir}/floor-bridge", --data-dir, "{data_dir}", --port, "{port}"]
+                  profile: \(Self.packageRoot)/profiles/floor.yaml
+            """
+        try Data(text.utf8).write(to: URL(fileURLWithPath: file))
+        let outcome = try await Self.bridgelab(["run", file, "--out", folder + "/run"])
+        #expect(outcome.status == 0 || outcome.status == 1, "\(outcome.stdout) \(outcome.stderr)")
+        let summary = try JSONDecoder().decode(RunSummary.self, from: Data(contentsOf: URL(fileURLWithPath: folder + "/run/summary.json")))
+        let arm = try #require(summary.arms.first)
+        #expect(arm.status == .completed, "\(arm.error ?? "")")
+        #expect(arm.figures.foreignBridge?.contains("floor-bridge") == true)
+        #expect(arm.figures.matchedBy == "seq")
+        #expect(arm.figures.unmatchedTrades == 0)
+        #expect(arm.kpis.first { $0.id == "loss" }?.measured == 0)
+        #expect((arm.figures.updateLatency?.count ?? 0) > 100)
+        #expect((arm.figures.bridgeCPU ?? 0) > 0)
+    }
+
     @Test("bridgelab probe: through the right profile every trade is read whole (exit 0); through a wrong one it says what was not found (exit 1)")
     func probe() async throws {
         let folder = Self.temporaryFolder()

@@ -12,7 +12,8 @@ public struct Executables: Sendable, Codable, Equatable {
     /// as much as the design, and the report says so.
     public var configuration: String
 
-    public static let names = ["bridge", "simulator", "loadgen"]
+    /// `floor-bridge` is the per-update yardstick some scenarios run beside the bridge (`{bin_dir}`).
+    public static let names = ["bridge", "simulator", "loadgen", "floor-bridge"]
 
     public init(directory: String) {
         self.directory = directory

@@ -32,7 +32,11 @@ extension ArmRunner {
 
     /// The placeholders of a foreign bridge's command, environment and URLs.
     func foreignPlaceholders(data: String, port: Int) -> [String: String] {
-        ["data_dir": data, "port": String(port), "host": "127.0.0.1", "package": scenario.packageFolder ?? FileManager.default.currentDirectoryPath]
+        [
+            "data_dir": data, "port": String(port), "host": "127.0.0.1",
+            "package": scenario.packageFolder ?? FileManager.default.currentDirectoryPath,
+            "bin_dir": executables.directory,
+        ]
     }
 
     /// The program to run: a path (relative to the working directory), or a name on `PATH`.

@@ -3,8 +3,9 @@
 /// fills the placeholders, starts it on a free port, samples its whole process tree, probes its
 /// health route, restarts it after a `kill` fault and stops it like the reference bridge.
 public struct ForeignBridge: Sendable, Codable, Equatable {
-    /// The command and its arguments, with `{data_dir}`, `{port}`, `{host}` and `{package}` (the
-    /// folder holding `scenarios/`) filled in. A first word without a `/` is looked up on `PATH`.
+    /// The command and its arguments, with `{data_dir}`, `{port}`, `{host}`, `{package}` (the
+    /// folder holding `scenarios/`) and `{bin_dir}` (where the runner's own executables are, such
+    /// as `floor-bridge`) filled in. A first word without a `/` is looked up on `PATH`.
     public var command: [String]
     /// The URL that answers 200 once the bridge serves (default: the profile's health URL).
     public var ready: String?
@@ -17,5 +18,5 @@ public struct ForeignBridge: Sendable, Codable, Equatable {
 
     public init(command: [String]) { self.command = command }
 
-    public static let placeholders = ["data_dir", "port", "host", "package"]
+    public static let placeholders = ["data_dir", "port", "host", "package", "bin_dir"]
 }
