@@ -112,7 +112,7 @@ public struct SwarmSummary: Sendable {
         text += "  resumes: \(totals.resumesRecovered) recovered, \(totals.resumesNotRecovered) not; reconnect p99 \(ms("reconnect", \.p99))\n"
         if let profile = configuration.profile {
             text +=
-                "  profile \(profile.name): trades matched to records by \(profile.matchesByTime ? "time" : "order"), \(totals.unmatchedTrades) unmatched\n"
+                "  profile \(profile.name): trades matched to records by \(profile.matchedBy), \(totals.unmatchedTrades) unmatched\n"
             for problem in totals.problems.sorted() { text += "  profile problem: \(problem)\n" }
         }
         text += String(format: "  generator: %.1f%% of a core, %.0f MB peak\n", usage.cpuPercent, usage.peakResidentMegabytes)
@@ -123,7 +123,7 @@ public struct SwarmSummary: Sendable {
     /// what could not be (empty for the reference bridge's own protocol).
     static func profileSection(_ profile: BridgeProfile?, _ totals: SwarmTotals.Values) -> LoadgenSummary.Profile? {
         guard let profile else { return nil }
-        let matchedBy = profile.tradeFields.seq != nil ? "seq" : (profile.matchesByTime ? "time" : "order")
+        let matchedBy = profile.matchedBy
         return .init(
             name: profile.name,
             file: profile.file,

@@ -153,6 +153,27 @@ struct JudgementTests {
         #expect(comparison.sentence.contains("90 % less CPU"))
     }
 
+    @Test("side by side: an arm is compared with the baselines of its own client count when there are such")
+    func sameSizeComparisons() throws {
+        var scenario = self.scenario
+        let names = [("small", Scenario.Role.candidate), ("large", .candidate), ("base-small", .baseline), ("base-large", .baseline)]
+        scenario.arms = names.map { name, role in
+            var arm = Scenario.Arm(name: name)
+            arm.role = role
+            return arm
+        }
+        let arms = [
+            Fixtures.arm(name: "small", clients: 1, cpu: 4), Fixtures.arm(name: "large", clients: 10, cpu: 8),
+            Fixtures.arm(name: "base-small", role: .baseline, clients: 1, cpu: 2),
+            Fixtures.arm(name: "base-large", role: .baseline, clients: 10, cpu: 5),
+        ]
+        let pairs = Fixtures.summarize(scenario, arms).comparisons.map { "\($0.arm)/\($0.baseline)" }
+        #expect(pairs == ["small/base-small", "large/base-large"])
+        // With no baseline of its size, an arm is set beside every baseline.
+        let odd = Fixtures.summarize(scenario, [Fixtures.arm(name: "small", clients: 3), arms[2], arms[3]]).comparisons.map(\.baseline)
+        #expect(odd == ["base-small", "base-large"])
+    }
+
     @Test("at equal information: the plan's CPU comparison is judged on the arm whose clients get what the pollers get")
     func equalInformation() throws {
         var scenario = self.scenario

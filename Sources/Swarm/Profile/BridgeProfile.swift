@@ -109,6 +109,9 @@ public struct BridgeProfile: Sendable, Equatable {
 
     /// Whether the bridge sends each trade's record time (else trades are matched by order).
     public var matchesByTime: Bool { tradeFields.time != nil }
+
+    /// How trades are matched to records: by the bridge's own record positions, by time, or by order.
+    public var matchedBy: String { tradeFields.seq != nil ? "seq" : (matchesByTime ? "time" : "order") }
 }
 
 extension BridgeProfile {
