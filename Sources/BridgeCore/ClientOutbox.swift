@@ -122,7 +122,14 @@ public final class ClientOutbox: Sendable {
     /// called (under the outbox's lock) only when an unsent value for the same contract and channel
     /// must be replaced. Returns false if the client is closed (or was just closed for falling behind).
     @discardableResult
-    public func enqueue(_ message: OutboundMessage, channel: MarketChannel?, full: (() -> OutboundMessage)? = nil) -> Bool {
+    public func enqueue(_ message: OutboundMessage, channel: MarketChannel?) -> Bool {
+        enqueue(message, channel: channel) { message }
+    }
+
+    /// The same, with `full` not escaping: the fan-out passes a closure over its own locals, so
+    /// nothing is allocated for it per client per update.
+    @discardableResult
+    public func enqueue(_ message: OutboundMessage, channel: MarketChannel?, full: () -> OutboundMessage) -> Bool {
         let (accepted, wake) = state.withLockedValue { s -> (Bool, Wake?) in
             guard !s.closed else { return (false, nil) }
             if let channel, channel.isConflatable, let contract = message.contract {
@@ -130,7 +137,7 @@ public final class ClientOutbox: Sendable {
                 if let position = s.slots[key] {
                     // The client has not taken the previous value yet: replace it, in place, with
                     // the newest full value. At most one entry per slot is ever queued.
-                    s.queue[position - s.head] = .message(full?() ?? message)
+                    s.queue[position - s.head] = .message(full())
                     s.conflated += 1
                     return (true, nil)
                 }

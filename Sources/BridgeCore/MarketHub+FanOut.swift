@@ -65,15 +65,23 @@ extension MarketHub {
 
     /// Queues a state channel's delta for its subscribers; a rate-capped one's update is held
     /// for its cap's next tick (the timer sends the latest full state then).
-    private func fanOutState(_ channel: MarketChannel, _ feed: ContractFeed, _ targets: [Subscription], delta: @escaping () -> OutboundMessage) {
+    private func fanOutState(_ channel: MarketChannel, _ feed: ContractFeed, _ targets: [Subscription], delta: () -> OutboundMessage) {
         let bit = ChannelSet(channel)
-        // Nothing is encoded for a channel no subscriber wants uncapped.
-        let message = Lazy(delta)
-        let full = Lazy { self.fullMessage(channel, of: feed) }
+        // Each encoded at most once, and only when needed: the delta if a subscriber wants the
+        // channel uncapped, the full state if a client's unsent value must be replaced. Locals,
+        // not boxes: nothing is allocated here for a channel nobody follows.
+        var message: OutboundMessage?
+        var full: OutboundMessage?
         var now: UInt64 = 0
         for target in targets where target.channels.contains(bit) {
             guard let cap = target.cap else {
-                target.outbox.enqueue(message.get(), channel: channel, full: full.get)
+                let update = message ?? delta()
+                message = update
+                target.outbox.enqueue(update, channel: channel) {
+                    let made = full ?? fullMessage(channel, of: feed)
+                    full = made
+                    return made
+                }
                 continue
             }
             if now == 0 { now = WallClock.monotonicNanoseconds() }

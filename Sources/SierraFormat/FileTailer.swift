@@ -136,7 +136,12 @@ public final class FileTailer<Format: SierraFileFormat> {
     /// Without it, an open file costs one `fstat` of its descriptor and the read itself: a watcher
     /// told of an append need not walk the path; it checks after directory events and now and
     /// then. A file that shrank is noticed either way.
+    ///
+    /// Pre-specialized for the two formats: a bridge calls it from another module on every change,
+    /// where the generic body would look up `TailItem<Record>`'s metadata on each call.
     @discardableResult
+    @_specialize(where Format == IntradayFormat)
+    @_specialize(where Format == DepthFormat)
     public func poll(checkPath: Bool = true, _ visit: (TailItem<Format.Record>) -> Void) -> TailProgress {
         if checkPath || fd < 0 {
             guard ensureOpenAndCurrent(visit) else { return TailProgress(pendingBytes: 0, hasMore: false) }
