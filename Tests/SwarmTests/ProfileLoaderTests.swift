@@ -83,7 +83,7 @@ struct ProfileLoaderTests {
             _ = try ProfileLoader.load("no-such", searching: [Self.packageRoot + "/profiles"])
             Issue.record("found a profile that does not exist")
         } catch {
-            #expect(error.description.contains("no such profile file; profiles: bridgelab, plan"), "\(error.description)")
+            #expect(error.description.contains("no such profile file; profiles: bridgelab, floor, plan"), "\(error.description)")
         }
     }
 }
