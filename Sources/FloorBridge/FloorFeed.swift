@@ -23,6 +23,8 @@ final class FloorFeed {
     }
 
     var isOpen: Bool { scid.fd >= 0 }
+    /// Whether the depth file is open too (it may appear after the `.scid`).
+    var hasDepth: Bool { depth.fd >= 0 }
 
     /// Opens the root's active contract and its latest depth file when they exist, at their current
     /// ends (a client gets what is written after it connects). A watch is added on each.

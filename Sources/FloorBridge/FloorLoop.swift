@@ -69,11 +69,11 @@ final class FloorLoop {
     func run() -> Never {
         var events = [epoll_event](repeating: epoll_event(), count: 64)
         while true {
-            // Files not there yet (the market has not started) are looked for ten times a second.
-            let timeout: Int32 = feeds.values.allSatisfy(\.isOpen) ? -1 : 100
+            // A depth file not there yet is looked for once a second.
+            let timeout: Int32 = feeds.values.allSatisfy(\.hasDepth) ? -1 : 1000
             let n = events.withUnsafeMutableBufferPointer { epoll_wait(epoll, $0.baseAddress, Int32($0.count), timeout) }
             if n <= 0 {
-                for feed in feeds.values where !feed.isOpen { feed.open(folder: folder, inotify: inotify) }
+                for feed in feeds.values where !feed.hasDepth { feed.open(folder: folder, inotify: inotify) }
                 continue
             }
             for event in events[0..<Int(n)] {
@@ -188,9 +188,15 @@ final class FloorLoop {
         case .upgrade(let bytes, let symbol):
             let root = ContractSymbol(name: symbol.uppercased()).root
             // The files are opened before the answer: what is written after the client's upgrade
-            // completes is sent to it.
-            if feeds[root] == nil { feeds[root] = FloorFeed(root: root) }
-            if let feed = feeds[root], !feed.isOpen { feed.open(folder: folder, inotify: inotify) }
+            // completes is sent to it. A root with no file in the folder is refused, so feeds
+            // are only ever the folder's own.
+            let feed = feeds[root] ?? FloorFeed(root: root)
+            if !feed.isOpen { feed.open(folder: folder, inotify: inotify) }
+            guard feed.isOpen else {
+                reply(fd, FloorHTTP.response(404, "no contract of \(root) in the folder"))
+                return drop(fd)
+            }
+            feeds[root] = feed
             connection.root = root
             connection.head = []
             connections[fd] = connection

@@ -9,7 +9,9 @@ import Testing
 struct FloorBridgeTests {
     static func start(_ folder: SimulatedFolder) async throws -> (BridgeProcess, Int) {
         let bridge = try BridgeProcess(executable: try SimulatorCommandTests.executable("floor-bridge"), ["--data-dir", folder.path, "--port", "0"])
-        return (bridge, try await bridge.port())
+        // A wait, not a speed check: at the start of a loaded parallel test run the line took
+        // 20 s to come once.
+        return (bridge, try await bridge.port(timeout: 60))
     }
 
     @Test("sends every trade and quote change written after the upgrade, with the record's index as seq")
@@ -52,7 +54,7 @@ struct FloorBridgeTests {
         await client.close()
     }
 
-    @Test("answers /health, refuses other routes and plain GETs of the WebSocket route")
+    @Test("answers /health, refuses other routes, plain GETs of the WebSocket route and symbols the folder has no file of")
     func routes() async throws {
         let folder = try SimulatedFolder(roots: ["NQ"])
         defer { folder.cleanup() }
@@ -63,6 +65,16 @@ struct FloorBridgeTests {
             http.request(path)
             #expect(try http.head().status == status, "\(path)")
         }
+        // An upgrade for a root the folder has no file of is refused, not followed.
+        let unknown = try RawHTTP(port: port)
+        unknown.requestUpgrade("/ws/live_data/ZZ")
+        #expect(try unknown.head().status == 404)
+        let known = try RawHTTP(port: port)
+        known.requestUpgrade("/ws/live_data/NQ")
+        let head = try known.head()
+        #expect(head.status == 101)
+        // RFC 6455's own example key and answer.
+        #expect(head.headers["sec-websocket-accept"] == "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=")
     }
 
     @Test("refuses a folder that is not there, with a clear error")
