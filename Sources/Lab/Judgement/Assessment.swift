@@ -51,11 +51,11 @@ public enum Assessment {
             )
         }
         var comparisons: [RunSummary.Comparison] = []
-        let baselineClients = Dictionary(zip(arms, figures).map { ($0.0.record.name, $0.0.record.clients) }, uniquingKeysWith: { first, _ in first })
+        let clientsByArm = Dictionary(zip(arms, figures).map { ($0.0.record.name, $0.0.record.clients) }, uniquingKeysWith: { first, _ in first })
         for (arm, f) in zip(arms, figures) where arm.record.role == .candidate && arm.record.status != .notRun {
             // Where baselines come in several sizes (1 and 10 clients), each arm is set beside those
             // of its own size: a 1-client arm against a 10-client baseline compares different work.
-            let sameSize = baselines.filter { baselineClients[$0.name] == arm.record.clients }
+            let sameSize = baselines.filter { clientsByArm[$0.name] == arm.record.clients }
             for baseline in sameSize.isEmpty ? baselines : sameSize {
                 comparisons.append(compare(arm.record.name, f, baseline.name, baseline.figures))
             }
