@@ -7,7 +7,8 @@ import Glibc
 /// One product root's files as the floor reads them. The `.scid` is read from its last offset,
 /// and a short read is taken as the end, so no `fstat` is needed. The `.depth` is read the same way
 /// and its bytes dropped: every bridge must read the book's changes, but applying them is a bridge's
-/// work, not the machine's.
+/// work, not the machine's. (Not SierraFormat's `FileTailer`: it checks the file with an `fstat`
+/// on every poll, which is a bridge's care, not the least a change costs.)
 final class FloorFeed {
     let root: String
     private(set) var contract: String?
@@ -17,6 +18,9 @@ final class FloorFeed {
     private var partial: [UInt8] = []
     /// The index of the next whole record in the `.scid` (the reference bridge's `seq`).
     private var nextIndex = 0
+    /// The quote of the last record read: a quote message is sent when it changes.
+    private var bid: Float = 0
+    private var ask: Float = 0
 
     init(root: String) {
         self.root = root
@@ -49,10 +53,6 @@ final class FloorFeed {
 
     func owns(watch: Int32) -> Bool { watch == scid.watch || watch == depth.watch }
 
-    /// The quote of the last record read: a quote message is sent when it changes.
-    private(set) var bid: Float = 0
-    private(set) var ask: Float = 0
-
     /// What one new record says to a client.
     enum Update {
         case trade
@@ -62,7 +62,7 @@ final class FloorFeed {
 
     /// Reads what the file behind `watch` gained; for the `.scid`, calls `update` for each new
     /// trade record and each change of the best bid or ask, with the record's index.
-    func read(watch: Int32, buffer: UnsafeMutableRawBufferPointer, update trade: (Update, Int, IntradayRecord) -> Void) {
+    func read(watch: Int32, buffer: UnsafeMutableRawBufferPointer, update: (Update, Int, IntradayRecord) -> Void) {
         if watch == depth.watch {
             depth.drain(buffer) { _ in }
             return
@@ -78,12 +78,12 @@ final class FloorFeed {
                 }
                 partial += bytes[0..<needed]
                 start = needed
-                partial.withUnsafeBytes { record(IntradayFormat.decodeRecord($0, at: 0), trade) }
+                partial.withUnsafeBytes { record(IntradayFormat.decodeRecord($0, at: 0), update) }
                 partial.removeAll(keepingCapacity: true)
             }
             var offset = start
             while offset + IntradayFormat.recordSize <= bytes.count {
-                record(IntradayFormat.decodeRecord(bytes, at: offset), trade)
+                record(IntradayFormat.decodeRecord(bytes, at: offset), update)
                 offset += IntradayFormat.recordSize
             }
             if offset < bytes.count { partial += bytes[offset...] }

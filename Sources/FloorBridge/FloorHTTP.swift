@@ -89,12 +89,22 @@ struct ClientFrames {
 
     /// An unmasked server frame.
     static func frame(opcode: UInt8, _ payload: [UInt8]) -> [UInt8] {
-        var bytes: [UInt8] = [0x80 | opcode]
+        var bytes: [UInt8] = []
+        appendFrame(opcode: opcode, payload, to: &bytes)
+        return bytes
+    }
+
+    /// Appends an unmasked server frame to `bytes` (the frames of one change go out in one buffer).
+    static func appendFrame(opcode: UInt8, _ payload: [UInt8], to bytes: inout [UInt8]) {
+        bytes.append(0x80 | opcode)
         if payload.count < 126 {
             bytes.append(UInt8(payload.count))
-        } else {
+        } else if payload.count <= 0xFFFF {
             bytes += [126, UInt8(payload.count >> 8), UInt8(payload.count & 0xFF)]
+        } else {
+            bytes.append(127)
+            for shift in stride(from: 56, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: payload.count >> shift)) }
         }
-        return bytes + payload
+        bytes += payload
     }
 }

@@ -144,16 +144,13 @@ final class FloorLoop {
             w.price(record.ask)
         }
         w.endObject()
-        outgoing += ClientFrames.frame(opcode: 0x1, w.bytes)
+        ClientFrames.appendFrame(opcode: 0x1, w.bytes, to: &outgoing)
     }
 
     /// One `send` per client; a client whose socket cannot take it all is closed (the floor keeps
     /// no queue: a bridge's queue is a bridge's cost).
     private func send(_ bytes: [UInt8], to root: String) {
-        for fd in subscribers[root] ?? [] {
-            let sent = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            if sent != bytes.count { drop(fd) }
-        }
+        for fd in subscribers[root] ?? [] where !reply(fd, bytes) { drop(fd) }
     }
 
     private func readable(_ fd: Int32) {
@@ -205,8 +202,10 @@ final class FloorLoop {
         }
     }
 
-    private func reply(_ fd: Int32, _ bytes: [UInt8]) {
-        _ = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+    /// One `send` of all of `bytes`; whether the socket took them all.
+    @discardableResult
+    private func reply(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
+        bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) } == bytes.count
     }
 
     private func drop(_ fd: Int32) {
