@@ -11,6 +11,9 @@ prints what two compactions would make of them:
 - `and truncation`: also leaves out the removal of a level that falls below the top ten anyway
   (a client would truncate its own book).
 
+Last, it prints the budget an 80 % reduction would leave each changed level of a depth delta, the
+quote and stats deltas kept as they are.
+
 The ratio printed is the plan's KPI: 1 - mean delta message bytes / mean snapshot bytes.
 
     swift build -c release
@@ -154,6 +157,17 @@ def main():
     print(f"  deltas smaller than snapshots: {ratio([s for s, m in deltas if m['type'] == 'depth']):.1f} % as sent")
     print(f"    depth {statistics.mean(kept):.1f} B with unchanged order counts left out: {ratio(kept):.1f} %")
     print(f"    depth {statistics.mean(truncated):.1f} B and removals below the top {args.levels} left out: {ratio(truncated):.1f} %")
+
+    # What an 80 % reduction would leave a depth delta, the other deltas kept as sent: the bytes
+    # left per changed level once its header (everything but the levels) is paid.
+    allowed = 0.2 * snapshot * (len(others) + len(depth)) - sum(others)
+    per_delta = allowed / len(depth)
+    header = statistics.mean(
+        len(json.dumps({**m, **{side: [] for side in ("bids", "asks") if side in m}}, separators=(",", ":"))) for m in depth
+    )
+    print(f"  80 % would allow a depth delta {per_delta:.1f} B on average: {header:.1f} B of header, then"
+          f" {(per_delta - header) / levels:.1f} B per changed level")
+    print("    (the shortest JSON level, [tick offset, quantity] with one digit each and its comma, takes 6 B)")
 
 
 if __name__ == "__main__":
