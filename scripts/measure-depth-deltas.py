@@ -59,14 +59,18 @@ async def capture(port, seconds):
     return messages
 
 
+def envelope(m):
+    """A depth message's bytes with its level lists emptied: what it costs before its levels."""
+    return len(json.dumps({**m, **{side: [] for side in ("bids", "asks") if side in m}}, separators=(",", ":")))
+
+
 def compact(depth_deltas, snapshots, levels):
     """Replays the deltas on the books of the snapshots; the two compactions' message sizes."""
     books = {m["contract"]: {side: {l[0]: (l[1], l[2]) for l in m["depth"][side]} for side in ("bids", "asks")} for m in snapshots}
     kept, truncated = [], []
     for m in depth_deltas:
         book = books[m["contract"]]
-        header = len(json.dumps({k: v for k, v in m.items() if k not in ("bids", "asks")}, separators=(",", ":")))
-        size_kept, size_truncated = header, header
+        size_kept, size_truncated = envelope(m), envelope(m)
         for side in ("bids", "asks"):
             if side not in m:
                 continue
@@ -89,8 +93,9 @@ def compact(depth_deltas, snapshots, levels):
                 book[side][price] = (quantity, orders)
             for price in sorted(book[side], reverse=side == "bids")[levels:]:
                 book[side].pop(price)
-            size_kept += len(side) + 4 + len(json.dumps(mine, separators=(",", ":")))
-            size_truncated += len(side) + 4 + len(json.dumps(theirs, separators=(",", ":")))
+            # The levels inside the side's brackets, which the envelope already counts.
+            size_kept += len(json.dumps(mine, separators=(",", ":"))) - 2
+            size_truncated += len(json.dumps(theirs, separators=(",", ":"))) - 2
         kept.append(size_kept)
         truncated.append(size_truncated)
     return kept, truncated
@@ -162,9 +167,7 @@ def main():
     # left per changed level once its header (everything but the levels) is paid.
     allowed = 0.2 * snapshot * (len(others) + len(depth)) - sum(others)
     per_delta = allowed / len(depth)
-    header = statistics.mean(
-        len(json.dumps({**m, **{side: [] for side in ("bids", "asks") if side in m}}, separators=(",", ":"))) for m in depth
-    )
+    header = statistics.mean(envelope(m) for m in depth)
     print(f"  80 % would allow a depth delta {per_delta:.1f} B on average: {header:.1f} B of header, then"
           f" {(per_delta - header) / levels:.1f} B per changed level")
     print("    (the shortest JSON level, [tick offset, quantity] with one digit each and its comma, takes 6 B)")
