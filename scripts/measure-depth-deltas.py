@@ -70,7 +70,7 @@ def compact(depth_deltas, snapshots, levels):
     kept, truncated = [], []
     for m in depth_deltas:
         book = books[m["contract"]]
-        size_kept, size_truncated = envelope(m), envelope(m)
+        size_kept = size_truncated = envelope(m)
         for side in ("bids", "asks"):
             if side not in m:
                 continue
